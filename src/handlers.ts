@@ -1,0 +1,14 @@
+// Every operation's handler, by operationId. An operationId missing here answers 501 NOT_IMPLEMENTED.
+import type { HandlerMap } from './http/types.ts';
+import type { Services } from './services.ts';
+import { healthHandlers } from './modules/health/handlers.ts';
+import { machineHandlers } from './modules/machines/handlers.ts';
+import { auditHandlers } from './modules/audit/handlers.ts';
+
+export function buildHandlers(s: Services): HandlerMap {
+  return {
+    ...healthHandlers(s),
+    ...machineHandlers(s.machines),
+    ...auditHandlers(s.db),
+  };
+}

@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+
+export interface RequestContext {
+  operationId: string;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  // The body has been validated against the operation's request schema before a handler sees it.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+  requestId: string;
+  log: Logger;
+}
+
+export interface HandlerResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type OperationHandler = (ctx: RequestContext) => Promise<HandlerResult>;
+export type HandlerMap = Record<string, OperationHandler>;
+
+export const ok = (body: unknown): HandlerResult => ({ status: 200, body });
+export const created = (body: unknown): HandlerResult => ({ status: 201, body });
+export const noContent = (): HandlerResult => ({ status: 204 });
+
+export function header(ctx: RequestContext, name: string): string | undefined {
+  const v = ctx.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}

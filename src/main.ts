@@ -1,0 +1,55 @@
+// CLI entry: `serve` reads the environment, opens the store, runs migrations and listens.
+import { createServer } from 'node:http';
+import { loadConfig, ConfigError } from './config.ts';
+import { createLogger } from './logger.ts';
+import { openStore } from './store/db.ts';
+import { systemClock } from './clock.ts';
+import { createApp } from './app.ts';
+
+async function serve(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Invalid configuration: ${err.message}`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.agentPairingSessionSecretGenerated) {
+    logger.warn('PEAQOS_AGENT_PAIRING_SESSION_SECRET is not set: using a random secret for this process only (pairing tokens will not survive a restart). Set it in production.');
+  }
+  const started = performance.now();
+  const db = await openStore(config.databaseUrl);
+  const { app, close } = await createApp({ config, db, clock: systemClock, logger });
+  const server = createServer(app);
+  server.listen(config.port, config.host, () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    logger.info({ port, host: config.host, startupMs: Math.round(performance.now() - started) }, `peaqOS Machine Markets orchestrator listening on http://${config.host}:${port}`);
+  });
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close(async () => {
+      await close();
+      await db.destroy();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+const command = process.argv[2] ?? 'serve';
+if (command === 'serve') {
+  serve().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  console.error(`Unknown command "${command}". Usage: main.ts serve`);
+  process.exit(64);
+}

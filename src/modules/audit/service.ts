@@ -1,0 +1,82 @@
+// Audit events: written in the same transaction as the state change they record. Payloads never hold secrets.
+import type { Knex } from 'knex';
+import { newId } from '../../ids.ts';
+import { toJson, fromJson } from '../../store/db.ts';
+import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+
+export type Actor = 'api' | 'system:machine-markets' | `agent:${string}` | `machine-agent:${string}`;
+
+export interface AuditEventRecord {
+  id: string;
+  actor: string;
+  type: string;
+  resourceType: string;
+  resourceId: string;
+  payload: Record<string, unknown>;
+  createdAt: string;
+}
+
+const SECRET_KEY = /token|secret|signature|password|authorization|credential|private.?key|api.?key|x-?payment|sign.?in.?with/i;
+
+/** Deep copy with every secret-looking field replaced, so an audit payload can never leak one. */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (SECRET_KEY.test(k) && !/^has[A-Z]|LastFour$|Id$|ExpiresAt$|IssuedAt$/.test(k)) out[k] = '[REDACTED]';
+    else out[k] = redactSecrets(v, depth + 1);
+  }
+  return out;
+}
+
+export interface AuditInput {
+  actor?: Actor | string;
+  type: string;
+  resourceType: string;
+  resourceId: string;
+  payload?: Record<string, unknown>;
+  at: string;
+}
+
+export async function recordAudit(trx: Knex | Knex.Transaction, e: AuditInput): Promise<void> {
+  await trx('audit_events').insert({
+    id: newId('aev', Date.parse(e.at)),
+    actor: e.actor ?? 'api',
+    type: e.type,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
+    payload: toJson(redactSecrets(e.payload ?? {})),
+    created_at: e.at,
+  });
+}
+
+interface AuditRow {
+  id: string;
+  actor: string;
+  type: string;
+  resource_type: string;
+  resource_id: string;
+  payload: string;
+  created_at: string;
+}
+
+export function listAuditEvents(
+  db: Knex,
+  filter: { type?: string; resourceType?: string; resourceId?: string },
+  page: PageQuery,
+): Promise<Page<AuditEventRecord>> {
+  const qb = db('audit_events').select('*');
+  if (filter.type) qb.where('type', filter.type);
+  if (filter.resourceType) qb.where('resource_type', filter.resourceType);
+  if (filter.resourceId) qb.where('resource_id', filter.resourceId);
+  return keysetPage<AuditRow, AuditEventRecord>(qb, page, (r) => ({
+    id: r.id,
+    actor: r.actor,
+    type: r.type,
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+    payload: fromJson(r.payload, {}),
+    createdAt: r.created_at,
+  }));
+}

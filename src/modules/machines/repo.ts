@@ -1,0 +1,86 @@
+import type { Knex } from 'knex';
+import { fromJson, toJson } from '../../store/db.ts';
+import type { Machine, MachineIdentityProof } from './types.ts';
+
+export interface MachineRow {
+  id: string;
+  display_name: string;
+  status: string;
+  owner_id: string;
+  identity_ref: string;
+  identity_proof: string | null;
+  machine_type: string;
+  runtime_profile: string;
+  capabilities: string;
+  labels: string;
+  policy_ids: string;
+  skill_keys: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toMachine(r: MachineRow): Machine {
+  return {
+    id: r.id,
+    displayName: r.display_name,
+    status: r.status as Machine['status'],
+    ownerId: r.owner_id,
+    identityRef: r.identity_ref,
+    identityProof: fromJson<MachineIdentityProof | null>(r.identity_proof, null),
+    machineType: r.machine_type,
+    runtimeProfile: r.runtime_profile,
+    capabilities: fromJson(r.capabilities, []),
+    labels: fromJson(r.labels, {}),
+    policyIds: fromJson(r.policy_ids, []),
+    skillKeys: fromJson(r.skill_keys, []),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function toRow(m: Machine): MachineRow {
+  return {
+    id: m.id,
+    display_name: m.displayName,
+    status: m.status,
+    owner_id: m.ownerId,
+    identity_ref: m.identityRef,
+    identity_proof: m.identityProof ? toJson(m.identityProof) : null,
+    machine_type: m.machineType,
+    runtime_profile: m.runtimeProfile,
+    capabilities: toJson(m.capabilities),
+    labels: toJson(m.labels),
+    policy_ids: toJson(m.policyIds),
+    skill_keys: toJson(m.skillKeys),
+    created_at: m.createdAt,
+    updated_at: m.updatedAt,
+  };
+}
+
+export async function findMachine(db: Knex | Knex.Transaction, id: string): Promise<Machine | undefined> {
+  const row = (await db('machines').where({ id }).first()) as MachineRow | undefined;
+  return row && toMachine(row);
+}
+
+export async function findMachineByIdentityRef(db: Knex | Knex.Transaction, identityRef: string): Promise<Machine | undefined> {
+  const row = (await db('machines').whereRaw('lower(identity_ref) = ?', [identityRef.toLowerCase()]).first()) as MachineRow | undefined;
+  return row && toMachine(row);
+}
+
+export async function insertMachine(db: Knex | Knex.Transaction, m: Machine): Promise<void> {
+  await db('machines').insert(toRow(m));
+}
+
+export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine): Promise<void> {
+  const { id, created_at: _c, ...rest } = toRow(m);
+  void _c;
+  await db('machines').where({ id }).update(rest);
+}
+
+/** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
+export async function scanMachines(db: Knex, after: { t: string; i: string } | undefined, limit: number): Promise<Machine[]> {
+  const qb = db('machines').select('*');
+  if (after) qb.where((w) => w.where('created_at', '>', after.t).orWhere((w2) => w2.where('created_at', '=', after.t).andWhere('id', '>', after.i)));
+  const rows = (await qb.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit)) as MachineRow[];
+  return rows.map(toMachine);
+}

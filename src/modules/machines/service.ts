@@ -1,0 +1,307 @@
+// Machine records and their identity. Rules:
+// - created `draft`; `PATCH {status: "active"}` activates only with a verified identity (else MACHINE_NOT_ACTIVATED);
+// - identityRef is immutable; the stored proof is re-verified against MCR on every read and update;
+// - GET /machines lists only machines whose identityRef resolves and whose stored proof still matches MCR;
+// - PEAQOS_MACHINE_IDENTITY_VERIFICATION: required (proof on create), optional (verified when given), disabled.
+import type { Knex } from 'knex';
+import type { Config } from '../../config.ts';
+import type { Clock } from '../../clock.ts';
+import { newId } from '../../ids.ts';
+import { ApiError, notFound } from '../../http/errors.ts';
+import { encodeCursor, type Page, type PageQuery } from '../../http/pagination.ts';
+import { recordAudit } from '../audit/service.ts';
+import type { IdentityResolution, McrClient } from '../../identity/mcr-client.ts';
+import { consumeProof, issueChallenge, MACHINE_PROOF_CODES } from '../../identity/challenges.ts';
+import { findMachine, findMachineByIdentityRef, insertMachine, scanMachines, updateMachineRow } from './repo.ts';
+import type { Machine, MachineIdentityProof, MachineStatus } from './types.ts';
+
+export interface ProofInput {
+  challengeId: string;
+  signature: string;
+}
+
+export interface CreateMachineInput {
+  displayName: string;
+  ownerId: string;
+  machineType: string;
+  runtimeProfile: string;
+  identityRef: string;
+  identityProof?: ProofInput;
+  capabilities?: string[];
+  labels?: Record<string, string>;
+  policyIds?: string[];
+  skillKeys?: string[];
+}
+
+export type UpdateMachineInput = Partial<CreateMachineInput> & { status?: MachineStatus };
+
+/** Hooks other modules plug in (policies exist, open orders) without machines importing them. */
+export interface MachineHooks {
+  assertPoliciesExist?(trx: Knex.Transaction, policyIds: string[]): Promise<void>;
+  hasOpenOrders?(trx: Knex.Transaction, machineId: string): Promise<boolean>;
+}
+
+const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])];
+
+export class MachinesService {
+  readonly hooks: MachineHooks = {};
+
+  constructor(
+    private readonly db: Knex,
+    private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly mcr: McrClient,
+  ) {}
+
+  get verification() {
+    return this.config.machineIdentityVerification;
+  }
+
+  async createChallenge(identityRef: string) {
+    const resolution = await this.mcr.resolve(identityRef);
+    if (!resolution) throw new ApiError('NOT_FOUND', 'identityRef does not resolve through peaqOS MCR.');
+    const c = await issueChallenge(this.db, {
+      purpose: 'machine-identity',
+      subject: identityRef,
+      subjectLabel: 'Identity',
+      payload: { controllerAddresses: resolution.controllerAddresses },
+      now: this.clock.now(),
+      ttlMs: this.config.machineIdentityChallengeTtlMs,
+    });
+    return {
+      challengeId: c.id,
+      identityRef,
+      message: c.message,
+      expiresAt: c.expiresAt,
+      verificationMethod: 'eip191' as const,
+      controllerAddresses: resolution.controllerAddresses,
+    };
+  }
+
+  private async resolveOrFail(identityRef: string, code: 'MACHINE_IDENTITY_PROOF_INVALID' | 'MACHINE_NOT_ACTIVATED'): Promise<IdentityResolution> {
+    const r = await this.mcr.resolve(identityRef);
+    if (!r) throw new ApiError(code, 'identityRef does not resolve through peaqOS MCR.');
+    return r;
+  }
+
+  private proofFrom(identityRef: string, resolution: IdentityResolution, verified: { challenge: { id: string; expiresAt: string }; signerAddress: string }, now: Date): MachineIdentityProof {
+    return {
+      method: 'eip191',
+      identityRef,
+      signerAddress: verified.signerAddress,
+      challengeId: verified.challenge.id,
+      verifiedAt: now.toISOString(),
+      challengeExpiresAt: verified.challenge.expiresAt,
+      controllerAddresses: resolution.controllerAddresses,
+      resolutionSource: 'peaqos-mcr',
+    };
+  }
+
+  /** Does the stored proof still match MCR? false when the identity no longer resolves or its signer lost control. */
+  private async storedProofHolds(m: Machine): Promise<{ holds: boolean; resolution: IdentityResolution | null }> {
+    if (!m.identityProof) return { holds: false, resolution: null };
+    const resolution = await this.mcr.resolve(m.identityRef);
+    if (!resolution) return { holds: false, resolution };
+    const signer = m.identityProof.signerAddress.toLowerCase();
+    return { holds: resolution.controllerAddresses.some((a) => a.toLowerCase() === signer), resolution };
+  }
+
+  async create(input: CreateMachineInput): Promise<Machine> {
+    const now = this.clock.now();
+    const mode = this.verification;
+    if (mode === 'required' && !input.identityProof) {
+      throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.');
+    }
+    const verify = mode !== 'disabled' && !!input.identityProof;
+    const resolution = verify ? await this.resolveOrFail(input.identityRef, 'MACHINE_IDENTITY_PROOF_INVALID') : null;
+
+    return this.db.transaction(async (trx) => {
+      if (await findMachineByIdentityRef(trx, input.identityRef)) {
+        throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
+      }
+      await this.hooks.assertPoliciesExist?.(trx, uniq(input.policyIds));
+      let proof: MachineIdentityProof | null = null;
+      if (verify && resolution && input.identityProof) {
+        const verified = await consumeProof(trx, {
+          proof: input.identityProof,
+          purpose: 'machine-identity',
+          subject: input.identityRef,
+          allowedSigners: resolution.controllerAddresses,
+          now,
+          codes: MACHINE_PROOF_CODES,
+        });
+        proof = this.proofFrom(input.identityRef, resolution, verified, now);
+      }
+      const at = now.toISOString();
+      const machine: Machine = {
+        id: newId('mch', now.getTime()),
+        displayName: input.displayName,
+        status: 'draft',
+        ownerId: input.ownerId,
+        identityRef: input.identityRef,
+        identityProof: proof,
+        machineType: input.machineType,
+        runtimeProfile: input.runtimeProfile,
+        capabilities: uniq(input.capabilities),
+        labels: input.labels ?? {},
+        policyIds: uniq(input.policyIds),
+        skillKeys: uniq(input.skillKeys),
+        createdAt: at,
+        updatedAt: at,
+      };
+      await insertMachine(trx, machine);
+      await recordAudit(trx, {
+        type: 'machine.created',
+        resourceType: 'machine',
+        resourceId: machine.id,
+        payload: { identityRef: machine.identityRef, status: machine.status, verified: !!proof, signerAddress: proof?.signerAddress ?? null },
+        at,
+      });
+      return machine;
+    });
+  }
+
+  /** GET /machines/{id}: re-verifies the stored proof on every read. */
+  async get(id: string): Promise<Machine> {
+    const m = await findMachine(this.db, id);
+    if (!m) throw notFound('Machine');
+    if (this.verification !== 'disabled' && m.identityProof) {
+      const { holds } = await this.storedProofHolds(m);
+      if (!holds) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves to its verified controller through peaqOS MCR.');
+    }
+    return m;
+  }
+
+  async list(page: PageQuery): Promise<Page<Machine>> {
+    if (this.verification === 'disabled') return this.scan(page, async () => true);
+    return this.scan(page, async (m) => (await this.storedProofHolds(m)).holds);
+  }
+
+  /** Pages over machines in (createdAt, id) order, keeping those `keep` accepts, until the page is full. */
+  private async scan(page: PageQuery, keep: (m: Machine) => Promise<boolean>): Promise<Page<Machine>> {
+    const items: Machine[] = [];
+    let after = page.cursor;
+    const batch = Math.min(500, page.limit + 1);
+    for (;;) {
+      const rows = await scanMachines(this.db, after, batch);
+      const verdicts = await mapLimit(rows, 8, keep);
+      for (let i = 0; i < rows.length; i++) {
+        if (!verdicts[i]) continue;
+        if (items.length === page.limit) {
+          const last = items[items.length - 1]!;
+          return { items, nextCursor: encodeCursor(last.createdAt, last.id) };
+        }
+        items.push(rows[i]!);
+      }
+      if (rows.length < batch) return { items };
+      const last = rows[rows.length - 1]!;
+      after = { t: last.createdAt, i: last.id };
+    }
+  }
+
+  async update(id: string, input: UpdateMachineInput): Promise<Machine> {
+    const now = this.clock.now();
+    const current = await findMachine(this.db, id);
+    if (!current) throw notFound('Machine');
+    if (input.identityRef !== undefined && input.identityRef !== current.identityRef) {
+      throw new ApiError('MACHINE_IDENTITY_IMMUTABLE', 'identityRef cannot be changed once set.');
+    }
+    const mode = this.verification;
+    let resolution: IdentityResolution | null = null;
+    if (mode !== 'disabled') {
+      if (input.identityProof) {
+        resolution = await this.resolveOrFail(current.identityRef, 'MACHINE_IDENTITY_PROOF_INVALID');
+      } else if (current.identityProof) {
+        const check = await this.storedProofHolds(current);
+        if (!check.resolution) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
+        if (!check.holds) throw new ApiError('MACHINE_IDENTITY_PROOF_INVALID', 'The stored proof no longer recovers to an MCR controller: submit a fresh identityProof.');
+      } else if (mode === 'required') {
+        throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'This machine has no verified identity: include identityProof.');
+      }
+    }
+
+    return this.db.transaction(async (trx) => {
+      const m = await findMachine(trx, id);
+      if (!m) throw notFound('Machine');
+      let proof = m.identityProof;
+      if (resolution && input.identityProof) {
+        const verified = await consumeProof(trx, {
+          proof: input.identityProof,
+          purpose: 'machine-identity',
+          subject: m.identityRef,
+          allowedSigners: resolution.controllerAddresses,
+          now,
+          codes: MACHINE_PROOF_CODES,
+        });
+        proof = this.proofFrom(m.identityRef, resolution, verified, now);
+      }
+      if (input.policyIds) await this.hooks.assertPoliciesExist?.(trx, uniq(input.policyIds));
+      const status = input.status ?? m.status;
+      if (status === 'active' && m.status !== 'active' && mode !== 'disabled' && !proof) {
+        throw new ApiError('MACHINE_NOT_ACTIVATED', 'Only a machine with a verified identity can be activated: submit identityProof.');
+      }
+      if (status === 'archived' && m.status !== 'archived' && (await this.hooks.hasOpenOrders?.(trx, m.id))) {
+        throw new ApiError('OPEN_MARKET_ORDERS', 'The machine has open market orders: settle or cancel them before archiving.');
+      }
+      const next: Machine = {
+        ...m,
+        displayName: input.displayName ?? m.displayName,
+        ownerId: input.ownerId ?? m.ownerId,
+        machineType: input.machineType ?? m.machineType,
+        runtimeProfile: input.runtimeProfile ?? m.runtimeProfile,
+        capabilities: input.capabilities ? uniq(input.capabilities) : m.capabilities,
+        labels: input.labels ?? m.labels,
+        policyIds: input.policyIds ? uniq(input.policyIds) : m.policyIds,
+        skillKeys: input.skillKeys ? uniq(input.skillKeys) : m.skillKeys,
+        identityProof: proof,
+        status,
+        updatedAt: now.toISOString(),
+      };
+      await updateMachineRow(trx, next);
+      const changed = Object.keys(input).filter((k) => k !== 'identityProof' && k !== 'identityRef');
+      await recordAudit(trx, {
+        type: 'machine.updated',
+        resourceType: 'machine',
+        resourceId: m.id,
+        payload: { changed, fromStatus: m.status, status, reverified: !!input.identityProof },
+        at: next.updatedAt,
+      });
+      return next;
+    });
+  }
+
+  /**
+   * The guard every machine-bound route uses: the machine exists, its identity is verified and still resolves
+   * (unless verification is disabled), and it is active. Returns the machine and its MCR resolution.
+   */
+  async requireActive(id: string, opts: { bonded?: boolean } = {}): Promise<{ machine: Machine; resolution: IdentityResolution | null }> {
+    const m = await findMachine(this.db, id);
+    if (!m) throw notFound('Machine');
+    let resolution: IdentityResolution | null = null;
+    if (this.verification !== 'disabled') {
+      if (!m.identityProof) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine has no verified identity.');
+      const check = await this.storedProofHolds(m);
+      if (!check.holds) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves to its verified controller through peaqOS MCR.');
+      resolution = check.resolution;
+    }
+    if (m.status !== 'active') throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${m.status}, not active.`);
+    if (opts.bonded) {
+      resolution ??= await this.mcr.resolve(m.identityRef);
+      if (!resolution || resolution.bondStatus !== 'bonded') throw new ApiError('MACHINE_NOT_ACTIVE', 'The machine is not bonded on peaqOS.');
+    }
+    return { machine: m, resolution };
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}

@@ -1,0 +1,80 @@
+// Knex store: SQLite (sqlite3) by default, PostgreSQL when the URL is postgres://. Migrations run at start-up.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { migrationSource } from './migrations/index.ts';
+
+export type Db = Knex;
+
+export interface DbOptions {
+  /** PostgreSQL only: run inside this schema (created if missing). Tests use it to isolate runs. */
+  schema?: string;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+export function createDb(url: string, opts: DbOptions = {}): Db {
+  if (isPostgresUrl(url)) {
+    return knexFactory({
+      client: 'pg',
+      connection: url,
+      searchPath: opts.schema ? [opts.schema] : undefined,
+      pool: {
+        min: 0,
+        max: 10,
+        afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+          if (!opts.schema) return done(null, conn);
+          conn.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`, (err) => done(err, conn));
+        },
+      },
+    });
+  }
+  const filename = url.replace(/^sqlite:(\/\/)?/, '');
+  if (filename !== ':memory:') mkdirSync(dirname(resolve(filename)), { recursive: true });
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    // One connection: SQLite serialises writers anyway, and a single connection makes every transaction
+    // (spend-limit checks included) strictly sequential, so no busy errors and no lost updates.
+    pool: {
+      min: 1,
+      max: 1,
+      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+        conn.run('PRAGMA foreign_keys = ON', (e1) => {
+          if (e1) return done(e1, conn);
+          conn.run(filename === ':memory:' ? 'PRAGMA busy_timeout = 5000' : 'PRAGMA journal_mode = WAL', (e2) => {
+            if (e2) return done(e2, conn);
+            conn.run('PRAGMA busy_timeout = 5000', (e3) => done(e3, conn));
+          });
+        });
+      },
+    },
+  });
+}
+
+export async function migrate(db: Db): Promise<void> {
+  await db.migrate.latest({ migrationSource });
+}
+
+export async function openStore(url: string, opts: DbOptions = {}): Promise<Db> {
+  const db = createDb(url, opts);
+  if (opts.schema && isPostgresUrl(url)) await db.raw(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
+  await migrate(db);
+  return db;
+}
+
+/** JSON columns are stored as text on both engines so that reads are identical. */
+export const toJson = (v: unknown): string => JSON.stringify(v ?? null);
+export function fromJson<T>(v: unknown, fallback: T): T {
+  if (v === null || v === undefined) return fallback;
+  if (typeof v !== 'string') return v as T;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return fallback;
+  }
+}
