@@ -1190,6 +1190,10 @@ export type GetHealthErrors = {
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
+    405: ErrorResponse;
+    /**
+     * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
+     */
     default: ErrorResponse;
 };
 
