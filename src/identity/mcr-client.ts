@@ -104,15 +104,15 @@ export class McrClient {
       throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', `peaqOS MCR ${reason}.`);
     }
     if (res.status === 404 || res.status === 400 || res.status === 422) {
-      await res.body?.cancel();
+      await drain(res);
       return null;
     }
     if (res.status === 429) {
-      await res.body?.cancel();
+      await drain(res);
       throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', 'peaqOS MCR is rate limiting this orchestrator; retry shortly.');
     }
     if (res.status !== 200) {
-      await res.body?.cancel();
+      await drain(res);
       throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', `peaqOS MCR answered ${res.status}.`);
     }
     try {
@@ -154,5 +154,14 @@ export class McrClient {
       bondStatus: bond === 'bonded' ? 'bonded' : 'unbonded',
       mcr: typeof rating === 'string' ? { rating, score: typeof score === 'number' ? score : 0 } : null,
     };
+  }
+}
+
+/** Reads and discards an error body so the connection can be reused (cancelling the stream can stall undici). */
+async function drain(res: Response): Promise<void> {
+  try {
+    await res.arrayBuffer();
+  } catch {
+    /* the body is of no interest */
   }
 }
