@@ -1,9 +1,9 @@
 // Signs challenges the way a DID controller or an agent wallet would (EIP-191 personal_sign with ethers).
-import type { Wallet } from 'ethers';
+import type { Signer } from 'ethers';
 import { didOf, testWallet } from '../../mocks/mcr/fixtures.ts';
 import type { ContractClient } from './contract-client.ts';
 
-export async function machineProof(client: ContractClient, identityRef: string, signer: Wallet) {
+export async function machineProof(client: ContractClient, identityRef: string, signer: Pick<Signer, 'signMessage'>) {
   const c = await client.post('/api/v1/machine-identity/challenges', { identityRef });
   if (c.status !== 201) throw new Error(`challenge failed: ${c.status} ${JSON.stringify(c.body)}`);
   return { challengeId: c.body.item.challengeId as string, signature: await signer.signMessage(c.body.item.message as string) };
