@@ -125,6 +125,8 @@ export const createAgentPairing = <ThrowOnError extends boolean = false>(options
 
 /**
  * Issue a pairing challenge for the agent wallet to sign
+ *
+ * The machine must be active, identity-verified and bonded. An unreachable MCR answers AGENT_PAIRING_UNAVAILABLE.
  */
 export const createAgentPairingChallenge = <ThrowOnError extends boolean = false>(options: Options<CreateAgentPairingChallengeData, ThrowOnError>) => (options.client ?? client).post<CreateAgentPairingChallengeResponses, CreateAgentPairingChallengeErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],

@@ -4,11 +4,13 @@ import type { Services } from './services.ts';
 import { healthHandlers } from './modules/health/handlers.ts';
 import { machineHandlers } from './modules/machines/handlers.ts';
 import { auditHandlers } from './modules/audit/handlers.ts';
+import { pairingHandlers } from './modules/pairings/handlers.ts';
 
 export function buildHandlers(s: Services): HandlerMap {
   return {
     ...healthHandlers(s),
     ...machineHandlers(s.machines),
     ...auditHandlers(s.db),
+    ...pairingHandlers(s.pairings),
   };
 }

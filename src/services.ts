@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
 import { McrClient } from './identity/mcr-client.ts';
 import { MachinesService } from './modules/machines/service.ts';
+import { PairingsService } from './modules/pairings/service.ts';
 import type { ReadinessCheck } from './modules/health/handlers.ts';
 
 export interface Services {
@@ -14,6 +15,7 @@ export interface Services {
   logger: Logger;
   mcr: McrClient;
   machines: MachinesService;
+  pairings: PairingsService;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
   close(): Promise<void>;
 }
@@ -32,6 +34,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     deps.services?.mcr ??
     new McrClient({ baseUrl: config.mcrApiUrl, timeoutMs: config.mcrTimeoutMs, cacheTtlMs: config.mcrCacheTtlMs, now: () => clock.now().getTime() });
   const machines = new MachinesService(db, config, clock, mcr);
+  const pairings = new PairingsService(db, config, clock, machines);
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
@@ -40,6 +43,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     logger,
     mcr,
     machines,
+    pairings,
     readinessChecks: [],
     close: async () => {
       for (const c of closers.reverse()) await c();

@@ -274,12 +274,15 @@ export class MachinesService {
    * The guard every machine-bound route uses: the machine exists, its identity is verified and still resolves
    * (unless verification is disabled), and it is active. Returns the machine and its MCR resolution.
    */
-  async requireActive(id: string, opts: { bonded?: boolean } = {}): Promise<{ machine: Machine; resolution: IdentityResolution | null }> {
+  async requireActive(
+    id: string,
+    opts: { bonded?: boolean; unverifiedCode?: 'MACHINE_NOT_ACTIVATED' | 'MACHINE_IDENTITY_PROOF_REQUIRED' } = {},
+  ): Promise<{ machine: Machine; resolution: IdentityResolution | null }> {
     const m = await findMachine(this.db, id);
     if (!m) throw notFound('Machine');
     let resolution: IdentityResolution | null = null;
     if (this.verification !== 'disabled') {
-      if (!m.identityProof) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine has no verified identity.');
+      if (!m.identityProof) throw new ApiError(opts.unverifiedCode ?? 'MACHINE_NOT_ACTIVATED', 'The machine has no verified identity: register a DID-controller proof first.');
       const check = await this.storedProofHolds(m);
       if (!check.holds) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves to its verified controller through peaqOS MCR.');
       resolution = check.resolution;

@@ -1,6 +1,7 @@
 // Migrations are code, listed in order, so they run identically under tsx, in tests and on both engines.
 import type { Knex } from 'knex';
 import * as m001 from './001_core.ts';
+import * as m002 from './002_pairings.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -9,6 +10,7 @@ interface Migration {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_core': m001,
+  '002_pairings': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

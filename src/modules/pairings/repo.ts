@@ -1,0 +1,124 @@
+import type { Knex } from 'knex';
+import { fromJson, toJson } from '../../store/db.ts';
+import type { DelegationPolicy } from './policy.ts';
+
+export interface PairingVerification {
+  method: 'eip191';
+  signerAddress: string;
+  verifiedAt: string;
+  challengeExpiresAt: string;
+}
+
+/** The stored pairing; the view adds nothing secret (the token digest stays here). */
+export interface PairingRecord {
+  id: string;
+  machineId: string;
+  status: 'active' | 'paused' | 'revoked';
+  agentAddress: string;
+  agentDid: string | null;
+  agentProvider: string;
+  agentRole: string;
+  description: string | null;
+  verification: PairingVerification | null;
+  delegationPolicy: DelegationPolicy;
+  policyHash: string;
+  tokenHash: string | null;
+  tokenLastFour: string | null;
+  sessionId: string | null;
+  sessionTokenId: string | null;
+  sessionIssuedAt: string | null;
+  sessionExpiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  id: string;
+  machine_id: string;
+  status: string;
+  agent_address: string;
+  agent_did: string | null;
+  agent_provider: string;
+  agent_role: string;
+  description: string | null;
+  verification: string | null;
+  delegation_policy: string;
+  policy_hash: string;
+  token_hash: string | null;
+  token_last_four: string | null;
+  session_id: string | null;
+  session_token_id: string | null;
+  session_issued_at: string | null;
+  session_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function fromRow(r: Row): PairingRecord {
+  return {
+    id: r.id,
+    machineId: r.machine_id,
+    status: r.status as PairingRecord['status'],
+    agentAddress: r.agent_address,
+    agentDid: r.agent_did,
+    agentProvider: r.agent_provider,
+    agentRole: r.agent_role,
+    description: r.description,
+    verification: fromJson(r.verification, null),
+    delegationPolicy: fromJson(r.delegation_policy, {} as DelegationPolicy),
+    policyHash: r.policy_hash,
+    tokenHash: r.token_hash,
+    tokenLastFour: r.token_last_four,
+    sessionId: r.session_id,
+    sessionTokenId: r.session_token_id,
+    sessionIssuedAt: r.session_issued_at,
+    sessionExpiresAt: r.session_expires_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toRow(p: PairingRecord): Row {
+  return {
+    id: p.id,
+    machine_id: p.machineId,
+    status: p.status,
+    agent_address: p.agentAddress,
+    agent_did: p.agentDid,
+    agent_provider: p.agentProvider,
+    agent_role: p.agentRole,
+    description: p.description,
+    verification: p.verification ? toJson(p.verification) : null,
+    delegation_policy: toJson(p.delegationPolicy),
+    policy_hash: p.policyHash,
+    token_hash: p.tokenHash,
+    token_last_four: p.tokenLastFour,
+    session_id: p.sessionId,
+    session_token_id: p.sessionTokenId,
+    session_issued_at: p.sessionIssuedAt,
+    session_expires_at: p.sessionExpiresAt,
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  };
+}
+
+export async function findPairing(db: Knex | Knex.Transaction, id: string): Promise<PairingRecord | undefined> {
+  const r = (await db('agent_pairings').where({ id }).first()) as Row | undefined;
+  return r && fromRow(r);
+}
+
+export async function insertPairing(db: Knex | Knex.Transaction, p: PairingRecord): Promise<void> {
+  await db('agent_pairings').insert(toRow(p));
+}
+
+export async function savePairing(db: Knex | Knex.Transaction, p: PairingRecord): Promise<void> {
+  const { id, created_at: _c, ...rest } = toRow(p);
+  void _c;
+  await db('agent_pairings').where({ id }).update(rest);
+}
+
+export function pairingsQuery(db: Knex, machineId: string, status?: string): Knex.QueryBuilder {
+  const qb = db('agent_pairings').select('*').where({ machine_id: machineId });
+  if (status) qb.where({ status });
+  return qb;
+}
