@@ -5,6 +5,10 @@ import { healthHandlers } from './modules/health/handlers.ts';
 import { machineHandlers } from './modules/machines/handlers.ts';
 import { auditHandlers } from './modules/audit/handlers.ts';
 import { pairingHandlers } from './modules/pairings/handlers.ts';
+import { catalogHandlers } from './modules/catalog/handlers.ts';
+import { policyHandlers } from './modules/policies/handlers.ts';
+import { searchHandlers } from './modules/market/search-handlers.ts';
+import { runtimeHandlers } from './modules/runtime/handlers.ts';
 
 export function buildHandlers(s: Services): HandlerMap {
   return {
@@ -12,5 +16,9 @@ export function buildHandlers(s: Services): HandlerMap {
     ...machineHandlers(s.machines),
     ...auditHandlers(s.db),
     ...pairingHandlers(s.pairings),
+    ...catalogHandlers(s.catalog),
+    ...policyHandlers(s.policies),
+    ...searchHandlers(s.search),
+    ...runtimeHandlers(s.runtime),
   };
 }

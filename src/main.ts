@@ -5,6 +5,7 @@ import { createLogger } from './logger.ts';
 import { openStore } from './store/db.ts';
 import { systemClock } from './clock.ts';
 import { createApp } from './app.ts';
+import { CatalogError } from './modules/catalog/catalog.ts';
 
 async function serve(): Promise<void> {
   let config;
@@ -23,7 +24,18 @@ async function serve(): Promise<void> {
   }
   const started = performance.now();
   const db = await openStore(config.databaseUrl);
-  const { app, close } = await createApp({ config, db, clock: systemClock, logger });
+  let built;
+  try {
+    built = await createApp({ config, db, clock: systemClock, logger });
+  } catch (err) {
+    if (err instanceof CatalogError) {
+      console.error(`Invalid catalogue: ${err.message}`);
+      await db.destroy();
+      process.exit(78);
+    }
+    throw err;
+  }
+  const { app, close } = built;
   const server = createServer(app);
   server.listen(config.port, config.host, () => {
     const addr = server.address();

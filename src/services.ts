@@ -7,6 +7,11 @@ import { McrClient } from './identity/mcr-client.ts';
 import { MachinesService } from './modules/machines/service.ts';
 import { PairingsService } from './modules/pairings/service.ts';
 import type { ReadinessCheck } from './modules/health/handlers.ts';
+import { loadCatalog, type Catalog } from './modules/catalog/catalog.ts';
+import { PoliciesService } from './modules/policies/service.ts';
+import { MarketSearchService } from './modules/market/search.ts';
+import { activeProviderKeys } from './modules/runtime/active.ts';
+import { RuntimeService, RuntimeProber } from './modules/runtime/service.ts';
 
 export interface Services {
   config: Config;
@@ -16,6 +21,11 @@ export interface Services {
   mcr: McrClient;
   machines: MachinesService;
   pairings: PairingsService;
+  catalog: Catalog;
+  policies: PoliciesService;
+  search: MarketSearchService;
+  runtime: RuntimeService;
+  prober: RuntimeProber;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
   close(): Promise<void>;
 }
@@ -35,7 +45,25 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     new McrClient({ baseUrl: config.mcrApiUrl, timeoutMs: config.mcrTimeoutMs, cacheTtlMs: config.mcrCacheTtlMs, now: () => clock.now().getTime() });
   const machines = new MachinesService(db, config, clock, mcr);
   const pairings = new PairingsService(db, config, clock, machines);
-  const closers: Array<() => Promise<void>> = [];
+  const catalog = deps.services?.catalog ?? loadCatalog(config.catalogDir ?? undefined);
+  const policies = new PoliciesService(db, clock);
+  machines.hooks.assertPoliciesExist = (trx, ids) => policies.assertExist(trx, ids);
+  const search = new MarketSearchService(db, config, clock, catalog, machines, pairings, {
+    policies: (ids) => policies.forMachine(ids),
+    activeRuntimeProviders: (machineId) => activeProviderKeys(db, machineId, clock.now().toISOString()),
+  });
+  const runtime = new RuntimeService(db, config, clock, machines);
+  const prober = new RuntimeProber(runtime, config.runtimeProbeIntervalMs, logger);
+  prober.start();
+  const readinessChecks: Array<() => Promise<ReadinessCheck>> = [
+    async () => ({ name: 'catalog', ok: catalog.services.length > 0, detail: `${catalog.skills.length} skills, ${catalog.services.length} services, ${catalog.adapters.length} adapters` }),
+    async () => {
+      const unknown = catalog.services.filter((s) => !catalog.skill(s.skillKey)).length;
+      return { name: 'skills', ok: catalog.skills.length > 0 && unknown === 0, detail: `${catalog.skills.length} skills in the registry` };
+    },
+    async () => ({ name: 'runtime', ok: true, detail: config.runtimeProbeIntervalMs > 0 ? `prober every ${config.runtimeProbeIntervalMs} ms` : 'prober off' }),
+  ];
+  const closers: Array<() => Promise<void>> = [() => prober.stop()];
   return {
     config,
     db,
@@ -44,7 +72,12 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     mcr,
     machines,
     pairings,
-    readinessChecks: [],
+    catalog,
+    policies,
+    search,
+    runtime,
+    prober,
+    readinessChecks,
     close: async () => {
       for (const c of closers.reverse()) await c();
     },

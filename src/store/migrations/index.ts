@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_core.ts';
 import * as m002 from './002_pairings.ts';
+import * as m003 from './003_market_and_orchestration.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const MIGRATIONS: Record<string, Migration> = {
   '001_core': m001,
   '002_pairings': m002,
+  '003_market_and_orchestration': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

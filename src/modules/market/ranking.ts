@@ -1,0 +1,205 @@
+// Ranking of catalogue services against a machine's context: a pure function, shared by market search and task
+// discovery. Hard rules exclude a service (and say why); soft rules move its score. Scores are in [0, 1].
+import type { CatalogService } from '../catalog/catalog.ts';
+import { policyDenial, type DelegationPolicy } from '../pairings/policy.ts';
+
+export interface MachinePolicyRule {
+  id: string;
+  name: string;
+  allowedSkillKeys: string[];
+  deniedSkillKeys: string[];
+  budgetCap: { amount: number; currency: string } | null;
+  regionRules: string[];
+  nativeOnly: boolean;
+  handoffAllowed: boolean;
+  requiredCapabilities: string[];
+}
+
+export interface RankingContext {
+  serviceType?: string;
+  skillKey?: string;
+  operation?: string;
+  requiredCapabilities?: string[];
+  region?: string;
+  budget?: { amount?: number; currency?: string };
+  nativeOnly?: boolean;
+  allowExternalHandoff?: boolean;
+  delegationPolicy?: DelegationPolicy | null;
+  machinePolicies?: MachinePolicyRule[];
+  /** Provider keys with an active (and unexpired) runtime endpoint on the machine. */
+  runtimeProviders?: Set<string>;
+  /** Provider keys the caller supplied credentials for. */
+  credentialProviders?: Set<string>;
+  machineSkillKeys?: string[];
+  preferredSkillKeys?: string[];
+}
+
+export interface RankedService {
+  service: CatalogService;
+  score: number;
+  reasons: string[];
+}
+
+export interface Exclusion {
+  serviceId: string;
+  reasons: string[];
+}
+
+export interface RankingResult {
+  ranked: RankedService[];
+  excluded: Exclusion[];
+}
+
+/** Whether a region passes a policy's region rules: listed regions are allowed, `!region` denied. */
+export function regionAllowed(region: string, rules: string[]): boolean {
+  if (rules.length === 0) return true;
+  if (rules.includes(`!${region}`)) return false;
+  const allows = rules.filter((r) => !r.startsWith('!'));
+  if (allows.length === 0) return true;
+  return allows.includes(region) || region === 'local' || region === 'global';
+}
+
+const fixedPrice = (s: CatalogService): number | null => (s.pricing.mode === 'fixed' && typeof s.pricing.amount === 'number' ? s.pricing.amount : null);
+const sameCurrency = (a?: string | null, b?: string | null) => !a || !b || a.toUpperCase() === b.toUpperCase();
+
+/** True when `s` matches what was asked for (type, skill, operation); non-matching services are not "excluded". */
+function matchesQuery(s: CatalogService, ctx: RankingContext): boolean {
+  if (ctx.serviceType && s.serviceType !== ctx.serviceType) return false;
+  if (ctx.skillKey && s.skillKey !== ctx.skillKey) return false;
+  if (ctx.operation && !s.operations.includes(ctx.operation)) return false;
+  return true;
+}
+
+function hardRules(s: CatalogService, ctx: RankingContext): string[] {
+  const why: string[] = [];
+  const native = s.executionMode === 'native';
+  if (s.integrationStatus === 'docs-only') why.push('docs-only: there is no executable integration');
+  if (ctx.nativeOnly && !native) why.push('native execution was required');
+  if (ctx.allowExternalHandoff === false && !native) why.push('external handoff is not allowed');
+  const missing = (ctx.requiredCapabilities ?? []).filter((c) => !s.capabilities.includes(c));
+  if (missing.length) why.push(`missing required capabilities: ${missing.join(', ')}`);
+  const price = fixedPrice(s);
+  if (price !== null && ctx.budget?.amount !== undefined && sameCurrency(ctx.budget.currency, s.pricing.currency) && price > ctx.budget.amount) {
+    why.push(`price ${price} ${s.pricing.currency ?? ''} is over the budget of ${ctx.budget.amount}`.replace('  ', ' '));
+  }
+  if (ctx.delegationPolicy) {
+    const denial = policyDenial(ctx.delegationPolicy, s.skillKey, s.id);
+    if (denial) why.push(denial);
+    const limit = ctx.delegationPolicy.perTransactionLimit;
+    if (price !== null && limit !== null && limit !== undefined && sameCurrency(ctx.delegationPolicy.currency, s.pricing.currency) && price > limit) {
+      why.push(`price ${price} is over the pairing's per-transaction limit of ${limit}`);
+    }
+  }
+  for (const p of ctx.machinePolicies ?? []) {
+    const tag = `machine policy "${p.name}"`;
+    if (p.deniedSkillKeys.includes(s.skillKey)) why.push(`${tag} denies skill ${s.skillKey}`);
+    if (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(s.skillKey)) why.push(`${tag} does not allow skill ${s.skillKey}`);
+    if (p.nativeOnly && !native) why.push(`${tag} allows native execution only`);
+    if (!p.handoffAllowed && !native) why.push(`${tag} does not allow external handoff`);
+    const capsMissing = p.requiredCapabilities.filter((c) => !s.capabilities.includes(c));
+    if (capsMissing.length) why.push(`${tag} requires capabilities: ${capsMissing.join(', ')}`);
+    if (!regionAllowed(s.region, p.regionRules)) why.push(`${tag} does not allow region ${s.region}`);
+    if (p.budgetCap && price !== null) {
+      if (!sameCurrency(p.budgetCap.currency, s.pricing.currency)) why.push(`${tag} caps spend in ${p.budgetCap.currency}; the service is priced in ${s.pricing.currency}`);
+      else if (price > p.budgetCap.amount) why.push(`${tag} caps spend at ${p.budgetCap.amount} ${p.budgetCap.currency}`);
+    }
+  }
+  return why;
+}
+
+function score(s: CatalogService, ctx: RankingContext): { score: number; reasons: string[] } {
+  let v = 0.5;
+  const reasons: string[] = [];
+  const hasRuntime = ctx.runtimeProviders?.has(s.providerKey) ?? false;
+  if (s.executionMode === 'native') {
+    if (hasRuntime) {
+      v += 0.3;
+      reasons.push('native execution on an active runtime endpoint');
+    } else {
+      v += 0.1;
+      reasons.push('native, but this machine has no active runtime endpoint for it');
+    }
+  } else {
+    reasons.push('external handoff to the provider');
+  }
+  switch (s.integrationStatus) {
+    case 'native':
+      v += 0.1;
+      reasons.push('integrated natively');
+      break;
+    case 'credentials-required':
+      if (ctx.credentialProviders?.has(s.providerKey)) {
+        v += 0.05;
+        reasons.push('provider credentials supplied');
+      } else {
+        v -= 0.1;
+        reasons.push('needs provider credentials');
+      }
+      break;
+    case 'partner-required':
+      v -= 0.15;
+      reasons.push('needs a partner agreement');
+      break;
+    case 'setup-required':
+      v -= 0.1;
+      reasons.push('needs provider set-up');
+      break;
+    case 'local-config-required':
+      if (!hasRuntime) {
+        v -= 0.1;
+        reasons.push('needs local configuration');
+      }
+      break;
+    default:
+      break;
+  }
+  if (ctx.region) {
+    if (s.region === ctx.region) {
+      v += 0.05;
+      reasons.push(`in region ${ctx.region}`);
+    } else if (s.region !== 'global' && s.region !== 'local') {
+      v -= 0.15;
+      reasons.push(`region mismatch: served from ${s.region}, asked for ${ctx.region}`);
+    }
+  }
+  const price = fixedPrice(s);
+  if (price !== null) {
+    if (price === 0) {
+      v += 0.05;
+      reasons.push('no provider charge');
+    } else if (ctx.budget?.amount && sameCurrency(ctx.budget.currency, s.pricing.currency)) {
+      v += 0.05 * (1 - price / ctx.budget.amount);
+      reasons.push(`within budget (${price} of ${ctx.budget.amount})`);
+    } else if (ctx.budget?.amount !== undefined && !sameCurrency(ctx.budget.currency, s.pricing.currency)) {
+      reasons.push(`priced in ${s.pricing.currency}; the budget is in ${ctx.budget.currency}`);
+    }
+  } else {
+    reasons.push(s.pricing.mode === 'quote-required' ? 'price on request' : 'price set by the provider');
+  }
+  if (ctx.machineSkillKeys?.includes(s.skillKey)) {
+    v += 0.05;
+    reasons.push('the machine lists this skill');
+  }
+  if (ctx.preferredSkillKeys?.includes(s.skillKey)) {
+    v += 0.05;
+    reasons.push('a preferred skill');
+  }
+  return { score: Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000, reasons };
+}
+
+export function rankServices(services: CatalogService[], ctx: RankingContext): RankingResult {
+  const ranked: RankedService[] = [];
+  const excluded: Exclusion[] = [];
+  for (const s of services) {
+    if (!matchesQuery(s, ctx)) continue;
+    const why = hardRules(s, ctx);
+    if (why.length) {
+      excluded.push({ serviceId: s.id, reasons: why });
+      continue;
+    }
+    ranked.push({ service: s, ...score(s, ctx) });
+  }
+  // Ties: the cheaper fixed price first, then the service id, so equal scores always come out in the same order.
+  ranked.sort((a, b) => b.score - a.score || (fixedPrice(a.service) ?? Infinity) - (fixedPrice(b.service) ?? Infinity) || (a.service.id < b.service.id ? -1 : 1));
+  return { ranked, excluded };
+}

@@ -1,0 +1,9 @@
+import type { HandlerMap } from '../../http/types.ts';
+import { created } from '../../http/types.ts';
+import type { MarketSearchService } from './search.ts';
+
+export function searchHandlers(search: MarketSearchService): HandlerMap {
+  return {
+    searchMarket: async (ctx) => created({ item: await search.search(ctx.headers, ctx.body) }),
+  };
+}

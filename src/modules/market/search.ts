@@ -1,0 +1,201 @@
+// Machine-aware market search. Preconditions: an active, bonded machine with a verified identity and an active
+// pairing presenting its token. Ranks the catalogue with the pairing's delegation policy and the machine's
+// policies applied, persists the search and its quotes (with an expiry) for the order step, and never stores
+// or logs providerCredentials.
+import type { Knex } from 'knex';
+import type { Config } from '../../config.ts';
+import type { Clock } from '../../clock.ts';
+import { newId } from '../../ids.ts';
+import { fromJson, toJson } from '../../store/db.ts';
+import { ApiError } from '../../http/errors.ts';
+import { recordAudit } from '../audit/service.ts';
+import type { Catalog, CatalogService, ExternalHandoff } from '../catalog/catalog.ts';
+import type { MachinesService } from '../machines/service.ts';
+import type { PairingsService } from '../pairings/service.ts';
+import { policyDenial } from '../pairings/policy.ts';
+import { rankServices, type MachinePolicyRule } from './ranking.ts';
+
+export interface MarketQuote {
+  id: string;
+  serviceId: string;
+  skillKey: string;
+  providerKey: string;
+  executionMode: CatalogService['executionMode'];
+  integrationStatus: CatalogService['integrationStatus'];
+  operation: string;
+  score: number;
+  reasons: string[];
+  pricing: { mode: CatalogService['pricing']['mode']; amount: number | null; currency: string | null; rate: string | null; notes: string[] };
+  payment: CatalogService['payment'];
+  runtimeEndpointAvailable: boolean;
+  handoff: ExternalHandoff | null;
+  expiresAt: string;
+}
+
+export interface MarketSearchRecord {
+  id: string;
+  machineId: string;
+  agentPairingId: string | null;
+  status: 'matched' | 'no_match';
+  query: Record<string, unknown>;
+  quotes: MarketQuote[];
+  excluded: Array<{ serviceId: string; reasons: string[] }>;
+  expiresAt: string;
+  createdAt: string;
+}
+
+export interface SearchInput {
+  machineId: string;
+  agentPairingId?: string;
+  serviceType?: string;
+  skillKey?: string;
+  operation?: string;
+  requiredCapabilities?: string[];
+  region?: string;
+  budget?: { amount?: number; currency?: string };
+  executionPreference?: { nativeOnly?: boolean; allowExternalHandoff?: boolean };
+  maxResults?: number;
+  input?: Record<string, unknown>;
+  providerCredentials?: Record<string, Record<string, string>>;
+}
+
+/** What the orchestration group tells the market about a machine. */
+export interface MachineContext {
+  policies(policyIds: string[]): Promise<MachinePolicyRule[]>;
+  activeRuntimeProviders(machineId: string): Promise<Set<string>>;
+}
+
+/** Keeps the shape (which providers, which fields) and drops every value. */
+export function redactCredentials(creds: SearchInput['providerCredentials']): Record<string, Record<string, string>> | undefined {
+  if (!creds) return undefined;
+  return Object.fromEntries(Object.entries(creds).map(([p, fields]) => [p, Object.fromEntries(Object.keys(fields ?? {}).map((k) => [k, '[REDACTED]']))]));
+}
+
+export function toQuote(s: CatalogService, score: number, reasons: string[], operation: string | undefined, runtime: boolean, expiresAt: string, now: number): MarketQuote {
+  return {
+    id: newId('mqt', now),
+    serviceId: s.id,
+    skillKey: s.skillKey,
+    providerKey: s.providerKey,
+    executionMode: s.executionMode,
+    integrationStatus: s.integrationStatus,
+    operation: operation ?? s.operations[0]!,
+    score,
+    reasons,
+    pricing: { mode: s.pricing.mode, amount: s.pricing.amount ?? null, currency: s.pricing.currency ?? null, rate: s.pricing.rate ?? null, notes: s.pricing.notes },
+    payment: s.payment,
+    runtimeEndpointAvailable: runtime,
+    handoff: s.executionMode === 'external-handoff' ? (s.handoff ?? null) : null,
+    expiresAt,
+  };
+}
+
+interface Row {
+  id: string;
+  machine_id: string;
+  agent_pairing_id: string | null;
+  status: string;
+  query: string;
+  quotes: string;
+  excluded: string;
+  expires_at: string;
+  created_at: string;
+}
+
+export function searchFromRow(r: Row): MarketSearchRecord {
+  return {
+    id: r.id,
+    machineId: r.machine_id,
+    agentPairingId: r.agent_pairing_id,
+    status: r.status as MarketSearchRecord['status'],
+    query: fromJson(r.query, {}),
+    quotes: fromJson(r.quotes, []),
+    excluded: fromJson(r.excluded, []),
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+  };
+}
+
+export class MarketSearchService {
+  constructor(
+    private readonly db: Knex,
+    private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly catalog: Catalog,
+    private readonly machines: MachinesService,
+    private readonly pairings: PairingsService,
+    private readonly context: MachineContext,
+  ) {}
+
+  async search(headers: Record<string, string | string[] | undefined>, input: SearchInput): Promise<MarketSearchRecord> {
+    const principal = await this.pairings.authenticate(headers, { machineId: input.machineId, agentPairingId: input.agentPairingId });
+    const { machine } = await this.machines.requireActive(input.machineId, { bonded: true });
+    const pairing = principal.pairing;
+    const policy = pairing.delegationPolicy;
+    if (input.skillKey) {
+      const denial = policyDenial(policy, input.skillKey, '');
+      if (denial && !denial.startsWith('service')) throw new ApiError('AGENT_POLICY_DENIED', `The pairing may not buy ${input.skillKey}: ${denial}.`);
+    }
+    const [machinePolicies, runtimeProviders] = await Promise.all([this.context.policies(machine.policyIds), this.context.activeRuntimeProviders(machine.id)]);
+    const result = rankServices(this.catalog.services, {
+      serviceType: input.serviceType,
+      skillKey: input.skillKey,
+      operation: input.operation,
+      requiredCapabilities: input.requiredCapabilities,
+      region: input.region,
+      budget: input.budget,
+      nativeOnly: input.executionPreference?.nativeOnly ?? false,
+      allowExternalHandoff: input.executionPreference?.allowExternalHandoff ?? true,
+      delegationPolicy: policy,
+      machinePolicies,
+      runtimeProviders,
+      credentialProviders: new Set(Object.keys(input.providerCredentials ?? {})),
+      machineSkillKeys: machine.skillKeys,
+    });
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + this.config.marketQuoteTtlMs).toISOString();
+    const quotes = result.ranked
+      .slice(0, input.maxResults ?? 10)
+      .map((r) => toQuote(r.service, r.score, r.reasons, input.operation, runtimeProviders.has(r.service.providerKey), expiresAt, now.getTime()));
+    const { providerCredentials, ...rest } = input;
+    const query = { ...rest, ...(providerCredentials ? { providerCredentials: redactCredentials(providerCredentials) } : {}) };
+    const record: MarketSearchRecord = {
+      id: newId('msr', now.getTime()),
+      machineId: machine.id,
+      agentPairingId: pairing.id,
+      status: quotes.length ? 'matched' : 'no_match',
+      query,
+      quotes,
+      excluded: result.excluded,
+      expiresAt,
+      createdAt: now.toISOString(),
+    };
+    await this.db.transaction(async (trx) => {
+      await trx('market_searches').insert({
+        id: record.id,
+        machine_id: record.machineId,
+        agent_pairing_id: record.agentPairingId,
+        status: record.status,
+        query: toJson(record.query),
+        quotes: toJson(record.quotes),
+        excluded: toJson(record.excluded),
+        expires_at: record.expiresAt,
+        created_at: record.createdAt,
+      });
+      await recordAudit(trx, {
+        actor: `agent:${pairing.id}`,
+        type: 'market.search.performed',
+        resourceType: 'market-search',
+        resourceId: record.id,
+        payload: { machineId: machine.id, agentPairingId: pairing.id, status: record.status, quoteCount: quotes.length, excludedCount: result.excluded.length, serviceType: input.serviceType ?? null, skillKey: input.skillKey ?? null },
+        at: record.createdAt,
+      });
+    });
+    return record;
+  }
+
+  async find(db: Knex | Knex.Transaction, id: string): Promise<MarketSearchRecord | undefined> {
+    const r = (await db('market_searches').where({ id }).first()) as Row | undefined;
+    return r && searchFromRow(r);
+  }
+}
