@@ -632,6 +632,8 @@ export const discoverTask = <ThrowOnError extends boolean = false>(options: Opti
 
 /**
  * Pick a route for the task and persist it
+ *
+ * When no candidate survives the task's constraints and the machine's policies, nothing is persisted and the answer is ROUTE_REQUIRED with the resolution in `details`.
  */
 export const resolveTask = <ThrowOnError extends boolean = false>(options: Options<ResolveTaskData, ThrowOnError>) => (options.client ?? client).post<ResolveTaskResponses, ResolveTaskErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],

@@ -3777,9 +3777,9 @@ export type ExecuteTaskErrors = {
      */
     502: ExecuteTaskFailure;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * No route in the chain had an active runtime endpoint (RUNTIME_UNAVAILABLE, with the failed outcome and run), or MCR is unavailable.
      */
-    503: ErrorResponse;
+    503: ExecuteTaskFailure | ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */

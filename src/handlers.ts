@@ -9,6 +9,8 @@ import { catalogHandlers } from './modules/catalog/handlers.ts';
 import { policyHandlers } from './modules/policies/handlers.ts';
 import { searchHandlers } from './modules/market/search-handlers.ts';
 import { runtimeHandlers } from './modules/runtime/handlers.ts';
+import { graphHandlers } from './modules/graph/handlers.ts';
+import { taskHandlers } from './modules/tasks/handlers.ts';
 
 export function buildHandlers(s: Services): HandlerMap {
   return {
@@ -20,5 +22,7 @@ export function buildHandlers(s: Services): HandlerMap {
     ...policyHandlers(s.policies),
     ...searchHandlers(s.search),
     ...runtimeHandlers(s.runtime),
+    ...graphHandlers(s.graph),
+    ...taskHandlers(s.tasks),
   };
 }

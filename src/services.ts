@@ -12,6 +12,8 @@ import { PoliciesService } from './modules/policies/service.ts';
 import { MarketSearchService } from './modules/market/search.ts';
 import { activeProviderKeys } from './modules/runtime/active.ts';
 import { RuntimeService, RuntimeProber } from './modules/runtime/service.ts';
+import { GraphService } from './modules/graph/service.ts';
+import { TasksService } from './modules/tasks/service.ts';
 
 export interface Services {
   config: Config;
@@ -26,6 +28,8 @@ export interface Services {
   search: MarketSearchService;
   runtime: RuntimeService;
   prober: RuntimeProber;
+  graph: GraphService;
+  tasks: TasksService;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
   close(): Promise<void>;
 }
@@ -48,12 +52,15 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const catalog = deps.services?.catalog ?? loadCatalog(config.catalogDir ?? undefined);
   const policies = new PoliciesService(db, clock);
   machines.hooks.assertPoliciesExist = (trx, ids) => policies.assertExist(trx, ids);
-  const search = new MarketSearchService(db, config, clock, catalog, machines, pairings, {
-    policies: (ids) => policies.forMachine(ids),
-    activeRuntimeProviders: (machineId) => activeProviderKeys(db, machineId, clock.now().toISOString()),
-  });
+  const machineContext = {
+    policies: (ids: string[]) => policies.forMachine(ids),
+    activeRuntimeProviders: (machineId: string) => activeProviderKeys(db, machineId, clock.now().toISOString()),
+  };
+  const search = new MarketSearchService(db, config, clock, catalog, machines, pairings, machineContext);
   const runtime = new RuntimeService(db, config, clock, machines);
   const prober = new RuntimeProber(runtime, config.runtimeProbeIntervalMs, logger);
+  const graph = new GraphService(db, clock, machines);
+  const tasks = new TasksService(db, config, clock, catalog, machines, runtime, machineContext);
   prober.start();
   const readinessChecks: Array<() => Promise<ReadinessCheck>> = [
     async () => ({ name: 'catalog', ok: catalog.services.length > 0, detail: `${catalog.skills.length} skills, ${catalog.services.length} services, ${catalog.adapters.length} adapters` }),
@@ -77,6 +84,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     search,
     runtime,
     prober,
+    graph,
+    tasks,
     readinessChecks,
     close: async () => {
       for (const c of closers.reverse()) await c();
