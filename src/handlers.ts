@@ -11,6 +11,7 @@ import { searchHandlers } from './modules/market/search-handlers.ts';
 import { runtimeHandlers } from './modules/runtime/handlers.ts';
 import { graphHandlers } from './modules/graph/handlers.ts';
 import { taskHandlers } from './modules/tasks/handlers.ts';
+import { orderHandlers } from './modules/orders/handlers.ts';
 
 export function buildHandlers(s: Services): HandlerMap {
   return {
@@ -24,5 +25,6 @@ export function buildHandlers(s: Services): HandlerMap {
     ...runtimeHandlers(s.runtime),
     ...graphHandlers(s.graph),
     ...taskHandlers(s.tasks),
+    ...orderHandlers(s.orders),
   };
 }

@@ -14,6 +14,7 @@ import { activeProviderKeys } from './modules/runtime/active.ts';
 import { RuntimeService, RuntimeProber } from './modules/runtime/service.ts';
 import { GraphService } from './modules/graph/service.ts';
 import { TasksService } from './modules/tasks/service.ts';
+import { OrdersService } from './modules/orders/service.ts';
 
 export interface Services {
   config: Config;
@@ -30,6 +31,7 @@ export interface Services {
   prober: RuntimeProber;
   graph: GraphService;
   tasks: TasksService;
+  orders: OrdersService;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
   close(): Promise<void>;
 }
@@ -61,6 +63,9 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const prober = new RuntimeProber(runtime, config.runtimeProbeIntervalMs, logger);
   const graph = new GraphService(db, clock, machines);
   const tasks = new TasksService(db, config, clock, catalog, machines, runtime, machineContext);
+  const orders = new OrdersService(db, config, clock, catalog, machines, pairings, search, tasks, machineContext.policies);
+  machines.hooks.hasOpenOrders = (trx, machineId) => orders.hasOpenOrders(trx, { machine_id: machineId });
+  pairings.hooks.hasOpenOrders = (trx, pairingId) => orders.hasOpenOrders(trx, { agent_pairing_id: pairingId });
   prober.start();
   const readinessChecks: Array<() => Promise<ReadinessCheck>> = [
     async () => ({ name: 'catalog', ok: catalog.services.length > 0, detail: `${catalog.skills.length} skills, ${catalog.services.length} services, ${catalog.adapters.length} adapters` }),
@@ -86,6 +91,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     prober,
     graph,
     tasks,
+    orders,
     readinessChecks,
     close: async () => {
       for (const c of closers.reverse()) await c();

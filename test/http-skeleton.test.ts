@@ -15,7 +15,7 @@ const machineBody = {
   ownerId: 'acme',
   machineType: 'rover',
   runtimeProfile: 'jetson',
-  identityRef: 'did:peaq:0x2F6D5b3A0eE31Ac9c4a5c46e0E4C84c4D0D3F6a1',
+  identityRef: 'did:peaq:0x2F6D5B3A0EE31Ac9C4A5C46e0E4C84C4d0d3f6A1',
 };
 
 const count = async (s: TestServer, table: string) => Number((await s.db(table).count({ n: '*' }))[0]!.n);

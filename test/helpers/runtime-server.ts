@@ -36,6 +36,8 @@ export async function startFakeRuntime(opts: { token?: string } = {}): Promise<F
         return json(200, { id: 'chatcmpl-1', object: 'chat.completion', model: b?.model ?? 'default', choices: [{ index: 0, message: { role: 'assistant', content: `echo: ${b?.messages?.at(-1)?.content ?? ''}` }, finish_reason: 'stop' }] });
       }
       if (req.method === 'POST' && req.url === '/v1/embeddings') return json(200, { object: 'list', data: [{ embedding: [0.1, 0.2] }] });
+      if (req.method === 'POST' && req.url === '/transfers') return json(200, { transferId: 'wdk-1', status: 'submitted' });
+      if (req.method === 'GET' && req.url === '/health') return json(200, { ok: true });
       json(404, { error: { message: 'not found' } });
     });
   });

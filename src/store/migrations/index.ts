@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_core.ts';
 import * as m002 from './002_pairings.ts';
 import * as m003 from './003_market_and_orchestration.ts';
+import * as m004 from './004_orders.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001_core': m001,
   '002_pairings': m002,
   '003_market_and_orchestration': m003,
+  '004_orders': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,193 @@
+import type { Knex } from 'knex';
+import { fromJson, toJson } from '../../store/db.ts';
+import type { ExternalHandoff, PaymentRecommendation } from '../catalog/catalog.ts';
+import type { OrderStatus, PaymentStatus } from './state.ts';
+
+export const toMicros = (amount: number | null | undefined): number | null => (amount === null || amount === undefined ? null : Math.round(amount * 1_000_000));
+export const fromMicros = (m: unknown): number | null => (m === null || m === undefined ? null : Number(m) / 1_000_000);
+
+export interface OrderRecord {
+  id: string;
+  machineId: string;
+  agentPairingId: string;
+  searchId: string | null;
+  quoteId: string | null;
+  serviceId: string;
+  skillKey: string;
+  providerKey: string;
+  serviceType: string;
+  operation: string;
+  executionMode: 'native' | 'external-handoff';
+  integrationStatus: string;
+  status: OrderStatus;
+  input: Record<string, unknown>;
+  budget: { amount?: number | null; currency?: string | null } | null;
+  payment: PaymentRecommendation;
+  serviceSnapshot: Record<string, unknown>;
+  taskId: string | null;
+  routeId: string | null;
+  runId: string | null;
+  outcomeId: string | null;
+  handoff: ExternalHandoff | null;
+  amount: number | null;
+  currency: string | null;
+  paymentStatus: PaymentStatus | null;
+  errorMessage: string | null;
+  disputeReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PaymentRecord {
+  id: string;
+  orderId: string;
+  machineId: string;
+  status: PaymentStatus;
+  rail: string;
+  required: boolean;
+  amount: number | null;
+  currency: string | null;
+  chain: string | null;
+  payerAddress: string | null;
+  payeeAddress: string | null;
+  tokenAddress: string | null;
+  txHash: string | null;
+  verificationMode: 'recorded' | 'rpc' | null;
+  verifiedAt: string | null;
+  escrowRef: string | null;
+  challenge: Record<string, unknown> | null;
+  note: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export const orderFrom = (r: any): OrderRecord => ({
+  id: r.id,
+  machineId: r.machine_id,
+  agentPairingId: r.agent_pairing_id,
+  searchId: r.search_id,
+  quoteId: r.quote_id,
+  serviceId: r.service_id,
+  skillKey: r.skill_key,
+  providerKey: r.provider_key,
+  serviceType: r.service_type,
+  operation: r.operation,
+  executionMode: r.execution_mode,
+  integrationStatus: r.integration_status,
+  status: r.status,
+  input: fromJson(r.input, {}),
+  budget: fromJson(r.budget, null),
+  payment: fromJson(r.payment, {} as PaymentRecommendation),
+  serviceSnapshot: fromJson(r.service_snapshot, {}),
+  taskId: r.task_id,
+  routeId: r.route_id,
+  runId: r.run_id,
+  outcomeId: r.outcome_id,
+  handoff: fromJson(r.handoff, null),
+  amount: fromMicros(r.amount_micros),
+  currency: r.currency,
+  paymentStatus: r.payment_status,
+  errorMessage: r.error_message,
+  disputeReason: r.dispute_reason,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export const orderRow = (o: OrderRecord, utcDay: string) => ({
+  id: o.id,
+  machine_id: o.machineId,
+  agent_pairing_id: o.agentPairingId,
+  search_id: o.searchId,
+  quote_id: o.quoteId,
+  service_id: o.serviceId,
+  skill_key: o.skillKey,
+  provider_key: o.providerKey,
+  service_type: o.serviceType,
+  operation: o.operation,
+  execution_mode: o.executionMode,
+  integration_status: o.integrationStatus,
+  status: o.status,
+  input: toJson(o.input),
+  budget: o.budget ? toJson(o.budget) : null,
+  payment: toJson(o.payment),
+  service_snapshot: toJson(o.serviceSnapshot),
+  task_id: o.taskId,
+  route_id: o.routeId,
+  run_id: o.runId,
+  outcome_id: o.outcomeId,
+  handoff: o.handoff ? toJson(o.handoff) : null,
+  amount_micros: toMicros(o.amount),
+  currency: o.currency,
+  payment_status: o.paymentStatus,
+  error_message: o.errorMessage,
+  dispute_reason: o.disputeReason,
+  utc_day: utcDay,
+  created_at: o.createdAt,
+  updated_at: o.updatedAt,
+});
+
+export const paymentFrom = (r: any): PaymentRecord => ({
+  id: r.id,
+  orderId: r.order_id,
+  machineId: r.machine_id,
+  status: r.status,
+  rail: r.rail,
+  required: !!r.required,
+  amount: fromMicros(r.amount_micros),
+  currency: r.currency,
+  chain: r.chain,
+  payerAddress: r.payer_address,
+  payeeAddress: r.payee_address,
+  tokenAddress: r.token_address,
+  txHash: r.tx_hash,
+  verificationMode: r.verification_mode,
+  verifiedAt: r.verified_at,
+  escrowRef: r.escrow_ref,
+  challenge: fromJson(r.challenge, null),
+  note: r.note,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export const paymentRow = (p: PaymentRecord) => ({
+  id: p.id,
+  order_id: p.orderId,
+  machine_id: p.machineId,
+  status: p.status,
+  rail: p.rail,
+  required: p.required,
+  amount_micros: toMicros(p.amount),
+  currency: p.currency,
+  chain: p.chain,
+  payer_address: p.payerAddress,
+  payee_address: p.payeeAddress,
+  token_address: p.tokenAddress,
+  tx_hash: p.txHash,
+  verification_mode: p.verificationMode,
+  verified_at: p.verifiedAt,
+  escrow_ref: p.escrowRef,
+  challenge: p.challenge ? toJson(p.challenge) : null,
+  note: p.note,
+  created_at: p.createdAt,
+  updated_at: p.updatedAt,
+});
+
+export async function findOrder(db: Knex | Knex.Transaction, id: string, forUpdate = false): Promise<OrderRecord | undefined> {
+  const qb = db('market_orders').where({ id });
+  if (forUpdate && db.client.config.client === 'pg') qb.forUpdate();
+  const r = await qb.first();
+  return r && orderFrom(r);
+}
+
+export async function saveOrder(db: Knex | Knex.Transaction, o: OrderRecord): Promise<void> {
+  const { id, created_at: _c, utc_day: _d, ...rest } = orderRow(o, '');
+  void _c;
+  void _d;
+  await db('market_orders').where({ id }).update(rest);
+}
+
+export async function findPayment(db: Knex | Knex.Transaction, orderId: string): Promise<PaymentRecord | undefined> {
+  const r = await db('market_payments').where({ order_id: orderId }).first();
+  return r && paymentFrom(r);
+}
