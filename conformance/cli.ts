@@ -1,0 +1,77 @@
+// peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP[,GROUP]]
+//   [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { GROUPS, runConformance } from './run.ts';
+import { junit, prettyLine, prettySummary } from './report.ts';
+
+const USAGE = `Usage: peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP]
+       [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
+Groups: ${GROUPS.join(', ')}`;
+
+function die(msg: string): never {
+  console.error(`${msg}\n${USAGE}`);
+  process.exit(64);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        'base-url': { type: 'string' },
+        'api-key': { type: 'string' },
+        profile: { type: 'string', default: 'reference' },
+        only: { type: 'string' },
+        reporter: { type: 'string', default: 'pretty' },
+        out: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        'mcr-port': { type: 'string' },
+        'no-identity': { type: 'boolean', default: false },
+        'mcr-cache-wait-ms': { type: 'string', default: '0' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    die((err as Error).message);
+  }
+})();
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const baseUrl = values['base-url'] ?? die('--base-url is required');
+if (!/^https?:\/\//.test(baseUrl)) die('--base-url must be an http(s) URL');
+const profile = values.profile as string;
+if (profile !== 'documented' && profile !== 'reference') die('--profile must be documented or reference');
+const reporter = values.reporter as string;
+if (!['pretty', 'json', 'junit'].includes(reporter)) die('--reporter must be pretty, json or junit');
+if (values['no-identity'] && values['mcr-port']) die('--mcr-port and --no-identity exclude each other');
+const only = values.only ? values.only.split(',').map((g) => g.trim()) : undefined;
+for (const g of only ?? []) if (!GROUPS.includes(g)) die(`unknown group ${g}`);
+const seed = Number(values.seed);
+if (!Number.isInteger(seed)) die('--seed must be an integer');
+const mcrPort = values['mcr-port'] !== undefined ? Number(values['mcr-port']) : undefined;
+if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPort > 65535)) die('--mcr-port must be a port number');
+
+// Progress goes to stderr when a machine-readable report goes to stdout.
+const progress = reporter === 'pretty' || values.out ? console.log : console.error;
+const report = await runConformance({
+  baseUrl,
+  apiKey: values['api-key'],
+  profile,
+  only,
+  seed,
+  mcrPort,
+  identity: !values['no-identity'],
+  mcrCacheWaitMs: Number(values['mcr-cache-wait-ms']),
+  onMcr: (url) => progress(`mock MCR listening on ${url} — the target must use PEAQOS_MCR_API_URL=${url}`),
+  onGroup: (g) => progress(`\n${g}`),
+  onResult: (r) => progress(prettyLine(r)),
+});
+progress(prettySummary(report));
+const rendered = reporter === 'json' ? JSON.stringify(report, null, 2) : reporter === 'junit' ? junit(report) : null;
+if (values.out) writeFileSync(values.out, rendered ?? JSON.stringify(report, null, 2));
+else if (rendered) console.log(rendered);
+process.exit(report.summary.failed > 0 ? 1 : 0);
