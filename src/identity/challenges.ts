@@ -7,6 +7,9 @@ import type { Knex } from 'knex';
 import { newId } from '../ids.ts';
 import { fromJson, toJson } from '../store/db.ts';
 import { ApiError, type ErrorCode } from '../http/errors.ts';
+import { challengeMessage } from './challenge-message.ts';
+
+export { challengeMessage };
 
 export type ChallengePurpose = 'machine-identity' | 'agent-pairing';
 
@@ -34,25 +37,6 @@ interface ChallengeRow {
 }
 
 const PREFIX: Record<ChallengePurpose, string> = { 'machine-identity': 'mic', 'agent-pairing': 'apc' };
-
-export function challengeMessage(c: { purpose: ChallengePurpose; subjectLabel: string; subject: string; machineId?: string | null; id: string; nonce: string; issuedAt: string; expiresAt: string }): string {
-  const intro =
-    c.purpose === 'machine-identity'
-      ? 'peaqOS Machine Markets asks you to prove control of a machine identity.'
-      : 'peaqOS Machine Markets asks you to pair a Machine Agent with a machine.';
-  return [
-    intro,
-    '',
-    `Service: peaqOS Machine Markets`,
-    `Purpose: ${c.purpose}`,
-    ...(c.machineId ? [`Machine: ${c.machineId}`] : []),
-    `${c.subjectLabel}: ${c.subject}`,
-    `Challenge ID: ${c.id}`,
-    `Nonce: ${c.nonce}`,
-    `Issued At: ${c.issuedAt}`,
-    `Expires At: ${c.expiresAt}`,
-  ].join('\n');
-}
 
 export async function issueChallenge(
   db: Knex,

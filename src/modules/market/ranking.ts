@@ -1,6 +1,6 @@
 // Ranking of catalogue services against a machine's context: a pure function, shared by market search and task
 // discovery. Hard rules exclude a service (and say why); soft rules move its score. Scores are in [0, 1].
-import type { CatalogService } from '../catalog/catalog.ts';
+import type { CatalogService } from '../catalog/catalog-core.ts';
 import { policyDenial, type DelegationPolicy } from '../pairings/policy.ts';
 
 export interface MachinePolicyRule {

@@ -1,7 +1,5 @@
 // Delegation policy: normalisation, canonical hashing (the JWT's delegationPolicyHash) and the pure checks
 // market calls apply.
-import { createHash } from 'node:crypto';
-
 export interface DelegationPolicy {
   allowedSkillKeys: string[];
   deniedSkillKeys: string[];
@@ -42,9 +40,6 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-export function policyHash(p: DelegationPolicy): string {
-  return createHash('sha256').update(canonicalJson(p)).digest('hex');
-}
 
 /** Why a skill/service pair is outside the policy's allow and deny lists, or null when it is allowed. */
 export function policyDenial(p: DelegationPolicy, skillKey: string, serviceId: string): string | null {

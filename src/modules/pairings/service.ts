@@ -12,7 +12,8 @@ import { consumeProof, issueChallenge, PAIRING_PROOF_CODES } from '../../identit
 import type { MachinesService } from '../machines/service.ts';
 import type { Machine } from '../machines/types.ts';
 import { fromRow, findPairing, insertPairing, pairingsQuery, savePairing, type PairingRecord } from './repo.ts';
-import { normalisePolicy, policyHash, type DelegationPolicyInput } from './policy.ts';
+import { normalisePolicy, type DelegationPolicyInput } from './policy.ts';
+import { policyHash } from './policy-hash.ts';
 import { SessionSigner, digestsEqual, tokenDigest } from './session.ts';
 
 export type AgentPairingView = Omit<PairingRecord, 'policyHash' | 'tokenHash'> & { hasAuthToken: boolean; pairingToken?: string };

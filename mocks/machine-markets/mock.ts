@@ -1,0 +1,144 @@
+// A stateful MSW mock of the whole Machine Markets API: one handler per operation in openapi.yaml, requests
+// validated against the spec with the same error envelope as the server, in-memory state seeded with fixtures.
+// Options: latency, forced error codes per operation, a custom seed, and reset between tests.
+import { delay, http, HttpResponse, type HttpHandler } from 'msw';
+import { RequestValidator } from '../../src/contract/request-validator.ts';
+import { ApiError, ERROR_STATUS, type ErrorCode } from '../../src/http/errors.ts';
+import type { Catalog } from '../../src/modules/catalog/catalog-core.ts';
+import { operations, type IdentityResolver, type Operation } from './operations.ts';
+import { emptyState, type MockState } from './state.ts';
+import { seedFixtures } from './seed.ts';
+import { sampleCatalog } from './catalog-data.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Spec = Record<string, any>;
+
+export interface MockApiOptions {
+  /** The parsed openapi.yaml (in Node: loadSpec(); in a browser: fetch and parse it). */
+  spec: Spec;
+  /** Origin the handlers answer for; `*` (default) matches any. */
+  baseUrl?: string;
+  /** Delay every response by this many milliseconds. */
+  latencyMs?: number;
+  /** `default` fixtures, `empty`, or your own function that fills the mock through its operations. */
+  seed?: 'default' | 'empty' | ((api: MockApi) => Promise<void>);
+  catalog?: Catalog;
+  /** Start the mock clock here (ms since epoch); ids and timestamps follow it. */
+  clock?: number;
+  /** How identityRefs resolve; by default the mock MCR fixture fleet in memory. */
+  resolveIdentity?: IdentityResolver;
+}
+
+export interface MockApi {
+  handlers: HttpHandler[];
+  state: MockState;
+  /** Runs an operation directly (seeding, tests), with the same validation as HTTP. */
+  call(operationId: string, req?: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body?: unknown }>;
+  /** Makes `operationId` answer with this error code (and its documented status) until cleared. */
+  forceError(operationId: string, code: ErrorCode, message?: string): void;
+  clearForcedErrors(): void;
+  setLatency(ms: number): void;
+  /** Back to the seeded state. */
+  reset(): Promise<void>;
+}
+
+const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
+
+export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
+  const spec = opts.spec;
+  const base = (opts.baseUrl ?? '*').replace(/\/+$/, '');
+  const catalog = opts.catalog ?? sampleCatalog();
+  const ops: Record<string, Operation> = operations(catalog, opts.resolveIdentity);
+  const validator = new RequestValidator(spec, 'mock-request-spec.json');
+  const forced = new Map<string, { code: ErrorCode; message: string }>();
+  let latency = opts.latencyMs ?? 0;
+  const startClock = opts.clock ?? Date.parse('2026-11-01T00:00:00.000Z');
+  const api = {} as MockApi;
+  api.state = emptyState(startClock);
+
+  const byId = new Map<string, { path: string; method: (typeof METHODS)[number] }>();
+  for (const [path, item] of Object.entries<Spec>(spec.paths)) for (const m of METHODS) if (item[m]) byId.set(item[m].operationId, { path, method: m });
+
+  const errorBody = (e: ApiError) => ({ status: e.status, body: e.toBody() });
+
+  async function run(operationId: string, req: { params: Record<string, string>; query: Record<string, string>; body: unknown; hasBody: boolean; headers: Headers }) {
+    const where = byId.get(operationId)!;
+    const f = forced.get(operationId);
+    if (f) return errorBody(new ApiError(f.code, f.message));
+    const details = validator.validate(where.path, where.method, req);
+    if (details.length) return errorBody(new ApiError('VALIDATION_ERROR', `Invalid ${details[0]!.location} ${details[0]!.path}: ${details[0]!.message}.`, details));
+    const op = ops[operationId];
+    if (!op) return errorBody(new ApiError('NOT_IMPLEMENTED', `${operationId} is not implemented by the mock.`));
+    try {
+      return await op(api.state, { params: req.params, query: req.query, body: req.body, headers: req.headers });
+    } catch (err) {
+      if (err instanceof ApiError) return errorBody(err);
+      return errorBody(new ApiError('INTERNAL_ERROR', 'The mock failed on this request.', { reason: (err as Error).message }));
+    }
+  }
+
+  const handlers: HttpHandler[] = [];
+  for (const [operationId, { path, method: m }] of byId) {
+    const method = m as (typeof METHODS)[number];
+    const mswPath = `${base}${path.replace(/\{([^}]+)\}/g, ':$1')}`;
+    handlers.push(
+      http[method](mswPath, async ({ request, params }) => {
+        if (latency > 0) await delay(latency);
+        const url = new URL(request.url);
+        const text = ['get', 'delete'].includes(method) ? '' : await request.text();
+        let body: unknown = undefined;
+        if (text) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            const e = errorBody(new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]));
+            return HttpResponse.json(e.body, { status: e.status });
+          }
+        }
+        const r = await run(operationId, {
+          params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(String(v))])),
+          query: Object.fromEntries(url.searchParams),
+          body,
+          hasBody: text.length > 0,
+          headers: request.headers,
+        });
+        return r.body === undefined ? new HttpResponse(null, { status: r.status }) : HttpResponse.json(r.body as never, { status: r.status });
+      }),
+    );
+  }
+  // Anything else under /api/v1 answers in the error envelope too (405 for a known path, else 404).
+  const templates = [...byId.values()].map((v) => ({ re: new RegExp(`^${v.path.replace(/\{[^}]+\}/g, '[^/]+')}$`), method: v.method }));
+  handlers.push(
+    http.all(`${base}/api/v1/*`, ({ request }) => {
+      const p = new URL(request.url).pathname;
+      const known = templates.filter((t) => t.re.test(p));
+      const e = known.length ? new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${p}.`, { allowed: known.map((k) => k.method) }) : new ApiError('NOT_FOUND', `No route for ${request.method} ${p}.`);
+      return HttpResponse.json(e.toBody(), { status: e.status, ...(known.length ? { headers: { allow: known.map((k) => k.method.toUpperCase()).join(', ') } } : {}) });
+    }),
+  );
+
+  api.handlers = handlers;
+  api.call = async (operationId, req = {}) => {
+    if (!byId.has(operationId)) throw new Error(`unknown operationId ${operationId}`);
+    return run(operationId, { params: req.params ?? {}, query: req.query ?? {}, body: req.body, hasBody: req.body !== undefined, headers: new Headers(req.headers ?? {}) });
+  };
+  api.forceError = (operationId, code, message) => {
+    if (!byId.has(operationId)) throw new Error(`unknown operationId ${operationId}`);
+    if (!(code in ERROR_STATUS)) throw new Error(`unknown error code ${code}`);
+    forced.set(operationId, { code, message: message ?? `Forced ${code} for ${operationId}.` });
+  };
+  api.clearForcedErrors = () => forced.clear();
+  api.setLatency = (ms) => {
+    latency = ms;
+  };
+  api.reset = async () => {
+    const fresh = emptyState(startClock);
+    for (const k of Object.keys(fresh) as Array<keyof MockState>) (api.state as unknown as Record<string, unknown>)[k] = fresh[k];
+    forced.clear();
+    const seed = opts.seed ?? 'default';
+    if (seed === 'default') await seedFixtures(api);
+    else if (typeof seed === 'function') await seed(api);
+  };
+  await api.reset();
+  return api;
+}

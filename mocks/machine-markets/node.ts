@@ -1,0 +1,52 @@
+// Node entry points: setupServer for tests, and an HTTP server for frontends in other stacks.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { setupServer } from 'msw/node';
+import { createServer } from '@mswjs/http-middleware';
+import { loadSpec } from '../../src/contract/spec.ts';
+import { createMockApi, type MockApi, type MockApiOptions } from './mock.ts';
+
+import { McrClient } from '../../src/identity/mcr-client.ts';
+import { fixtureResolver } from './operations.ts';
+
+export type NodeMockOptions = Omit<MockApiOptions, 'spec'> & { spec?: MockApiOptions['spec']; /** Resolve identities through this MCR instead of the fixture fleet. */ mcrUrl?: string };
+
+function withMcr(opts: NodeMockOptions): MockApiOptions {
+  if (!opts.mcrUrl) return { ...opts, spec: opts.spec ?? loadSpec() };
+  const mcr = new McrClient({ baseUrl: opts.mcrUrl.replace(/\/+$/, ''), timeoutMs: 5000, cacheTtlMs: 0 });
+  // The seeded fixture fleet resolves locally; every other identity goes to the MCR.
+  return { ...opts, spec: opts.spec ?? loadSpec(), resolveIdentity: async (ref) => {
+    const local = await fixtureResolver(ref);
+    if (local) return local;
+    const r = await mcr.resolve(ref);
+    return r ? { controllers: r.controllerAddresses } : null;
+  } };
+}
+
+/** msw/node setupServer with the whole API mocked. Call server.listen() / close(); api.reset() between tests. */
+export async function setupMachineMarketsServer(opts: NodeMockOptions = {}) {
+  const api = await createMockApi(withMcr(opts));
+  return { api, server: setupServer(...api.handlers) };
+}
+
+export async function startMachineMarketsHttp(opts: NodeMockOptions & { port?: number; host?: string } = {}): Promise<{ url: string; api: MockApi; close(): Promise<void> }> {
+  const api = await createMockApi(withMcr(opts));
+  const app = createServer(...(api.handlers as unknown as Parameters<typeof createServer>));
+  const host = opts.host ?? '127.0.0.1';
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(opts.port ?? 0, host, () => resolve(s));
+    s.on('error', reject);
+  });
+  return {
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    api,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
+  };
+}
+
+export { createMockApi };
+export type { MockApi, MockApiOptions };

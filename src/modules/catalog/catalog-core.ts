@@ -1,0 +1,155 @@
+// The catalogue's types, the Catalog index and the derived fields: no file access, so the browser mock uses it too.
+
+export type ServiceType =
+  | 'oracle.price-feed'
+  | 'compute.marketplace'
+  | 'storage.object'
+  | 'data.location'
+  | 'network.partner-console'
+  | 'identity.proof-of-person'
+  | 'device.control'
+  | 'machine.commerce';
+export type ExecutionMode = 'native' | 'external-handoff';
+export type IntegrationStatus = 'native' | 'credentials-required' | 'partner-required' | 'local-config-required' | 'setup-required' | 'docs-only';
+export type RailType = 'not-required' | 'wallet' | 'x402' | 'xvv42' | 'vault-stripe' | 'wdk-usdt-transfer' | 'escrow' | 'offchain-record' | 'external' | 'onchain-escrow';
+
+export interface SkillSummary {
+  key: string;
+  providerKey: string;
+  label: string;
+  description: string;
+  serviceTypes: ServiceType[];
+  operations: string[];
+  executionMode: ExecutionMode;
+  integrationStatus: IntegrationStatus;
+}
+
+export interface PaymentRecommendation {
+  required: boolean;
+  defaultRail: RailType;
+  supportedRails: RailType[];
+  network?: string | null;
+  payeeAddress?: string | null;
+  tokenAddress?: string | null;
+  notes?: string[];
+}
+
+export interface ServiceEndpoint {
+  label?: string | null;
+  operation?: string | null;
+  url?: string | null;
+  method?: string | null;
+  path?: string | null;
+  providerName?: string | null;
+  key?: string | null;
+  protocols: string[];
+  networks: string[];
+}
+
+export interface ExternalHandoff {
+  label: string;
+  url: string;
+  notes: string[];
+}
+
+export interface CatalogService {
+  id: string;
+  skillKey: string;
+  providerKey: string;
+  companyName: string;
+  serviceType: ServiceType;
+  name: string;
+  description: string;
+  operations: string[];
+  pricing: { mode: 'provider-defined' | 'fixed' | 'quote-required'; amount?: number | null; currency?: string | null; rate?: string | null; notes: string[] };
+  payment: PaymentRecommendation;
+  endpoints: ServiceEndpoint[];
+  endpoint: ServiceEndpoint | null;
+  consumption: { adapterSetupPath: string; serviceDetailPath: string; marketSearchPath: string; orderPath: string };
+  executionMode: ExecutionMode;
+  integrationStatus: IntegrationStatus;
+  region: string;
+  capabilities: string[];
+  handoff?: ExternalHandoff | null;
+  metadata: Record<string, unknown> & { runtime?: { method?: string; path?: string } };
+  providerId: string;
+  providerLabel: string;
+  authType: string;
+  accessMode: string;
+  distribution: string;
+  maturity: string;
+  kind: string;
+  freshnessSeconds: number;
+  requiresHumanEnablement: boolean;
+  referenceUrl?: string;
+  artifactUrl?: string;
+}
+
+export interface MarketAdapter {
+  providerKey: string;
+  label: string;
+  description: string;
+  serviceTypes: ServiceType[];
+  executionMode: ExecutionMode;
+  integrationStatus: IntegrationStatus;
+  credentials: Array<{ key: string; label: string; required: boolean; secret: boolean; description?: string }>;
+  setupSteps: Array<{ title: string; detail: string }>;
+  docsUrl: string | null;
+}
+
+export class CatalogError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${file}: ${field}: ${message}`);
+    this.name = 'CatalogError';
+  }
+}
+
+export class Catalog {
+  readonly skills: SkillSummary[];
+  readonly services: CatalogService[];
+  readonly adapters: MarketAdapter[];
+  private readonly skillByKey: Map<string, SkillSummary>;
+  private readonly serviceById: Map<string, CatalogService>;
+  private readonly adapterByKey: Map<string, MarketAdapter>;
+
+  constructor(skills: SkillSummary[], services: CatalogService[], adapters: MarketAdapter[], readonly source: string) {
+    this.skills = [...skills].sort((a, b) => (a.key < b.key ? -1 : 1));
+    this.services = [...services].sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.adapters = [...adapters].sort((a, b) => (a.providerKey < b.providerKey ? -1 : 1));
+    this.skillByKey = new Map(this.skills.map((s) => [s.key, s]));
+    this.serviceById = new Map(this.services.map((s) => [s.id, s]));
+    this.adapterByKey = new Map(this.adapters.map((a) => [a.providerKey, a]));
+  }
+
+  skill(key: string) {
+    return this.skillByKey.get(key);
+  }
+  service(id: string) {
+    return this.serviceById.get(id);
+  }
+  adapter(providerKey: string) {
+    return this.adapterByKey.get(providerKey);
+  }
+}
+
+
+/** Fills the derived fields (consumption paths, legacy `endpoint`) the data files leave out. */
+export function completeService(raw: Record<string, unknown>): CatalogService {
+  const s = raw as unknown as CatalogService;
+  return {
+    ...s,
+    endpoint: s.endpoints?.[0] ?? null,
+    consumption: {
+      adapterSetupPath: `/api/v1/market/adapters/${encodeURIComponent(s.providerKey)}`,
+      serviceDetailPath: `/api/v1/market/services/${encodeURIComponent(s.id)}`,
+      marketSearchPath: '/api/v1/market/search',
+      orderPath: '/api/v1/market/orders',
+    },
+    handoff: s.handoff ?? null,
+  };
+}
+
