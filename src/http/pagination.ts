@@ -66,8 +66,9 @@ export async function keysetPage<Row extends { created_at: string; id: string },
   const c = `${prefix}created_at`;
   const id = `${prefix}id`;
   if (page.cursor) {
-    const { t, i } = page.cursor;
-    qb.where((w) => w.where(c, '>', t).orWhere((w2) => w2.where(c, '=', t).andWhere(id, '>', i)));
+    // A row-value comparison lets both SQLite and PostgreSQL seek the (created_at, id) index directly; the
+    // equivalent OR form makes SQLite scan, so deep pages would get slower with the table.
+    qb.whereRaw(`(??, ??) > (?, ?)`, [c, id, page.cursor.t, page.cursor.i]);
   }
   const rows = (await qb.orderBy(c, 'asc').orderBy(id, 'asc').limit(page.limit + 1)) as Row[];
   const more = rows.length > page.limit;

@@ -80,7 +80,7 @@ export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine):
 /** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
 export async function scanMachines(db: Knex, after: { t: string; i: string } | undefined, limit: number): Promise<Machine[]> {
   const qb = db('machines').select('*');
-  if (after) qb.where((w) => w.where('created_at', '>', after.t).orWhere((w2) => w2.where('created_at', '=', after.t).andWhere('id', '>', after.i)));
+  if (after) qb.whereRaw('(created_at, id) > (?, ?)', [after.t, after.i]);
   const rows = (await qb.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit)) as MachineRow[];
   return rows.map(toMachine);
 }

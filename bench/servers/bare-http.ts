@@ -1,0 +1,11 @@
+// Baseline: a bare node:http server answering the same JSON shapes the scenarios ask for.
+import { createServer } from 'node:http';
+
+const body = JSON.stringify({ item: { id: 'mch_bench', displayName: 'bench', status: 'active' } });
+const server = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(req.url === '/health' ? '{"ok":true}' : body);
+});
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
+});

@@ -1,0 +1,20 @@
+// The reference server for benchmarks: the same createApp as `npm start`, with a switch for openapi-backend's own
+// router (BENCH_FAST_ROUTING=0) so the routing cost can be measured before and after.
+import { createServer } from 'node:http';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { openStore } from '../../src/store/db.ts';
+import { systemClock } from '../../src/clock.ts';
+import { createApp } from '../../src/app.ts';
+
+const started = performance.now();
+const config = loadConfig();
+const db = await openStore(config.databaseUrl);
+const { app, services } = await createApp({ config, db, clock: systemClock, logger: createLogger('silent'), fastRouting: process.env.BENCH_FAST_ROUTING !== '0' });
+const server = createServer(app);
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port} startupMs=${Math.round(performance.now() - started)}`);
+});
+// The bench asks for MCR calls made (cache effectiveness) over stdin.
+process.stdin.on('data', () => console.log(`mcrRequests=${services.mcr.requestsSent}`));
+process.on('SIGINT', () => process.exit(0));
