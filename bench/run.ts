@@ -274,18 +274,19 @@ p50 ${mRef.p50} ms: ${(mRef.rps / Math.max(mSlow.rps, 1)).toFixed(2)}x.
 ## Why targets are missed
 
 ${ratio >= 0.6 ? '' : `- **GET /machines/{id} at ${Math.round(ratio * 100)}% of bare express (target 60%).** A CPU profile of this scenario
-  (node --cpu-prof) shows where the time goes besides express itself: about 20% of samples idle while requests wait
-  for the single SQLite connection (the store uses one connection on purpose so that spend-limit transactions are
-  strictly serial; reads queue behind it), openapi-backend parsing the request three times and validating it (~5%),
+  (node --cpu-prof) shows where the time goes besides express itself: about 20% of samples idle (requests queue for
+  the single SQLite connection, which the store uses on purpose so that spend-limit transactions are strictly
+  serial, and the load generator shares the 2 cores), openapi-backend parsing the request three times and validating it (~5%),
   pino-http's per-request child logger and redaction (~5%), knex and sqlite3 (~5%), and the MCR-cache re-verification
   the docs require on every read. The precompiled routing removed the largest single cost (see below). The next steps
   are a separate read pool on SQLite (WAL allows concurrent readers) and skipping openapi-backend's repeated request
   parsing; on PostgreSQL the pool already has 10 connections.`}
-${Math.max(refPeak, bigPeak) < 250 ? '' : `- **RSS ${refPeak} MB (${bigPeak} MB with 10,000 services; target 250 MB).** The server runs under tsx, which keeps
-  the TypeScript transpiler and the transpiled sources in memory (about 90 MB before the first request); the
-  10,000-service run holds the catalogue twice (validated input and the indexed copy) and each search ranks all
-  matching services. Running compiled JavaScript and streaming the catalogue validation would bring both under the
-  target.`}
+${Math.max(refPeak, bigPeak) < 250 ? '' : `- **RSS ${refPeak} MB (${bigPeak} MB with 10,000 services; target 250 MB).** An idle reference server already holds
+  about 170 MB on this machine (a bare Node process: about 45 MB): it runs under tsx, which keeps the TypeScript
+  transpiler and the transpiled sources of every module in memory, and it compiles the whole openapi.yaml into ajv
+  validators at start. Load adds the sqlite3 page cache and response buffers. With 10,000 services the parsed JSON
+  file, the validated and completed catalogue and each search's ranking of the matching services add the rest.
+  Running compiled JavaScript instead of tsx is the first step to bring it under the target.`}
 
 ## Notes
 
