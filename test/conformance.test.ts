@@ -93,3 +93,42 @@ describe('conformance kit catches faults', () => {
     }
   }, 60_000);
 });
+
+describe('peaqos-conformance CLI', () => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, ['bin/peaqos-conformance.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout!.on('data', (d) => (stdout += d));
+      p.stderr!.on('data', (d) => (stderr += d));
+      p.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+
+  it('prints progress, writes JUnit and exits 0 on a conforming server; exits 1 on a broken one', async () => {
+    const mcrPort = await freePort();
+    const srv = await startTestServer({ env: { PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcrPort}` } });
+    try {
+      const good = await cli(['--base-url', srv.url, '--mcr-port', String(mcrPort), '--only', 'health,pagination', '--reporter', 'junit']);
+      expect(good.code, good.stderr).toBe(0);
+      expect(good.stderr).toMatch(/mock MCR listening on http:\/\/127\.0\.0\.1:\d+ — the target must use PEAQOS_MCR_API_URL=/);
+      expect(good.stderr).toMatch(/PASS {2}GET \/health/);
+      expect(good.stdout).toMatch(/<testsuites name="peaqos-conformance" tests="\d+" failures="0"/);
+      const proxy = await startBrokenProxy(srv.url, 'null-next-cursor');
+      try {
+        const bad = await cli(['--base-url', proxy.url, '--mcr-port', String(mcrPort), '--only', 'pagination', '--reporter', 'json']);
+        expect(bad.code).toBe(1);
+        const report = JSON.parse(bad.stdout);
+        expect(report.summary.failed).toBeGreaterThan(0);
+        expect(report.coverage.operations.exercised).toContain('listPolicies');
+      } finally {
+        await proxy.close();
+      }
+      const usage = await cli(['--profile', 'strict']);
+      expect(usage.code).toBe(64);
+      expect(usage.stderr).toMatch(/--base-url is required|--profile must be/);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+});

@@ -9,7 +9,7 @@ import { startFakeRuntime, type FakeRuntime } from './helpers/runtime-server.ts'
 import { startChain, type TestChain } from './helpers/chain.ts';
 import { engines } from './helpers/db.ts';
 
-useMockMcr();
+const registry = useMockMcr();
 const PAYEE = '0x2F6D5B3A0EE31Ac9C4A5C46e0E4C84C4d0d3f6A1';
 let chain: TestChain;
 beforeAll(async () => {
@@ -213,6 +213,9 @@ describe('market orders', () => {
 
     const none = await srv!.client.post('/api/v1/market/orders', { machineId: d.machine.id, serviceId: 'svc_qvac_llm_local' });
     expect(none.body.error.code).toBe('AGENT_AUTH_REQUIRED');
+    registry.unregister(1);
+    expect((await order(d, { serviceId: 'svc_qvac_llm_local' })).body.error.code).toBe('MACHINE_NOT_ACTIVATED');
+    registry.reset();
     await srv!.client.patch(`/api/v1/machines/${d.machine.id}/agent-pairings/${d.pairing.id}`, { status: 'paused' });
     expect((await order(d, { serviceId: 'svc_qvac_llm_local' })).body.error.code).toBe('AGENT_PAIRING_INACTIVE');
   });
