@@ -1,65 +1,13 @@
 import type { Knex } from 'knex';
 import { fromJson, toJson } from '../../store/db.ts';
-import type { ExternalHandoff, PaymentRecommendation } from '../catalog/catalog.ts';
-import type { OrderStatus, PaymentStatus } from './state.ts';
+import type { MarketOrderRecord, MarketPayment } from '../../../generated/types.gen.ts';
 
 export const toMicros = (amount: number | null | undefined): number | null => (amount === null || amount === undefined ? null : Math.round(amount * 1_000_000));
 export const fromMicros = (m: unknown): number | null => (m === null || m === undefined ? null : Number(m) / 1_000_000);
 
-export interface OrderRecord {
-  id: string;
-  machineId: string;
-  agentPairingId: string;
-  searchId: string | null;
-  quoteId: string | null;
-  serviceId: string;
-  skillKey: string;
-  providerKey: string;
-  serviceType: string;
-  operation: string;
-  executionMode: 'native' | 'external-handoff';
-  integrationStatus: string;
-  status: OrderStatus;
-  input: Record<string, unknown>;
-  budget: { amount?: number | null; currency?: string | null } | null;
-  payment: PaymentRecommendation;
-  serviceSnapshot: Record<string, unknown>;
-  taskId: string | null;
-  routeId: string | null;
-  runId: string | null;
-  outcomeId: string | null;
-  handoff: ExternalHandoff | null;
-  amount: number | null;
-  currency: string | null;
-  paymentStatus: PaymentStatus | null;
-  errorMessage: string | null;
-  disputeReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface PaymentRecord {
-  id: string;
-  orderId: string;
-  machineId: string;
-  status: PaymentStatus;
-  rail: string;
-  required: boolean;
-  amount: number | null;
-  currency: string | null;
-  chain: string | null;
-  payerAddress: string | null;
-  payeeAddress: string | null;
-  tokenAddress: string | null;
-  txHash: string | null;
-  verificationMode: 'recorded' | 'rpc' | null;
-  verifiedAt: string | null;
-  escrowRef: string | null;
-  challenge: Record<string, unknown> | null;
-  note: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+// The records are the contract's own types (generated from openapi.yaml).
+export type OrderRecord = MarketOrderRecord;
+export type PaymentRecord = MarketPayment;
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export const orderFrom = (r: any): OrderRecord => ({
@@ -78,7 +26,7 @@ export const orderFrom = (r: any): OrderRecord => ({
   status: r.status,
   input: fromJson(r.input, {}),
   budget: fromJson(r.budget, null),
-  payment: fromJson(r.payment, {} as PaymentRecommendation),
+  payment: fromJson(r.payment, {} as MarketOrderRecord['payment']),
   serviceSnapshot: fromJson(r.service_snapshot, {}),
   taskId: r.task_id,
   routeId: r.route_id,

@@ -13,36 +13,16 @@ import { ApiError, notFound, validationError } from '../../http/errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';
+import type { MachineAgentView, RuntimeEndpointView } from '../../../generated/types.gen.ts';
 
-export type AuthType = 'none' | 'api-key' | 'bearer';
-export type NetworkScope = 'loopback' | 'lan' | 'vpn' | 'public';
-export type EndpointStatus = 'active' | 'degraded' | 'unreachable';
-
-export interface RuntimeEndpointView {
-  id: string;
-  machineId: string;
-  providerKey: string;
-  source: 'manual' | 'agent';
-  agentId: string | null;
-  label: string;
-  endpointBaseUrl: string;
-  authType: AuthType;
-  hasAuthToken: boolean;
-  modelAlias: string | null;
-  networkScope: NetworkScope;
-  probePath: string;
-  status: EndpointStatus;
-  leaseExpiresAt: string | null;
-  lastCheckedAt: string | null;
-  lastHealthyAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+// The views are the contract's own types (generated from openapi.yaml).
+export type { RuntimeEndpointView, MachineAgentView } from '../../../generated/types.gen.ts';
+export type AuthType = RuntimeEndpointView['authType'];
+export type NetworkScope = RuntimeEndpointView['networkScope'];
+export type EndpointStatus = RuntimeEndpointView['status'];
 
 /** The stored endpoint, token included: only for calling the runtime, never for a response. */
-export interface RuntimeEndpointSecret extends RuntimeEndpointView {
-  authToken: string | null;
-}
+export type RuntimeEndpointSecret = Omit<RuntimeEndpointView, 'authToken'> & { authToken: string | null };
 
 interface EndpointRow {
   id: string;
@@ -75,18 +55,6 @@ export interface EndpointInput {
   probePath?: string;
   status?: EndpointStatus;
   leaseExpiresAt?: string;
-}
-
-export interface MachineAgentView {
-  id: string;
-  machineId: string;
-  label: string;
-  allowedProviderKeys: string[];
-  status: 'provisioned' | 'active' | 'revoked';
-  hasAgentToken: boolean;
-  lastSeenAt: string | null;
-  createdAt: string;
-  updatedAt: string;
 }
 
 interface AgentRow {
