@@ -274,15 +274,14 @@ p50 ${mRef.p50} ms: ${(mRef.rps / Math.max(mSlow.rps, 1)).toFixed(2)}x.
 ## Why targets are missed
 
 ${ratio >= 0.6 ? '' : `- **GET /machines/{id} at ${Math.round(ratio * 100)}% of bare express (target 60%).** A CPU profile of this scenario
-  (node --cpu-prof) shows where the time goes besides express itself: about 20% of samples idle (requests queue for
-  the single SQLite connection, which the store uses on purpose so that spend-limit transactions are strictly
-  serial, and the load generator shares the 2 cores), openapi-backend parsing the request three times and validating it (~5%),
-  pino-http's per-request child logger and redaction (~5%), knex and sqlite3 (~5%), and the MCR-cache re-verification
-  the docs require on every read. The precompiled routing removed the largest single cost (see below). Replacing
-  openapi-backend's handleRequest with a direct route-validate-dispatch and pino-http with a one-line logger was
-  tried and measured: no gain beyond noise (about 3,600 req/s either way), so both stay. The remaining levers are
-  a separate read pool on SQLite (WAL allows concurrent readers) and a lighter stack than express for the hot path;
-  on PostgreSQL the pool already has 10 connections.`}
+  (node --cpu-prof) spreads the time over the whole stack rather than one hot spot: express and body-parser,
+  openapi-backend's request parsing and ajv validation (~12% together), knex's connection handling and sqlite3,
+  pino-http, the MCR-cache re-verification the docs require on every read, and about 20% idle while the load
+  generator shares the 2 cores. Two changes landed: the precompiled routing table (below) and a read-only SQLite
+  pool for reads outside transactions (writes keep one connection, so spend-limit transactions stay strictly
+  serial), worth about +25% on this route. Replacing openapi-backend's handleRequest with a direct
+  route-validate-dispatch and pino-http with a one-line logger were measured too: no gain beyond noise, so both
+  stay. Reaching 60% of a handler that does nothing would need a lighter stack than express for the hot path.`}
 ${Math.max(refPeak, bigPeak) < 250 ? '' : `- **RSS ${refPeak} MB (${bigPeak} MB with 10,000 services; target 250 MB).** An idle reference server already holds
   about 170 MB on this machine (a bare Node process: about 45 MB): it runs under tsx, which keeps the TypeScript
   transpiler and the transpiled sources of every module in memory, and it compiles the whole openapi.yaml into ajv

@@ -19,6 +19,8 @@ import { buildHandlers } from './handlers.ts';
 export interface AppDeps {
   config: Config;
   db: Db;
+  /** A read pool for hot reads (see createReadDb); defaults to `db`. */
+  readDb?: Db;
   clock: Clock;
   logger: Logger;
   /** Overrides for tests (a fake fetch for MCR, a custom catalogue, ...). */

@@ -17,7 +17,7 @@ export function buildHandlers(s: Services): HandlerMap {
   return {
     ...healthHandlers(s),
     ...machineHandlers(s.machines),
-    ...auditHandlers(s.db),
+    ...auditHandlers(s.reader),
     ...pairingHandlers(s.pairings),
     ...catalogHandlers(s.catalog),
     ...policyHandlers(s.policies),

@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import { loadConfig, ConfigError } from './config.ts';
 import { createLogger } from './logger.ts';
-import { openStore } from './store/db.ts';
+import { createReadDb, openStore } from './store/db.ts';
 import { systemClock } from './clock.ts';
 import { createApp } from './app.ts';
 import { CatalogError } from './modules/catalog/catalog.ts';
@@ -24,9 +24,10 @@ async function serve(): Promise<void> {
   }
   const started = performance.now();
   const db = await openStore(config.databaseUrl);
+  const readDb = createReadDb(config.databaseUrl);
   let built;
   try {
-    built = await createApp({ config, db, clock: systemClock, logger });
+    built = await createApp({ config, db, readDb, clock: systemClock, logger });
   } catch (err) {
     if (err instanceof CatalogError) {
       console.error(`Invalid catalogue: ${err.message}`);
@@ -46,6 +47,7 @@ async function serve(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     server.close(async () => {
       await close();
+      await readDb?.destroy();
       await db.destroy();
       process.exit(0);
     });

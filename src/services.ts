@@ -19,6 +19,7 @@ import { OrdersService } from './modules/orders/service.ts';
 export interface Services {
   config: Config;
   db: Knex;
+  reader: Knex;
   clock: Clock;
   logger: Logger;
   mcr: McrClient;
@@ -39,6 +40,8 @@ export interface Services {
 export interface ServiceDeps {
   config: Config;
   db: Knex;
+  /** A read pool for hot reads (SQLite files); defaults to `db`. */
+  readDb?: Knex;
   clock: Clock;
   logger: Logger;
   services?: Partial<Services>;
@@ -49,7 +52,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const mcr =
     deps.services?.mcr ??
     new McrClient({ baseUrl: config.mcrApiUrl, timeoutMs: config.mcrTimeoutMs, cacheTtlMs: config.mcrCacheTtlMs, now: () => clock.now().getTime() });
-  const machines = new MachinesService(db, config, clock, mcr);
+  const reader = deps.readDb ?? db;
+  const machines = new MachinesService(db, config, clock, mcr, reader);
   const pairings = new PairingsService(db, config, clock, machines);
   const catalog = deps.services?.catalog ?? loadCatalog(config.catalogDir ?? undefined);
   const policies = new PoliciesService(db, clock);
@@ -79,6 +83,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   return {
     config,
     db,
+    reader,
     clock,
     logger,
     mcr,

@@ -81,3 +81,27 @@ describe('cursors', () => {
     expect(pageQuery({}).limit).toBe(100);
   });
 });
+
+describe('read pool', () => {
+  it('is only made for SQLite files, reads what the writer committed, and cannot write', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createReadDb, openStore } = await import('../src/store/db.ts');
+    expect(createReadDb(':memory:')).toBeUndefined();
+    expect(createReadDb('postgres://u@localhost/db')).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'peaqos-read-'));
+    const file = join(dir, 'o.sqlite');
+    const db = await openStore(file);
+    const reader = createReadDb(file)!;
+    try {
+      await recordAudit(db, { type: 'x', resourceType: 'y', resourceId: 'z', at: new Date().toISOString() });
+      expect(Number((await reader('audit_events').count({ n: '*' }))[0]!.n)).toBe(1);
+      await expect(reader('audit_events').delete()).rejects.toThrow(/readonly|read-only|query_only/i);
+    } finally {
+      await reader.destroy();
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

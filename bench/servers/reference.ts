@@ -3,14 +3,15 @@
 import { createServer } from 'node:http';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
-import { openStore } from '../../src/store/db.ts';
+import { createReadDb, openStore } from '../../src/store/db.ts';
 import { systemClock } from '../../src/clock.ts';
 import { createApp } from '../../src/app.ts';
 
 const started = performance.now();
 const config = loadConfig();
 const db = await openStore(config.databaseUrl);
-const { app, services } = await createApp({ config, db, clock: systemClock, logger: createLogger('silent'), fastRouting: process.env.BENCH_FAST_ROUTING !== '0' });
+const readDb = createReadDb(config.databaseUrl);
+const { app, services } = await createApp({ config, db, readDb, clock: systemClock, logger: createLogger('silent'), fastRouting: process.env.BENCH_FAST_ROUTING !== '0' });
 const server = createServer(app);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port} startupMs=${Math.round(performance.now() - started)}`);

@@ -56,6 +56,28 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   });
 }
 
+/**
+ * A read-only pool for SQLite files: WAL lets several connections read while the single writer commits, so hot
+ * reads need not queue behind the writer. PostgreSQL and in-memory SQLite use the main handle for reads.
+ */
+export function createReadDb(url: string): Db | undefined {
+  if (isPostgresUrl(url)) return undefined;
+  const filename = url.replace(/^sqlite:(\/\/)?/, '');
+  if (filename === ':memory:') return undefined;
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 0,
+      max: 4,
+      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+        conn.run('PRAGMA query_only = ON', (e1) => (e1 ? done(e1, conn) : conn.run('PRAGMA busy_timeout = 5000', (e2) => done(e2, conn))));
+      },
+    },
+  });
+}
+
 export async function migrate(db: Db): Promise<void> {
   await db.migrate.latest({ migrationSource });
 }

@@ -51,6 +51,8 @@ export class MachinesService {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly mcr: McrClient,
+    /** Reads outside transactions (get, list, the guard) may use a read pool. */
+    private readonly reader: Knex = db,
   ) {}
 
   get verification() {
@@ -163,7 +165,7 @@ export class MachinesService {
 
   /** GET /machines/{id}: re-verifies the stored proof on every read. */
   async get(id: string): Promise<Machine> {
-    const m = await findMachine(this.db, id);
+    const m = await findMachine(this.reader, id);
     if (!m) throw notFound('Machine');
     if (this.verification !== 'disabled' && m.identityProof) {
       const { holds } = await this.storedProofHolds(m);
@@ -183,7 +185,7 @@ export class MachinesService {
     let after = page.cursor;
     const batch = Math.min(500, page.limit + 1);
     for (;;) {
-      const rows = await scanMachines(this.db, after, batch);
+      const rows = await scanMachines(this.reader, after, batch);
       const verdicts = await mapLimit(rows, 8, keep);
       for (let i = 0; i < rows.length; i++) {
         if (!verdicts[i]) continue;
@@ -278,7 +280,7 @@ export class MachinesService {
     id: string,
     opts: { bonded?: boolean; unverifiedCode?: 'MACHINE_NOT_ACTIVATED' | 'MACHINE_IDENTITY_PROOF_REQUIRED' } = {},
   ): Promise<{ machine: Machine; resolution: IdentityResolution | null }> {
-    const m = await findMachine(this.db, id);
+    const m = await findMachine(this.reader, id);
     if (!m) throw notFound('Machine');
     let resolution: IdentityResolution | null = null;
     if (this.verification !== 'disabled') {
