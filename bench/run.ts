@@ -285,7 +285,8 @@ ${ratio >= 0.6 ? '' : `- **GET /machines/{id} at ${Math.round(ratio * 100)}% of 
 ${Math.max(refPeak, bigPeak) < 250 ? '' : `- **RSS ${refPeak} MB (${bigPeak} MB with 10,000 services; target 250 MB).** An idle reference server already holds
   about 170 MB on this machine (a bare Node process: about 45 MB): it runs under tsx, which keeps the TypeScript
   transpiler and the transpiled sources of every module in memory, and it compiles the whole openapi.yaml into ajv
-  validators at start. Load adds the sqlite3 page cache and response buffers. With 10,000 services the parsed JSON
+  validators at start. Load adds the page caches of the SQLite connections (one writer, up to four readers) and
+  response buffers. With 10,000 services the parsed JSON
   file, the validated and completed catalogue and each search's ranking of the matching services add the rest.
   Running compiled JavaScript instead of tsx is the first step to bring it under the target.`}
 
