@@ -18,33 +18,15 @@ import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
 import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
 import { verifyTransfer } from '../../chain/payment-verifier.ts';
+import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
 import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, toMicros, type OrderRecord, type PaymentRecord } from './repo.ts';
 import { OPEN_ORDER_STATUSES, CLOSED_ORDER_STATUSES, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 
-export interface CreateOrderInput {
-  machineId: string;
-  agentPairingId?: string;
-  searchId?: string;
-  quoteId?: string;
-  serviceId?: string;
-  operation?: string;
-  input?: Record<string, unknown>;
-  budget?: { amount?: number; currency?: string };
-}
-
-export interface ProofInput {
-  verificationMode?: 'recorded' | 'rpc';
-  chain?: string;
-  txHash: string;
-  payerAddress?: string;
-  payeeAddress?: string;
-  tokenAddress?: string;
-  amount?: number;
-  tokenDecimals?: number;
-  paymentHeaders?: Record<string, string>;
-}
+// Request bodies are the contract's own types (generated from openapi.yaml).
+export type CreateOrderInput = CreateMarketOrderRequest;
+export type ProofInput = SubmitMarketPaymentProofRequest;
 
 const EVM_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const SOLANA_ADDRESS = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;

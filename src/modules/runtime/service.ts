@@ -13,7 +13,7 @@ import { ApiError, notFound, validationError } from '../../http/errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';
-import type { MachineAgentView, RuntimeEndpointView } from '../../../generated/types.gen.ts';
+import type { MachineAgentView, RuntimeEndpointView, UpsertRuntimeEndpointRequest } from '../../../generated/types.gen.ts';
 
 // The views are the contract's own types (generated from openapi.yaml).
 export type { RuntimeEndpointView, MachineAgentView } from '../../../generated/types.gen.ts';
@@ -45,17 +45,8 @@ interface EndpointRow {
   updated_at: string;
 }
 
-export interface EndpointInput {
-  endpointBaseUrl: string;
-  label?: string;
-  authType?: AuthType;
-  authToken?: string;
-  modelAlias?: string;
-  networkScope?: NetworkScope;
-  probePath?: string;
-  status?: EndpointStatus;
-  leaseExpiresAt?: string;
-}
+/** A manual upsert body (the contract's own type). */
+export type EndpointInput = UpsertRuntimeEndpointRequest;
 
 interface AgentRow {
   id: string;
