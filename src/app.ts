@@ -1,20 +1,25 @@
-// createApp(deps) -> express app. express (json body, 1 MiB limit) -> API key (when required) -> openapi-backend
-// (route by operationId, validate) -> module handler -> envelope. Every failure leaves in the error envelope.
+// createApp(deps) -> a node:http request listener. request id -> API key (when required) -> JSON body (1 MiB) ->
+// openapi-backend (route by a precompiled table, validate) -> module handler -> JSON. Every failure leaves in the
+// error envelope. No web framework sits in between: the contract already says what every route accepts.
 import { randomUUID } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
 import { ApiError } from './http/errors.ts';
 import { apiKeyAuth } from './http/api-key.ts';
-import { createRouter, sendError } from './http/router.ts';
-import type { HandlerMap } from './http/types.ts';
+import { readJsonBody } from './http/body.ts';
+import { sendError } from './http/respond.ts';
+import { createRouter } from './http/router.ts';
+import type { HandlerMap, HttpRequest } from './http/types.ts';
 import { loadSpec } from './contract/spec.ts';
 import { ContractValidator } from './contract/validator.ts';
 import { buildServices, type Services } from './services.ts';
 import { buildHandlers } from './handlers.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface AppDeps {
   config: Config;
@@ -29,7 +34,8 @@ export interface AppDeps {
 }
 
 export interface App {
-  app: express.Express;
+  /** The request listener: `http.createServer(app)`. */
+  app: RequestListener;
   services: Services;
   implemented: string[];
   close(): Promise<void>;
@@ -39,54 +45,63 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const spec = loadSpec();
   const services = await buildServices(deps);
   const handlers: HandlerMap = buildHandlers(services);
+  const logger = deps.logger;
 
-  const { middleware } = await createRouter({
+  const { dispatch } = await createRouter({
     spec,
     handlers,
-    logger: deps.logger,
+    logger,
     responseValidator: deps.config.validateResponses ? new ContractValidator(spec) : undefined,
     fastRouting: deps.fastRouting,
   });
+  const apiKey = deps.config.requireApiAuth ? apiKeyAuth(deps.config.apiKeys) : undefined;
+  const logRequests = logger.isLevelEnabled('error');
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
-
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
+  const app: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
+    const started = logRequests ? performance.now() : 0;
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', id);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    let child: Logger | undefined;
+    const request: HttpRequest = {
+      method: req.method ?? 'GET',
+      path,
+      query: q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
+      headers: req.headers,
+      body: undefined,
+      id,
+      get log() {
+        return (child ??= logger.child({ reqId: id }));
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
-  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
-  if (deps.config.requireApiAuth) app.use('/api/v1', apiKeyAuth(deps.config.apiKeys));
-  app.use(middleware);
+    };
+    if (logRequests) {
+      res.once('finish', () => {
+        const status = res.statusCode;
+        const line = { req: { id, method: request.method, url }, res: { statusCode: status }, responseTime: Math.round(performance.now() - started) };
+        if (status >= 500) logger.error(line, 'request errored');
+        else if (status >= 400) logger.warn(line, 'request completed');
+        else logger.info(line, 'request completed');
+      });
+    }
+    handle(request, req, res).catch((err: unknown) => {
+      if (err instanceof ApiError) return sendError(res, err);
+      if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
+      request.log.error({ err }, 'unhandled error');
+      sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
+    });
+  };
 
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof ApiError) return sendError(res, err);
-    const e = err as { type?: string; status?: number };
-    if (e?.type === 'entity.too.large') return sendError(res, new ApiError('PAYLOAD_TOO_LARGE', 'The request body exceeds 1 MiB.'));
-    if (e?.type === 'entity.parse.failed') {
-      return sendError(res, new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]));
+  const handle = async (request: HttpRequest, req: IncomingMessage, res: ServerResponse) => {
+    if (apiKey && (request.path === '/api/v1' || request.path.startsWith('/api/v1/'))) {
+      const denied = apiKey(req.headers);
+      if (denied) throw denied;
     }
-    if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-      return sendError(res, new ApiError('VALIDATION_ERROR', 'Unsupported request body encoding.'));
-    }
-    (req as Request & { log?: Logger }).log?.error({ err }, 'unhandled error');
-    sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
-  });
+    request.body = await readJsonBody(req);
+    await dispatch(request, res);
+  };
 
   return {
     app,

@@ -1,7 +1,7 @@
 // Deployment API key for every /api/v1 request when PEAQOS_REQUIRE_API_AUTH=true. Keys are compared as SHA-256
 // digests with timingSafeEqual, so neither the key's content nor its length leaks through timing.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from './errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -13,13 +13,14 @@ export function apiKeyMatches(presented: string, keys: Buffer[]): boolean {
   return match;
 }
 
-export function apiKeyAuth(keys: string[]) {
+/** Returns a check for request headers: the ApiError to answer with, or undefined when a configured key was sent. */
+export function apiKeyAuth(keys: string[]): (headers: IncomingHttpHeaders) => ApiError | undefined {
   const digests = keys.map(digest);
-  return (req: Request, _res: Response, next: NextFunction) => {
-    const raw = req.headers['x-api-key'];
+  return (headers) => {
+    const raw = headers['x-api-key'];
     const presented = Array.isArray(raw) ? raw[0] : raw;
-    if (!presented) return next(new ApiError('AUTH_REQUIRED', 'This deployment requires an x-api-key header.'));
-    if (!apiKeyMatches(presented, digests)) return next(new ApiError('AUTH_INVALID', 'The x-api-key header is not a valid key for this deployment.'));
-    next();
+    if (!presented) return new ApiError('AUTH_REQUIRED', 'This deployment requires an x-api-key header.');
+    if (!apiKeyMatches(presented, digests)) return new ApiError('AUTH_INVALID', 'The x-api-key header is not a valid key for this deployment.');
+    return undefined;
   };
 }

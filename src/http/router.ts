@@ -1,11 +1,12 @@
 // openapi-backend wiring: routes by operationId, validates params, query, headers and body with ajv, and maps
 // every failure class to the error envelope. Operations without a handler answer 501 NOT_IMPLEMENTED.
-import type { NextFunction, Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { ErrorObject } from 'ajv';
 import type { Logger } from 'pino';
 import { ApiError } from './errors.ts';
-import type { HandlerMap, HandlerResult, RequestContext } from './types.ts';
+import type { HandlerMap, HandlerResult, HttpRequest, RequestContext } from './types.ts';
+import { sendError, sendJson } from './respond.ts';
 import { installFastRouting } from './fast-routing.ts';
 import type { ContractValidator } from '../contract/validator.ts';
 import type { OpenApiDoc } from '../contract/spec.ts';
@@ -43,10 +44,6 @@ export function validationDetails(errors: ErrorObject[] | null | undefined): Val
   });
 }
 
-export function sendError(res: Response, err: ApiError): void {
-  res.status(err.status).json(err.toBody());
-}
-
 export async function createRouter(opts: RouterOptions) {
   const api = new OpenAPIBackend({
     definition: structuredClone(opts.spec) as Document,
@@ -57,63 +54,60 @@ export async function createRouter(opts: RouterOptions) {
     ajvOpts: { strict: false, allErrors: true },
   });
 
-  const toContext = (c: Context, req: Request): RequestContext => ({
+  const toContext = (c: Context, req: HttpRequest): RequestContext => ({
     operationId: c.operation.operationId as string,
     params: (c.request.params ?? {}) as Record<string, string>,
     query: (c.request.query ?? {}) as Record<string, unknown>,
     body: c.request.requestBody,
     headers: req.headers,
-    requestId: String(req.id ?? ''),
-    log: (req as Request & { log?: Logger }).log ?? opts.logger,
+    requestId: req.id,
+    get log() {
+      return req.log;
+    },
   });
 
-  const respond = (c: Context, res: Response, result: HandlerResult) => {
+  const respond = (c: Context, res: ServerResponse, result: HandlerResult) => {
     if (opts.responseValidator && c.operation?.operationId) {
       const check = opts.responseValidator.validateResponse(c.operation.operationId, result.status, result.body);
       if (!check.ok) opts.logger.error({ operationId: c.operation.operationId, status: result.status, errors: check.errors }, 'response does not match openapi.yaml');
     }
-    if (result.headers) res.set(result.headers);
-    if (result.body === undefined) res.status(result.status).end();
-    else res.status(result.status).json(result.body);
+    sendJson(res, result.status, result.body, result.headers);
   };
 
   for (const [operationId, handler] of Object.entries(opts.handlers)) {
-    api.register(operationId, async (c: Context, req: Request, res: Response) => {
+    api.register(operationId, async (c: Context, req: HttpRequest, res: ServerResponse) => {
       respond(c, res, await handler(toContext(c, req)));
     });
   }
 
   api.register({
-    validationFail: (c: Context, _req: Request, res: Response) => {
+    validationFail: (c: Context, _req: HttpRequest, res: ServerResponse) => {
       const details = validationDetails(c.validation.errors);
       const first = details[0];
       const message = first ? `Invalid ${first.location} ${first.path}: ${first.message}.` : 'Request validation failed.';
       sendError(res, new ApiError('VALIDATION_ERROR', message, details));
     },
-    notFound: (_c: Context, req: Request, res: Response) => sendError(res, new ApiError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)),
-    methodNotAllowed: (c: Context, req: Request, res: Response) => {
+    notFound: (_c: Context, req: HttpRequest, res: ServerResponse) => sendError(res, new ApiError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)),
+    methodNotAllowed: (_c: Context, req: HttpRequest, res: ServerResponse) => {
       const allowed = allowedMethods(api, req.path);
-      if (allowed.length) res.set('Allow', allowed.join(', ').toUpperCase());
-      sendError(res, new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }));
-      void c;
+      sendError(res, new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }), allowed.length ? { allow: allowed.join(', ').toUpperCase() } : undefined);
     },
-    notImplemented: (c: Context, _req: Request, res: Response) =>
+    notImplemented: (c: Context, _req: HttpRequest, res: ServerResponse) =>
       sendError(res, new ApiError('NOT_IMPLEMENTED', `${c.operation.operationId} is not implemented by this server.`)),
   });
+
+  // Authentication is enforced outside openapi-backend, where the deployment's settings are known: the API key
+  // in the HTTP layer (PEAQOS_REQUIRE_API_AUTH), pairing and agent tokens in the services that own them. The
+  // schemes in the contract document those checks; openapi-backend's own per-scheme gate is not used.
+  for (const name of Object.keys(opts.spec.components?.securitySchemes ?? {})) api.registerSecurityHandler(name, () => true);
 
   await api.init();
   if (opts.fastRouting !== false) installFastRouting(api);
 
-  const middleware = (req: Request, res: Response, next: NextFunction) => {
-    api
-      .handleRequest(
-        { method: req.method, path: req.path, query: req.query as Record<string, string | string[]>, headers: req.headers as Record<string, string | string[]>, body: req.body },
-        req,
-        res,
-      )
-      .catch(next);
-  };
-  return { api, middleware };
+  /** Routes, validates and runs the operation; rejects with whatever the handler threw. */
+  const dispatch = (req: HttpRequest, res: ServerResponse): Promise<unknown> =>
+    api.handleRequest({ method: req.method, path: req.path, query: req.query, headers: req.headers as Record<string, string | string[]>, body: req.body }, req, res);
+  return { api, dispatch };
 }
 
 function allowedMethods(api: OpenAPIBackend, path: string): string[] {

@@ -1,4 +1,18 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+
+/** What the HTTP layer knows of a request once its body is read: the shape the router and handlers see. */
+export interface HttpRequest {
+  method: string;
+  /** The path without the query string, as sent (not decoded). */
+  path: string;
+  query: Record<string, string | string[]>;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+  id: string;
+  /** A child logger carrying the request id, created on first use. */
+  readonly log: Logger;
+}
 
 export interface RequestContext {
   operationId: string;
