@@ -2,7 +2,7 @@
 // openapi-backend (route by a precompiled table, validate) -> module handler -> JSON. Every failure leaves in the
 // error envelope. No web framework sits in between: the contract already says what every route accepts.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -20,6 +20,23 @@ import { buildServices, type Services } from './services.ts';
 import { buildHandlers } from './handlers.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** A request as the router sees it; the child logger is made on first use (most requests never log). */
+class Request implements HttpRequest {
+  body: unknown = undefined;
+  #log: Logger | undefined;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly query: Record<string, string | string[]>,
+    readonly headers: IncomingHttpHeaders,
+    readonly id: string,
+    private readonly logger: Logger,
+  ) {}
+  get log(): Logger {
+    return (this.#log ??= this.logger.child({ reqId: this.id }));
+  }
+}
 
 export interface AppDeps {
   config: Config;
@@ -65,18 +82,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    let child: Logger | undefined;
-    const request: HttpRequest = {
-      method: req.method ?? 'GET',
+    const request = new Request(
+      req.method ?? 'GET',
       path,
-      query: q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
-      headers: req.headers,
-      body: undefined,
+      q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
+      req.headers,
       id,
-      get log() {
-        return (child ??= logger.child({ reqId: id }));
-      },
-    };
+      logger,
+    );
     if (logRequests) {
       res.once('finish', () => {
         const status = res.statusCode;

@@ -1,11 +1,11 @@
 // Loads openapi.yaml once per process. Everything that needs the contract (router, validators, conformance kit,
 // mocks) reads it from here, so there is exactly one parsed copy.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { packageFile } from '../paths.ts';
 
-export const SPEC_PATH = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
-export const MCR_SPEC_PATH = fileURLToPath(new URL('../../mocks/mcr/openapi.yaml', import.meta.url));
+export const SPEC_PATH = packageFile('openapi.yaml');
+export const MCR_SPEC_PATH = packageFile('mocks', 'mcr', 'openapi.yaml');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type OpenApiDoc = Record<string, any>;

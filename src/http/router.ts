@@ -29,6 +29,30 @@ export interface ValidationDetail {
 
 const LOCATIONS: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', headers: 'header', cookies: 'cookie' };
 
+/** What a handler sees: the validated request. The logger comes from the request, made on first use. */
+class OperationContext implements RequestContext {
+  readonly operationId: string;
+  readonly params: Record<string, string>;
+  readonly query: Record<string, unknown>;
+  readonly body: unknown;
+  readonly headers: HttpRequest['headers'];
+  readonly requestId: string;
+  constructor(
+    c: Context,
+    private readonly req: HttpRequest,
+  ) {
+    this.operationId = c.operation.operationId as string;
+    this.params = (c.request.params ?? {}) as Record<string, string>;
+    this.query = (c.request.query ?? {}) as Record<string, unknown>;
+    this.body = c.request.requestBody;
+    this.headers = req.headers;
+    this.requestId = req.id;
+  }
+  get log(): Logger {
+    return this.req.log;
+  }
+}
+
 export function validationDetails(errors: ErrorObject[] | null | undefined): ValidationDetail[] {
   return (errors ?? []).map((e) => {
     const parts = e.instancePath.split('/').filter(Boolean);
@@ -54,17 +78,7 @@ export async function createRouter(opts: RouterOptions) {
     ajvOpts: { strict: false, allErrors: true },
   });
 
-  const toContext = (c: Context, req: HttpRequest): RequestContext => ({
-    operationId: c.operation.operationId as string,
-    params: (c.request.params ?? {}) as Record<string, string>,
-    query: (c.request.query ?? {}) as Record<string, unknown>,
-    body: c.request.requestBody,
-    headers: req.headers,
-    requestId: req.id,
-    get log() {
-      return req.log;
-    },
-  });
+  const toContext = (c: Context, req: HttpRequest): RequestContext => new OperationContext(c, req);
 
   const respond = (c: Context, res: ServerResponse, result: HandlerResult) => {
     if (opts.responseValidator && c.operation?.operationId) {

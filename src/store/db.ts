@@ -1,8 +1,9 @@
-// Knex store: SQLite (sqlite3) by default, PostgreSQL when the URL is postgres://. Migrations run at start-up.
+// Knex store: SQLite (better-sqlite3) by default, PostgreSQL when the URL is postgres://. Migrations run at start-up.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from './migrations/index.ts';
+import { CachingBetterSqlite3Client } from './sqlite-client.ts';
 
 export type Db = Knex;
 
@@ -34,7 +35,7 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   const filename = url.replace(/^sqlite:(\/\/)?/, '');
   if (filename !== ':memory:') mkdirSync(dirname(resolve(filename)), { recursive: true });
   return knexFactory({
-    client: 'sqlite3',
+    client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
     connection: { filename },
     useNullAsDefault: true,
     // One connection: SQLite serialises writers anyway, and a single connection makes every transaction
@@ -43,37 +44,45 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
       min: 1,
       max: 1,
       idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
-      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
-        conn.run('PRAGMA foreign_keys = ON', (e1) => {
-          if (e1) return done(e1, conn);
-          conn.run(filename === ':memory:' ? 'PRAGMA busy_timeout = 5000' : 'PRAGMA journal_mode = WAL', (e2) => {
-            if (e2) return done(e2, conn);
-            conn.run('PRAGMA busy_timeout = 5000', (e3) => done(e3, conn));
-          });
-        });
-      },
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) =>
+        pragmas(conn, done, ['foreign_keys = ON', filename === ':memory:' ? 'busy_timeout = 5000' : 'journal_mode = WAL', 'busy_timeout = 5000']),
     },
   });
 }
 
+/** better-sqlite3's connection, as far as set-up needs it. */
+interface SqliteConnection {
+  pragma(source: string): unknown;
+}
+
+function pragmas(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void, list: string[]): void {
+  try {
+    for (const p of list) conn.pragma(p);
+    done(null, conn);
+  } catch (err) {
+    done(err as Error, conn);
+  }
+}
+
 /**
- * A read-only pool for SQLite files: WAL lets several connections read while the single writer commits, so hot
- * reads need not queue behind the writer. PostgreSQL and in-memory SQLite use the main handle for reads.
+ * A read-only handle for SQLite files. better-sqlite3 runs statements synchronously, so one read connection is
+ * as fast as several; it exists so that reads outside transactions never queue behind the writer connection
+ * while a transaction is open (WAL lets a reader see the last commit meanwhile). PostgreSQL and in-memory
+ * SQLite use the main handle for reads.
  */
 export function createReadDb(url: string): Db | undefined {
   if (isPostgresUrl(url)) return undefined;
   const filename = url.replace(/^sqlite:(\/\/)?/, '');
   if (filename === ':memory:') return undefined;
   return knexFactory({
-    client: 'sqlite3',
-    connection: { filename },
+    client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
+    connection: { filename, options: { readonly: true } },
     useNullAsDefault: true,
     pool: {
-      min: 0,
-      max: 4,
-      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
-        conn.run('PRAGMA query_only = ON', (e1) => (e1 ? done(e1, conn) : conn.run('PRAGMA busy_timeout = 5000', (e2) => done(e2, conn))));
-      },
+      min: 1,
+      max: 1,
+      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => pragmas(conn, done, ['busy_timeout = 5000']),
     },
   });
 }

@@ -3,10 +3,10 @@
 // malformed file stops start-up with the file and the field named.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ContractValidator, contractValidator } from '../../contract/validator.ts';
+import { packageFile } from '../../paths.ts';
 
-export const DEFAULT_CATALOG_DIR = fileURLToPath(new URL('../../../catalog', import.meta.url));
+export const DEFAULT_CATALOG_DIR = packageFile('catalog');
 
 export * from './catalog-core.ts';
 import { Catalog, CatalogError, completeService, type CatalogService, type MarketAdapter, type SkillSummary } from './catalog-core.ts';

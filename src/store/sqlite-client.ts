@@ -1,0 +1,70 @@
+// Knex's better-sqlite3 client prepares every statement anew on every query: about 13 µs for a one-row select by
+// primary key, several times the cost of running it. This client keeps each connection's prepared statements by
+// SQL text (bounded, oldest dropped first) and is otherwise knex's own. SQLite re-prepares a cached statement by
+// itself when the schema changes, so a cached statement never runs against a stale schema.
+//
+// It also writes a trailing `limit ?` (knex's .first() and page sizes) as a literal: SQLite runs a one-row select
+// by primary key about twice as fast with `limit 1` as with a bound limit. Only a non-negative safe integer is
+// inlined, so the SQL text stays a fixed shape per page size.
+import { createRequire } from 'node:module';
+import type { Knex } from 'knex';
+
+const require = createRequire(import.meta.url);
+// knex ships its dialects as CommonJS classes without type declarations.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const KnexBetterSqlite3 = require('knex/lib/dialects/better-sqlite3/index.js') as new (config: Knex.Config) => any;
+
+interface Statement {
+  reader: boolean;
+  all(bindings: unknown[]): unknown[];
+  run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+}
+interface Connection {
+  prepare(sql: string): Statement;
+}
+interface QueryObject {
+  sql?: string;
+  bindings?: unknown[];
+  options?: Record<string, unknown>;
+  response?: unknown;
+  context?: unknown;
+}
+
+export const STATEMENT_CACHE_SIZE = 256;
+const caches = new WeakMap<Connection, Map<string, Statement>>();
+
+function prepared(connection: Connection, sql: string): Statement {
+  let cache = caches.get(connection);
+  if (!cache) caches.set(connection, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (statement) return statement;
+  statement = connection.prepare(sql);
+  if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(sql, statement);
+  return statement;
+}
+
+export class CachingBetterSqlite3Client extends KnexBetterSqlite3 {
+  async _query(connection: Connection, obj: QueryObject): Promise<QueryObject> {
+    if (!obj.sql) throw new Error('The query is empty');
+    if (!connection) throw new Error('No connection provided');
+    // Per-query integer modes change a statement's state: those queries get a statement of their own.
+    if (obj.options && typeof obj.options.safeIntegers === 'boolean') return super._query(connection, obj);
+    let sql = obj.sql;
+    let bindings: unknown[] = this._formatBindings(obj.bindings);
+    const last = bindings[bindings.length - 1];
+    if (sql.endsWith(' limit ?') && Number.isSafeInteger(last) && (last as number) >= 0) {
+      sql = `${sql.slice(0, -1)}${last as number}`;
+      bindings = bindings.slice(0, -1);
+    }
+    const statement = prepared(connection, sql);
+    if (statement.reader) {
+      obj.response = statement.all(bindings);
+      return obj;
+    }
+    const response = statement.run(bindings);
+    obj.response = response;
+    obj.context = { lastID: response.lastInsertRowid, changes: response.changes };
+    return obj;
+  }
+}
