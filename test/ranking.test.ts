@@ -10,6 +10,18 @@ const svc = (over: Partial<CatalogService>): CatalogService => ({ ...base, ...ov
 const policy = (over: Partial<MachinePolicyRule>): MachinePolicyRule => ({ id: 'p', name: 'p', allowedSkillKeys: [], deniedSkillKeys: [], budgetCap: null, regionRules: [], nativeOnly: false, handoffAllowed: true, requiredCapabilities: [], ...over });
 
 describe('rankServices', () => {
+  it('with a limit returns exactly the head of the full ranking, reasons included, and the same exclusions', () => {
+    const services = catalog.services.flatMap((s, i) => [s, svc({ ...s, id: `${s.id}_copy${i}`, region: i % 2 ? 'eu-central' : 'us-east' })]);
+    const ctx = { region: 'eu-central', budget: { amount: 0.5, currency: 'USDT' }, runtimeProviders: new Set(['qvac']) };
+    const full = rankServices(services, ctx);
+    expect(full.ranked.length).toBeGreaterThan(5);
+    for (const limit of [0, 1, 3, full.ranked.length, full.ranked.length + 5]) {
+      const head = rankServices(services, ctx, limit);
+      expect(head.ranked).toEqual(full.ranked.slice(0, limit));
+      expect(head.excluded).toEqual(full.excluded);
+    }
+  });
+
   it('ranks a native service with an active runtime endpoint above the same service without one', () => {
     const a = svc({ id: 'a', providerKey: 'qvac' });
     const b = svc({ id: 'b', providerKey: 'other' });

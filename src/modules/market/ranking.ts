@@ -107,47 +107,50 @@ function hardRules(s: CatalogService, ctx: RankingContext): string[] {
   return why;
 }
 
-function score(s: CatalogService, ctx: RankingContext): { score: number; reasons: string[] } {
+/**
+ * The service's score; with `reasons`, also why. Ranking scores every matching service but explains only the ones
+ * it returns, so a large catalogue does not build thousands of reason strings per search.
+ */
+function score(s: CatalogService, ctx: RankingContext, reasons?: string[]): number {
   let v = 0.5;
-  const reasons: string[] = [];
   const hasRuntime = ctx.runtimeProviders?.has(s.providerKey) ?? false;
   if (s.executionMode === 'native') {
     if (hasRuntime) {
       v += 0.3;
-      reasons.push('native execution on an active runtime endpoint');
+      reasons?.push('native execution on an active runtime endpoint');
     } else {
       v += 0.1;
-      reasons.push('native, but this machine has no active runtime endpoint for it');
+      reasons?.push('native, but this machine has no active runtime endpoint for it');
     }
   } else {
-    reasons.push('external handoff to the provider');
+    reasons?.push('external handoff to the provider');
   }
   switch (s.integrationStatus) {
     case 'native':
       v += 0.1;
-      reasons.push('integrated natively');
+      reasons?.push('integrated natively');
       break;
     case 'credentials-required':
       if (ctx.credentialProviders?.has(s.providerKey)) {
         v += 0.05;
-        reasons.push('provider credentials supplied');
+        reasons?.push('provider credentials supplied');
       } else {
         v -= 0.1;
-        reasons.push('needs provider credentials');
+        reasons?.push('needs provider credentials');
       }
       break;
     case 'partner-required':
       v -= 0.15;
-      reasons.push('needs a partner agreement');
+      reasons?.push('needs a partner agreement');
       break;
     case 'setup-required':
       v -= 0.1;
-      reasons.push('needs provider set-up');
+      reasons?.push('needs provider set-up');
       break;
     case 'local-config-required':
       if (!hasRuntime) {
         v -= 0.1;
-        reasons.push('needs local configuration');
+        reasons?.push('needs local configuration');
       }
       break;
     default:
@@ -156,39 +159,43 @@ function score(s: CatalogService, ctx: RankingContext): { score: number; reasons
   if (ctx.region) {
     if (s.region === ctx.region) {
       v += 0.05;
-      reasons.push(`in region ${ctx.region}`);
+      reasons?.push(`in region ${ctx.region}`);
     } else if (s.region !== 'global' && s.region !== 'local') {
       v -= 0.15;
-      reasons.push(`region mismatch: served from ${s.region}, asked for ${ctx.region}`);
+      reasons?.push(`region mismatch: served from ${s.region}, asked for ${ctx.region}`);
     }
   }
   const price = fixedPrice(s);
   if (price !== null) {
     if (price === 0) {
       v += 0.05;
-      reasons.push('no provider charge');
+      reasons?.push('no provider charge');
     } else if (ctx.budget?.amount && sameCurrency(ctx.budget.currency, s.pricing.currency)) {
       v += 0.05 * (1 - price / ctx.budget.amount);
-      reasons.push(`within budget (${price} of ${ctx.budget.amount})`);
+      reasons?.push(`within budget (${price} of ${ctx.budget.amount})`);
     } else if (ctx.budget?.amount !== undefined && !sameCurrency(ctx.budget.currency, s.pricing.currency)) {
-      reasons.push(`priced in ${s.pricing.currency}; the budget is in ${ctx.budget.currency}`);
+      reasons?.push(`priced in ${s.pricing.currency}; the budget is in ${ctx.budget.currency}`);
     }
   } else {
-    reasons.push(s.pricing.mode === 'quote-required' ? 'price on request' : 'price set by the provider');
+    reasons?.push(s.pricing.mode === 'quote-required' ? 'price on request' : 'price set by the provider');
   }
   if (ctx.machineSkillKeys?.includes(s.skillKey)) {
     v += 0.05;
-    reasons.push('the machine lists this skill');
+    reasons?.push('the machine lists this skill');
   }
   if (ctx.preferredSkillKeys?.includes(s.skillKey)) {
     v += 0.05;
-    reasons.push('a preferred skill');
+    reasons?.push('a preferred skill');
   }
-  return { score: Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000, reasons };
+  return Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
 }
 
-export function rankServices(services: CatalogService[], ctx: RankingContext): RankingResult {
-  const ranked: RankedService[] = [];
+/**
+ * Ranks the services that match the query and pass the hard rules, best first, and lists the matching ones the
+ * rules excluded. With `limit`, only the best `limit` are returned (each with its reasons).
+ */
+export function rankServices(services: CatalogService[], ctx: RankingContext, limit?: number): RankingResult {
+  const scored: { service: CatalogService; score: number }[] = [];
   const excluded: Exclusion[] = [];
   for (const s of services) {
     if (!matchesQuery(s, ctx)) continue;
@@ -197,9 +204,15 @@ export function rankServices(services: CatalogService[], ctx: RankingContext): R
       excluded.push({ serviceId: s.id, reasons: why });
       continue;
     }
-    ranked.push({ service: s, ...score(s, ctx) });
+    scored.push({ service: s, score: score(s, ctx) });
   }
   // Ties: the cheaper fixed price first, then the service id, so equal scores always come out in the same order.
-  ranked.sort((a, b) => b.score - a.score || (fixedPrice(a.service) ?? Infinity) - (fixedPrice(b.service) ?? Infinity) || (a.service.id < b.service.id ? -1 : 1));
+  scored.sort((a, b) => b.score - a.score || (fixedPrice(a.service) ?? Infinity) - (fixedPrice(b.service) ?? Infinity) || (a.service.id < b.service.id ? -1 : 1));
+  const best = limit === undefined ? scored : scored.slice(0, Math.max(0, limit));
+  const ranked = best.map(({ service, score: value }) => {
+    const reasons: string[] = [];
+    score(service, ctx, reasons);
+    return { service, score: value, reasons };
+  });
   return { ranked, excluded };
 }

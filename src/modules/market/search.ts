@@ -151,12 +151,10 @@ export class MarketSearchService {
       runtimeProviders,
       credentialProviders: new Set(Object.keys(input.providerCredentials ?? {})),
       machineSkillKeys: machine.skillKeys,
-    });
+    }, input.maxResults ?? 10);
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.config.marketQuoteTtlMs).toISOString();
-    const quotes = result.ranked
-      .slice(0, input.maxResults ?? 10)
-      .map((r) => toQuote(r.service, r.score, r.reasons, input.operation, runtimeProviders.has(r.service.providerKey), expiresAt, now.getTime()));
+    const quotes = result.ranked.map((r) => toQuote(r.service, r.score, r.reasons, input.operation, runtimeProviders.has(r.service.providerKey), expiresAt, now.getTime()));
     const { providerCredentials, ...rest } = input;
     const query = { ...rest, ...(providerCredentials ? { providerCredentials: redactCredentials(providerCredentials) } : {}) };
     const record: MarketSearchRecord = {

@@ -283,6 +283,7 @@ export class TasksService {
 
   private async rank(machine: Machine, t: TaskRecord, opts: DiscoverOptions): Promise<{ candidates: Candidate[]; excluded: number }> {
     const [machinePolicies, runtimeProviders] = await Promise.all([this.context.policies(machine.policyIds), this.context.activeRuntimeProviders(machine.id)]);
+    const max = opts.maxCandidates ?? t.discovery.maxCandidates;
     const r = rankServices(this.catalog.services, {
       serviceType: t.serviceType,
       operation: t.operation,
@@ -295,9 +296,8 @@ export class TasksService {
       runtimeProviders,
       machineSkillKeys: machine.skillKeys,
       preferredSkillKeys: t.constraints.preferredSkillKeys,
-    });
-    const max = opts.maxCandidates ?? t.discovery.maxCandidates;
-    return { candidates: r.ranked.slice(0, max).map((x: RankedService) => ({ service: x.service, score: x.score, reasons: x.reasons })), excluded: r.excluded.length };
+    }, max);
+    return { candidates: r.ranked.map((x: RankedService) => ({ service: x.service, score: x.score, reasons: x.reasons })), excluded: r.excluded.length };
   }
 
   private resolution(candidates: Candidate[], excluded: number): TaskResolution {
