@@ -1,6 +1,6 @@
 // The orchestrator and the mock MCR as separate processes talking real HTTP: register and activate a machine
-// with a signed proof, then watch MCR go down.
-import { spawn, type ChildProcess } from 'node:child_process';
+// with a signed proof, then watch MCR go down. The orchestrator is the compiled bundle `npm start` runs.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ const procs: ChildProcess[] = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'peaqos-proc-'));
 
 function launch(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : ['--enable-source-maps', ...args];
+  const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -34,8 +35,10 @@ let mcrUrl: string;
 beforeAll(async () => {
   const mcr = await launch(['mocks/mcr/serve.ts', '--port', '0'], {}, /mock MCR listening on (http:\/\/[\d.:]+)/);
   mcrUrl = mcr.match[1]!;
+  const build = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
+  expect(build.status, build.stderr).toBe(0);
   const server = await launch(
-    ['src/main.ts', 'serve'],
+    ['dist/main.js', 'serve'],
     { PORT: '0', HOST: '127.0.0.1', PEAQOS_MCR_API_URL: mcrUrl, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_DATABASE_URL: join(dataDir, 'orchestrator.sqlite'), LOG_LEVEL: 'info', NODE_ENV: 'test' },
     /listening on http:\/\/127\.0\.0\.1:(\d+)/,
   );
