@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CatalogError, DEFAULT_CATALOG_DIR, loadCatalog } from '../src/modules/catalog/catalog.ts';
+import { CatalogError, DEFAULT_CATALOG_DIR, completeService, loadCatalog, uniformService } from '../src/modules/catalog/catalog.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 const SERVICE_TYPES = ['oracle.price-feed', 'compute.marketplace', 'storage.object', 'data.location', 'network.partner-console', 'identity.proof-of-person', 'device.control', 'machine.commerce'];
@@ -22,6 +22,22 @@ function edit(dir: string, file: string, f: (doc: { items: Record<string, unknow
   f(doc);
   writeFileSync(join(dir, file), JSON.stringify(doc));
 }
+
+describe('catalogue entries in one shape', () => {
+  it('keeps every field and value, extra fields included, and lists the known fields in one order', () => {
+    const items = JSON.parse(readFileSync(join(DEFAULT_CATALOG_DIR, 'services.json'), 'utf8')).items as Record<string, unknown>[];
+    const orders = new Set<string>();
+    for (const raw of items) {
+      const complete = completeService({ ...raw, vendorNote: 'kept' });
+      const uniform = uniformService(complete);
+      expect(JSON.parse(JSON.stringify(uniform))).toEqual(JSON.parse(JSON.stringify(complete)));
+      expect((uniform as unknown as Record<string, unknown>).vendorNote).toBe('kept');
+      orders.add(Object.keys(uniformService(completeService(raw))).join(','));
+    }
+    expect(orders.size).toBe(1);
+    expect(loadCatalog().services.every((s) => Object.keys(s).join(',') === [...orders][0])).toBe(true);
+  });
+});
 
 describe('shipped catalogue', () => {
   const c = loadCatalog();

@@ -18,4 +18,4 @@ server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
 });
 // The bench asks for MCR calls made (cache effectiveness) over stdin.
 process.stdin.on('data', () => console.log(`mcrRequests=${services.mcr.requestsSent}`));
-process.on('SIGINT', () => process.exit(0));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
