@@ -43,9 +43,14 @@ await build({
   logLevel: 'warning',
 });
 
+const SERVER_NODE_OPTIONS: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
+
 function start(script: string, env: Record<string, string> = {}): Promise<Server> {
   const compiled = script.replace(/^bench\/servers\/(.+)\.ts$/, 'dist/bench/$1.js');
-  const proc = spawn(process.execPath, [compiled], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // The reference server runs with the Node options `npm start` uses (package.json config.serverNodeOptions),
+  // plus BENCH_NODE_ARGS if set (for example --cpu-prof to profile a run).
+  const nodeArgs = compiled.endsWith('reference.js') ? [...SERVER_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, compiled], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
@@ -79,6 +84,8 @@ function cpuMicros(pid: number): number {
 interface Result {
   /** Server CPU per request, µs (all threads), when the server's pid was given. */
   cpu?: number;
+  /** The server's peak RSS so far (MB), when its pid was given. */
+  rss?: number;
   rps: number;
   p50: number;
   p99: number;
@@ -99,7 +106,8 @@ async function load(url: string, opts: { method?: string; path: string; body?: s
     ...(opts.setupRequest ? { requests: [{ setupRequest: opts.setupRequest as never }] } : {}),
   });
   const cpu = opts.pid ? Math.round((cpuMicros(opts.pid) - cpu0) / Math.max(1, r.requests.total)) : undefined;
-  return { cpu, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, requests: r.requests.total };
+  const rss = opts.pid ? peakRssMb(opts.pid) : undefined;
+  return { cpu, rss, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, requests: r.requests.total };
 }
 
 async function json(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -111,7 +119,7 @@ async function json(url: string, method: string, path: string, body?: unknown, h
 
 const rows: string[] = [];
 const row = (scenario: string, target: string, r: Result, extra = '') =>
-  rows.push(`| ${scenario} | ${target} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpu ?? ''} | ${r.non2xx + r.errors} | ${extra} |`);
+  rows.push(`| ${scenario} | ${target} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpu ?? ''} | ${r.rss ?? ''} | ${r.non2xx + r.errors} | ${extra} |`);
 const notes: string[] = [];
 const log = (s: string) => console.log(s);
 
@@ -289,8 +297,8 @@ autocannon, ${CONNECTIONS} connections, ${DURATION} s per scenario, server and l
 (so absolute numbers are lower than on separate hosts; ratios within one run are what the targets use).
 SQLite file store; MCR is the mock MCR over HTTP in the bench process.
 
-| scenario | target | req/s | p50 ms | p99 ms | server CPU µs/req | non-2xx/errors | notes |
-|---|---|---:|---:|---:|---:|---:|---|
+| scenario | target | req/s | p50 ms | p99 ms | server CPU µs/req | server peak RSS MB | non-2xx/errors | notes |
+|---|---|---:|---:|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
 ## Targets

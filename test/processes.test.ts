@@ -1,7 +1,7 @@
 // The orchestrator and the mock MCR as separate processes talking real HTTP: register and activate a machine
 // with a signed proof, then watch MCR go down. The orchestrator is the compiled bundle `npm start` runs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,9 @@ const procs: ChildProcess[] = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'peaqos-proc-'));
 
 function launch(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
-  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : ['--enable-source-maps', ...args];
+  // The bundle runs the way `npm start` runs it: with package.json's config.serverNodeOptions.
+  const serverOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
+  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : [...serverOptions, '--enable-source-maps', ...args];
   const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   return new Promise((resolve, reject) => {

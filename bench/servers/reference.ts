@@ -16,6 +16,6 @@ const server = createServer(app);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port} startupMs=${Math.round(performance.now() - started)}`);
 });
-// The bench asks for MCR calls made (cache effectiveness) over stdin.
-process.stdin.on('data', () => console.log(`mcrRequests=${services.mcr.requestsSent}`));
+// On any input on stdin the server prints the MCR calls it made and its memory usage, for diagnosing a run.
+process.stdin.on('data', () => console.log(`mcrRequests=${services.mcr.requestsSent} memory=${JSON.stringify(process.memoryUsage())}`));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
