@@ -70,38 +70,43 @@ function matchesQuery(s: CatalogService, ctx: RankingContext): boolean {
   return true;
 }
 
-function hardRules(s: CatalogService, ctx: RankingContext): string[] {
-  const why: string[] = [];
+const NO_POLICIES: readonly MachinePolicyRule[] = [];
+const NO_STRINGS: readonly string[] = [];
+
+/** Why the rules exclude `s`, or null when it passes. Allocates nothing for a service that passes: a search runs
+ * this for every matching service in the catalogue. */
+function hardRules(s: CatalogService, ctx: RankingContext): string[] | null {
+  let why: string[] | null = null;
   const native = s.executionMode === 'native';
-  if (s.integrationStatus === 'docs-only') why.push('docs-only: there is no executable integration');
-  if (ctx.nativeOnly && !native) why.push('native execution was required');
-  if (ctx.allowExternalHandoff === false && !native) why.push('external handoff is not allowed');
-  const missing = (ctx.requiredCapabilities ?? []).filter((c) => !s.capabilities.includes(c));
-  if (missing.length) why.push(`missing required capabilities: ${missing.join(', ')}`);
+  if (s.integrationStatus === 'docs-only') (why ??= []).push('docs-only: there is no executable integration');
+  if (ctx.nativeOnly && !native) (why ??= []).push('native execution was required');
+  if (ctx.allowExternalHandoff === false && !native) (why ??= []).push('external handoff is not allowed');
+  const missing = ctx.requiredCapabilities?.length ? ctx.requiredCapabilities.filter((c) => !s.capabilities.includes(c)) : NO_STRINGS;
+  if (missing.length) (why ??= []).push(`missing required capabilities: ${missing.join(', ')}`);
   const price = fixedPrice(s);
   if (price !== null && ctx.budget?.amount !== undefined && sameCurrency(ctx.budget.currency, s.pricing.currency) && price > ctx.budget.amount) {
-    why.push(`price ${price} ${s.pricing.currency ?? ''} is over the budget of ${ctx.budget.amount}`.replace('  ', ' '));
+    (why ??= []).push(`price ${price} ${s.pricing.currency ?? ''} is over the budget of ${ctx.budget.amount}`.replace('  ', ' '));
   }
   if (ctx.delegationPolicy) {
     const denial = policyDenial(ctx.delegationPolicy, s.skillKey, s.id);
-    if (denial) why.push(denial);
+    if (denial) (why ??= []).push(denial);
     const limit = ctx.delegationPolicy.perTransactionLimit;
     if (price !== null && limit !== null && limit !== undefined && sameCurrency(ctx.delegationPolicy.currency, s.pricing.currency) && price > limit) {
-      why.push(`price ${price} is over the pairing's per-transaction limit of ${limit}`);
+      (why ??= []).push(`price ${price} is over the pairing's per-transaction limit of ${limit}`);
     }
   }
-  for (const p of ctx.machinePolicies ?? []) {
+  for (const p of ctx.machinePolicies ?? NO_POLICIES) {
     const tag = `machine policy "${p.name}"`;
-    if (p.deniedSkillKeys.includes(s.skillKey)) why.push(`${tag} denies skill ${s.skillKey}`);
-    if (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(s.skillKey)) why.push(`${tag} does not allow skill ${s.skillKey}`);
-    if (p.nativeOnly && !native) why.push(`${tag} allows native execution only`);
-    if (!p.handoffAllowed && !native) why.push(`${tag} does not allow external handoff`);
-    const capsMissing = p.requiredCapabilities.filter((c) => !s.capabilities.includes(c));
-    if (capsMissing.length) why.push(`${tag} requires capabilities: ${capsMissing.join(', ')}`);
-    if (!regionAllowed(s.region, p.regionRules)) why.push(`${tag} does not allow region ${s.region}`);
+    if (p.deniedSkillKeys.includes(s.skillKey)) (why ??= []).push(`${tag} denies skill ${s.skillKey}`);
+    if (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(s.skillKey)) (why ??= []).push(`${tag} does not allow skill ${s.skillKey}`);
+    if (p.nativeOnly && !native) (why ??= []).push(`${tag} allows native execution only`);
+    if (!p.handoffAllowed && !native) (why ??= []).push(`${tag} does not allow external handoff`);
+    const capsMissing = p.requiredCapabilities.length ? p.requiredCapabilities.filter((c) => !s.capabilities.includes(c)) : NO_STRINGS;
+    if (capsMissing.length) (why ??= []).push(`${tag} requires capabilities: ${capsMissing.join(', ')}`);
+    if (!regionAllowed(s.region, p.regionRules)) (why ??= []).push(`${tag} does not allow region ${s.region}`);
     if (p.budgetCap && price !== null) {
-      if (!sameCurrency(p.budgetCap.currency, s.pricing.currency)) why.push(`${tag} caps spend in ${p.budgetCap.currency}; the service is priced in ${s.pricing.currency}`);
-      else if (price > p.budgetCap.amount) why.push(`${tag} caps spend at ${p.budgetCap.amount} ${p.budgetCap.currency}`);
+      if (!sameCurrency(p.budgetCap.currency, s.pricing.currency)) (why ??= []).push(`${tag} caps spend in ${p.budgetCap.currency}; the service is priced in ${s.pricing.currency}`);
+      else if (price > p.budgetCap.amount) (why ??= []).push(`${tag} caps spend at ${p.budgetCap.amount} ${p.budgetCap.currency}`);
     }
   }
   return why;
@@ -200,7 +205,7 @@ export function rankServices(services: CatalogService[], ctx: RankingContext, li
   for (const s of services) {
     if (!matchesQuery(s, ctx)) continue;
     const why = hardRules(s, ctx);
-    if (why.length) {
+    if (why) {
       excluded.push({ serviceId: s.id, reasons: why });
       continue;
     }
