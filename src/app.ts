@@ -41,7 +41,7 @@ class Request implements HttpRequest {
 export interface AppDeps {
   config: Config;
   db: Db;
-  /** A read pool for hot reads (see createReadDb); defaults to `db`. */
+  /** A read-only handle for hot reads (see createReadDb); defaults to `db`. */
   readDb?: Db;
   clock: Clock;
   logger: Logger;

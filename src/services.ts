@@ -40,7 +40,7 @@ export interface Services {
 export interface ServiceDeps {
   config: Config;
   db: Knex;
-  /** A read pool for hot reads (SQLite files); defaults to `db`. */
+  /** A read-only handle for hot reads (SQLite files, see createReadDb); defaults to `db`. */
   readDb?: Knex;
   clock: Clock;
   logger: Logger;

@@ -4,7 +4,7 @@
 // allowed. gzip, deflate and br bodies are inflated, and the 1 MiB limit applies to the inflated size.
 import type { IncomingMessage } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { ApiError } from './errors.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -30,7 +30,7 @@ function charsetOf(contentType: string): string | undefined {
   return m?.[1]?.toLowerCase();
 }
 
-function decoder(req: IncomingMessage): Readable {
+function decoder(req: IncomingMessage): IncomingMessage | Transform {
   const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
   switch (encoding) {
     case 'identity':
@@ -66,7 +66,12 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   await new Promise<void>((resolve, reject) => {
     const fail = (err: ApiError) => {
       stream.removeAllListeners('data');
-      stream.resume();
+      if (stream !== req) {
+        // Stop inflating (a small compressed body can expand without bound); the raw body is still drained.
+        req.unpipe(stream as Transform);
+        stream.destroy();
+      }
+      req.resume();
       reject(err);
     };
     stream.on('data', (chunk: Buffer) => {

@@ -51,7 +51,7 @@ export class MachinesService {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly mcr: McrClient,
-    /** Reads outside transactions (get, list, the guard) may use a read pool. */
+    /** Reads outside transactions (get, list, the guard) may use the read-only handle. */
     private readonly reader: Knex = db,
   ) {}
 
