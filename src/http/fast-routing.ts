@@ -11,8 +11,8 @@ type Param = { in?: string; name?: string; content?: unknown; explode?: boolean;
 type Op = { path: string; method: string; parameters?: Param[]; [k: string]: unknown };
 type RawRequest = { method: string; path: string; headers: Record<string, string | string[] | undefined>; query?: unknown; body?: unknown };
 
-/** A template's path-parameter reader: named values, percent-decoded, or null when the path does not fit. */
-export function pathParamReader(template: string): (path: string) => Record<string, string> | null {
+/** A path template as an anchored RegExp with one capture group per parameter, and the parameters' names. */
+function compileTemplate(template: string): { re: RegExp; names: string[] } {
   const names: string[] = [];
   const pattern = template
     .split(/(\{[^}]+\})/)
@@ -23,7 +23,12 @@ export function pathParamReader(template: string): (path: string) => Record<stri
       return '([^/]+)';
     })
     .join('');
-  const re = new RegExp(`^${pattern}$`);
+  return { re: new RegExp(`^${pattern}$`), names };
+}
+
+/** A template's path-parameter reader: named values, percent-decoded, or null when the path does not fit. */
+export function pathParamReader(template: string): (path: string) => Record<string, string> | null {
+  const { re, names } = compileTemplate(template);
   return (path) => {
     const m = re.exec(path);
     if (!m) return null;
@@ -79,15 +84,14 @@ export function installFastRouting(api: OpenAPIBackend): void {
   }
   for (const [path, methods] of byTemplate) {
     if (!path.includes('{')) exact.set(path, methods);
-    const pattern = path.replace(/\{[^}]+\}/g, '\0').split('\0').map(escapeRegExp).join('[^/]+');
-    templates.push({ re: new RegExp(`^${pattern}$`), literalLength: path.replace(/\{.*?\}/g, '').length, methods });
+    templates.push({ re: compileTemplate(path).re, literalLength: path.replace(/\{.*?\}/g, '').length, methods });
   }
   templates.sort((a, b) => b.literalLength - a.literalLength);
 
   // Request parsing. Operations whose query parameters need openapi-backend's style handling (JSON content,
   // explode: false), requests with cookies and non-object bodies keep the original parser.
   const originalParse = router.parseRequest.bind(router);
-  const readers = new Map<string, (path: string) => Record<string, string> | null>();
+  const readers = new Map([...byTemplate.keys()].map((path) => [path, pathParamReader(path)]));
   const plain = new Set<Op>(
     ops.filter((op) => !(op.parameters ?? []).some((p) => p.$ref !== undefined || (p.in === 'query' && (p.content !== undefined || p.explode === false)))),
   );
@@ -96,12 +100,7 @@ export function installFastRouting(api: OpenAPIBackend): void {
       return originalParse(req, operation);
     }
     const path = normalizedPath(req.path);
-    let params: Record<string, string> = {};
-    if (operation) {
-      let read = readers.get(operation.path);
-      if (!read) readers.set(operation.path, (read = pathParamReader(operation.path)));
-      params = read(router.normalizePath(path)) ?? {};
-    }
+    const params = (operation && readers.get(operation.path)?.(router.normalizePath(path))) ?? {};
     return {
       method: normalizedMethod(req.method),
       path,

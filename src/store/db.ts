@@ -32,36 +32,41 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
       },
     });
   }
-  const filename = url.replace(/^sqlite:(\/\/)?/, '');
-  if (filename !== ':memory:') mkdirSync(dirname(resolve(filename)), { recursive: true });
-  return knexFactory({
-    client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
-    connection: { filename },
-    useNullAsDefault: true,
-    // One connection: SQLite serialises writers anyway, and a single connection makes every transaction
-    // (spend-limit checks included) strictly sequential, so no busy errors and no lost updates.
-    pool: {
-      min: 1,
-      max: 1,
-      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
-      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) =>
-        pragmas(conn, done, ['foreign_keys = ON', filename === ':memory:' ? 'busy_timeout = 5000' : 'journal_mode = WAL', 'busy_timeout = 5000']),
-    },
-  });
+  const filename = sqliteFilename(url);
+  const memory = filename === ':memory:';
+  if (!memory) mkdirSync(dirname(resolve(filename)), { recursive: true });
+  // One connection: SQLite serialises writers anyway, and a single connection makes every transaction
+  // (spend-limit checks included) strictly sequential, so no busy errors and no lost updates.
+  return sqliteKnex(filename, false, ['foreign_keys = ON', ...(memory ? [] : ['journal_mode = WAL']), 'busy_timeout = 5000']);
 }
+
+const sqliteFilename = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
 
 /** better-sqlite3's connection, as far as set-up needs it. */
 interface SqliteConnection {
   pragma(source: string): unknown;
 }
 
-function pragmas(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void, list: string[]): void {
-  try {
-    for (const p of list) conn.pragma(p);
-    done(null, conn);
-  } catch (err) {
-    done(err as Error, conn);
-  }
+/** A knex handle on one better-sqlite3 connection (with cached statements), set up with `pragmas`. */
+function sqliteKnex(filename: string, readonly: boolean, pragmas: string[]): Db {
+  return knexFactory({
+    client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
+    connection: { filename, ...(readonly ? { options: { readonly: true } } : {}) },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
+        try {
+          for (const p of pragmas) conn.pragma(p);
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+  });
 }
 
 /**
@@ -72,19 +77,9 @@ function pragmas(conn: SqliteConnection, done: (err: Error | null, conn: unknown
  */
 export function createReadDb(url: string): Db | undefined {
   if (isPostgresUrl(url)) return undefined;
-  const filename = url.replace(/^sqlite:(\/\/)?/, '');
+  const filename = sqliteFilename(url);
   if (filename === ':memory:') return undefined;
-  return knexFactory({
-    client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
-    connection: { filename, options: { readonly: true } },
-    useNullAsDefault: true,
-    pool: {
-      min: 1,
-      max: 1,
-      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
-      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => pragmas(conn, done, ['busy_timeout = 5000']),
-    },
-  });
+  return sqliteKnex(filename, true, ['busy_timeout = 5000']);
 }
 
 export async function migrate(db: Db): Promise<void> {
