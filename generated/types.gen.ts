@@ -1134,6 +1134,17 @@ export type AuditEventList = ListEnvelope & {
 };
 
 /**
+ * Makes a retry safe. The same key with the same request, from the same credentials, within
+ * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+ * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+ * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+ * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+ * Keys are kept in the database, so they hold across replicas and restarts.
+ *
+ */
+export type IdempotencyKey = string;
+
+/**
  * Page size, 1..500.
  */
 export type Limit = number;
@@ -1243,6 +1254,18 @@ export type GetReadinessResponse = GetReadinessResponses[keyof GetReadinessRespo
 
 export type CreateMachineIdentityChallengeData = {
     body: CreateMachineIdentityChallengeRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/v1/machine-identity/challenges';
@@ -1262,7 +1285,15 @@ export type CreateMachineIdentityChallengeErrors = {
      */
     404: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     */
+    409: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1308,7 +1339,7 @@ export type ListMachinesErrors = {
      */
     401: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1330,6 +1361,18 @@ export type ListMachinesResponse = ListMachinesResponses[keyof ListMachinesRespo
 
 export type CreateMachineData = {
     body: CreateMachineRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/v1/machines';
@@ -1357,7 +1400,11 @@ export type CreateMachineErrors = {
      */
     410: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1400,7 +1447,7 @@ export type GetMachineErrors = {
      */
     404: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1455,7 +1502,7 @@ export type UpdateMachineErrors = {
      */
     410: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1526,6 +1573,18 @@ export type ListAgentPairingsResponse = ListAgentPairingsResponses[keyof ListAge
 
 export type CreateAgentPairingData = {
     body: CreateAgentPairingRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
     };
@@ -1559,7 +1618,11 @@ export type CreateAgentPairingErrors = {
      */
     410: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1581,6 +1644,18 @@ export type CreateAgentPairingResponse = CreateAgentPairingResponses[keyof Creat
 
 export type CreateAgentPairingChallengeData = {
     body: CreateAgentPairingChallengeRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
     };
@@ -1610,7 +1685,11 @@ export type CreateAgentPairingChallengeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1694,6 +1773,10 @@ export type UpdateAgentPairingErrors = {
      */
     404: ErrorResponse;
     /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -1712,6 +1795,18 @@ export type UpdateAgentPairingResponse = UpdateAgentPairingResponses[keyof Updat
 
 export type CreateAgentPairingSessionData = {
     body: CreateAgentPairingSessionRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
         pairingId: string;
@@ -1746,7 +1841,11 @@ export type CreateAgentPairingSessionErrors = {
      */
     410: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -1768,6 +1867,18 @@ export type CreateAgentPairingSessionResponse = CreateAgentPairingSessionRespons
 
 export type RevokeAgentPairingData = {
     body?: never;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
         pairingId: string;
@@ -1789,6 +1900,14 @@ export type RevokeAgentPairingErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
      */
     409: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -2052,6 +2171,18 @@ export type GetMarketAdapterResponse = GetMarketAdapterResponses[keyof GetMarket
 
 export type SearchMarketData = {
     body: MarketSearchRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/v1/market/search';
@@ -2079,7 +2210,11 @@ export type SearchMarketErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2157,6 +2292,18 @@ export type ListMarketOrdersResponse = ListMarketOrdersResponses[keyof ListMarke
 
 export type CreateMarketOrderData = {
     body: CreateMarketOrderRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/v1/market/orders';
@@ -2187,6 +2334,14 @@ export type CreateMarketOrderErrors = {
      * An expired proof or quote (MACHINE_IDENTITY_PROOF_EXPIRED, AGENT_PAIRING_PROOF_EXPIRED, QUOTE_EXPIRED).
      */
     410: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -2241,6 +2396,18 @@ export type GetMarketOrderResponse = GetMarketOrderResponses[keyof GetMarketOrde
 
 export type CreateMarketPaymentIntentData = {
     body?: CreateMarketPaymentIntentRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2270,6 +2437,14 @@ export type CreateMarketPaymentIntentErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -2292,6 +2467,18 @@ export type CreateMarketPaymentIntentResponse = CreateMarketPaymentIntentRespons
 
 export type SubmitMarketPaymentProofData = {
     body: SubmitMarketPaymentProofRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2325,9 +2512,17 @@ export type SubmitMarketPaymentProofErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
      * An upstream (EVM RPC, runtime endpoint) failed (PAYMENT_RPC_ERROR, RUNTIME_EXECUTION_FAILED).
      */
     502: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -2382,6 +2577,18 @@ export type GetMarketPaymentResponse = GetMarketPaymentResponses[keyof GetMarket
 
 export type LockMarketPaymentEscrowData = {
     body?: MarketEscrowLockRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2411,6 +2618,14 @@ export type LockMarketPaymentEscrowErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -2429,6 +2644,18 @@ export type LockMarketPaymentEscrowResponse = LockMarketPaymentEscrowResponses[k
 
 export type ReleaseMarketPaymentData = {
     body?: MarketPaymentSettlementRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2454,6 +2681,14 @@ export type ReleaseMarketPaymentErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -2472,6 +2707,18 @@ export type ReleaseMarketPaymentResponse = ReleaseMarketPaymentResponses[keyof R
 
 export type RefundMarketPaymentData = {
     body?: MarketPaymentSettlementRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2497,6 +2744,14 @@ export type RefundMarketPaymentErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -2515,6 +2770,18 @@ export type RefundMarketPaymentResponse = RefundMarketPaymentResponses[keyof Ref
 
 export type ExecuteMarketOrderData = {
     body?: ExecuteMarketOrderRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2548,11 +2815,15 @@ export type ExecuteMarketOrderErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
      * An upstream (EVM RPC, runtime endpoint) failed (PAYMENT_RPC_ERROR, RUNTIME_EXECUTION_FAILED).
      */
     502: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2578,6 +2849,18 @@ export type ExecuteMarketOrderResponse2 = ExecuteMarketOrderResponses[keyof Exec
 
 export type ConfirmMarketOrderData = {
     body?: never;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2603,6 +2886,14 @@ export type ConfirmMarketOrderErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -2621,6 +2912,18 @@ export type ConfirmMarketOrderResponse = ConfirmMarketOrderResponses[keyof Confi
 
 export type DisputeMarketOrderData = {
     body: DisputeMarketOrderRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2650,6 +2953,14 @@ export type DisputeMarketOrderErrors = {
      */
     409: ErrorResponse;
     /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -2668,6 +2979,18 @@ export type DisputeMarketOrderResponse = DisputeMarketOrderResponses[keyof Dispu
 
 export type CancelMarketOrderData = {
     body?: CancelMarketOrderRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         orderId: string;
     };
@@ -2696,6 +3019,14 @@ export type CancelMarketOrderErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
      */
     409: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -2753,7 +3084,7 @@ export type ListRuntimeEndpointsErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2801,7 +3132,7 @@ export type DeleteRuntimeEndpointErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2849,7 +3180,7 @@ export type GetRuntimeEndpointErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2901,7 +3232,7 @@ export type UpsertRuntimeEndpointErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2965,7 +3296,7 @@ export type ListMachineAgentsErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -2987,6 +3318,18 @@ export type ListMachineAgentsResponse = ListMachineAgentsResponses[keyof ListMac
 
 export type EnrollMachineAgentData = {
     body?: EnrollMachineAgentRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
     };
@@ -3016,7 +3359,11 @@ export type EnrollMachineAgentErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3038,6 +3385,18 @@ export type EnrollMachineAgentResponse2 = EnrollMachineAgentResponses[keyof Enro
 
 export type RevokeMachineAgentData = {
     body?: never;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
         agentId: string;
@@ -3064,7 +3423,11 @@ export type RevokeMachineAgentErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3086,6 +3449,18 @@ export type RevokeMachineAgentResponse = RevokeMachineAgentResponses[keyof Revok
 
 export type MachineAgentHeartbeatData = {
     body: HeartbeatRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/v1/machine-agents/heartbeat';
@@ -3112,6 +3487,14 @@ export type MachineAgentHeartbeatErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
      */
     409: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -3156,7 +3539,7 @@ export type GetGraphErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3178,6 +3561,18 @@ export type GetGraphResponse2 = GetGraphResponses[keyof GetGraphResponses];
 
 export type CreateGraphNodeData = {
     body: CreateGraphNodeRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
     };
@@ -3207,7 +3602,11 @@ export type CreateGraphNodeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3255,7 +3654,7 @@ export type DeleteGraphNodeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3307,7 +3706,7 @@ export type UpdateGraphNodeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3329,6 +3728,18 @@ export type UpdateGraphNodeResponse = UpdateGraphNodeResponses[keyof UpdateGraph
 
 export type CreateGraphEdgeData = {
     body: CreateGraphEdgeRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
     };
@@ -3358,7 +3769,11 @@ export type CreateGraphEdgeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3406,7 +3821,7 @@ export type DeleteGraphEdgeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3458,7 +3873,7 @@ export type UpdateGraphEdgeErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3518,7 +3933,7 @@ export type ListTasksErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3540,6 +3955,18 @@ export type ListTasksResponse = ListTasksResponses[keyof ListTasksResponses];
 
 export type CreateTaskData = {
     body: CreateTaskRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
     };
@@ -3569,7 +3996,11 @@ export type CreateTaskErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3617,7 +4048,7 @@ export type GetTaskErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3639,6 +4070,18 @@ export type GetTaskResponse = GetTaskResponses[keyof GetTaskResponses];
 
 export type DiscoverTaskData = {
     body?: DiscoverTaskRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
         taskId: string;
@@ -3669,7 +4112,11 @@ export type DiscoverTaskErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3691,6 +4138,18 @@ export type DiscoverTaskResponse2 = DiscoverTaskResponses[keyof DiscoverTaskResp
 
 export type ResolveTaskData = {
     body?: DiscoverTaskRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
         taskId: string;
@@ -3721,7 +4180,11 @@ export type ResolveTaskErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3743,6 +4206,18 @@ export type ResolveTaskResponse2 = ResolveTaskResponses[keyof ResolveTaskRespons
 
 export type ExecuteTaskData = {
     body?: ExecuteTaskRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         machineId: string;
         taskId: string;
@@ -3772,6 +4247,10 @@ export type ExecuteTaskErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
      */
     409: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
     /**
      * Every route in the fallback chain failed; the failed outcome and run are returned with the error.
      */
@@ -3841,7 +4320,7 @@ export type ListRoutesErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3901,7 +4380,7 @@ export type ListOutcomesErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -3964,7 +4443,7 @@ export type ListRunsErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -4011,7 +4490,7 @@ export type GetRunErrors = {
      */
     409: ErrorResponse;
     /**
-     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE).
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
     /**
@@ -4075,6 +4554,18 @@ export type ListPoliciesResponse = ListPoliciesResponses[keyof ListPoliciesRespo
 
 export type CreatePolicyData = {
     body: CreatePolicyRequest;
+    headers?: {
+        /**
+         * Makes a retry safe. The same key with the same request, from the same credentials, within
+         * `PEAQOS_IDEMPOTENCY_TTL_MS` (24 h by default) answers the first request's status and body again
+         * (with `Idempotent-Replayed: true`) without running the operation a second time. The same key with a
+         * different request answers 422 `IDEMPOTENCY_KEY_REUSED`; while the first request is still running, a
+         * duplicate waits for it and then answers 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+         * Keys are kept in the database, so they hold across replicas and restarts.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/v1/policies';
@@ -4089,6 +4580,18 @@ export type CreatePolicyErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     */
+    409: ErrorResponse;
+    /**
+     * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
+     */
+    422: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -4128,6 +4631,10 @@ export type DeletePolicyErrors = {
      * NOT_FOUND.
      */
     404: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
@@ -4202,6 +4709,10 @@ export type UpdatePolicyErrors = {
      * NOT_FOUND.
      */
     404: ErrorResponse;
+    /**
+     * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
+     */
+    503: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */

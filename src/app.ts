@@ -13,6 +13,8 @@ import { apiKeyAuth } from './http/api-key.ts';
 import { readJsonBody } from './http/body.ts';
 import { sendError } from './http/respond.ts';
 import { createRouter } from './http/router.ts';
+import { createIdempotency } from './http/idempotency.ts';
+import { StoreBusyError } from './store/busy.ts';
 import type { HandlerMap, HttpRequest } from './http/types.ts';
 import { loadSpec } from './contract/spec.ts';
 import { ContractValidator } from './contract/validator.ts';
@@ -72,6 +74,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     fastRouting: deps.fastRouting,
   });
   const apiKey = deps.config.requireApiAuth ? apiKeyAuth(deps.config.apiKeys) : undefined;
+  const idempotency = createIdempotency({ store: services.idempotency });
   const logRequests = logger.isLevelEnabled('error');
 
   const app: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
@@ -99,12 +102,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
         else logger.info(line, 'request completed');
       });
     }
-    handle(request, req, res).catch((err: unknown) => {
-      if (err instanceof ApiError) return sendError(res, err);
-      if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
-      request.log.error({ err }, 'unhandled error');
-      sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
-    });
+    handle(request, req, res).catch((err: unknown) => fail(request, req, res, err));
+  };
+
+  const fail = (request: HttpRequest, req: IncomingMessage, res: ServerResponse, err: unknown) => {
+    if (err instanceof ApiError) return sendError(res, err);
+    if (err instanceof StoreBusyError) {
+      request.log.warn({ reason: err.message }, 'store busy');
+      return sendError(res, new ApiError('STORE_BUSY', 'The database is busy: nothing was changed; retry shortly.'), { 'retry-after': '1' });
+    }
+    if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
+    request.log.error({ err }, 'unhandled error');
+    sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
   };
 
   const handle = async (request: HttpRequest, req: IncomingMessage, res: ServerResponse) => {
@@ -113,6 +122,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       if (denied) throw denied;
     }
     request.body = await readJsonBody(req);
+    if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err));
     await dispatch(request, res);
   };
 

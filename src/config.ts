@@ -35,6 +35,8 @@ export interface Config {
   runtimeProbeIntervalMs: number;
   runtimeTimeoutMs: number;
   validateResponses: boolean;
+  idempotencyTtlMs: number;
+  storeBusyTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -162,6 +164,8 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     runtimeProbeIntervalMs: int(env, 'PEAQOS_RUNTIME_PROBE_INTERVAL_MS', 30_000, 0, 86_400_000),
     runtimeTimeoutMs: int(env, 'PEAQOS_RUNTIME_TIMEOUT_MS', 10_000, 100, 600_000),
     validateResponses: bool(env, 'PEAQOS_VALIDATE_RESPONSES', false),
+    idempotencyTtlMs: int(env, 'PEAQOS_IDEMPOTENCY_TTL_MS', 86_400_000, 60_000, 30 * 86_400_000),
+    storeBusyTimeoutMs: int(env, 'PEAQOS_STORE_BUSY_TIMEOUT_MS', 5_000, 0, 120_000),
   };
 }
 

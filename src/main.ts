@@ -23,8 +23,8 @@ async function serve(): Promise<void> {
     logger.warn('PEAQOS_AGENT_PAIRING_SESSION_SECRET is not set: using a random secret for this process only (pairing tokens will not survive a restart). Set it in production.');
   }
   const started = performance.now();
-  const db = await openStore(config.databaseUrl);
-  const readDb = createReadDb(config.databaseUrl);
+  const db = await openStore(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
+  const readDb = createReadDb(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
   let built;
   try {
     built = await createApp({ config, db, readDb, clock: systemClock, logger });

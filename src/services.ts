@@ -15,6 +15,7 @@ import { RuntimeService, RuntimeProber } from './modules/runtime/service.ts';
 import { GraphService } from './modules/graph/service.ts';
 import { TasksService } from './modules/tasks/service.ts';
 import { OrdersService } from './modules/orders/service.ts';
+import { IdempotencyStore } from './store/idempotency.ts';
 
 export interface Services {
   config: Config;
@@ -33,6 +34,7 @@ export interface Services {
   graph: GraphService;
   tasks: TasksService;
   orders: OrdersService;
+  idempotency: IdempotencyStore;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
   close(): Promise<void>;
 }
@@ -70,7 +72,13 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const orders = new OrdersService(db, config, clock, catalog, machines, pairings, search, tasks, machineContext.policies);
   machines.hooks.hasOpenOrders = (trx, machineId) => orders.hasOpenOrders(trx, { machine_id: machineId });
   pairings.hooks.hasOpenOrders = (trx, pairingId) => orders.hasOpenOrders(trx, { agent_pairing_id: pairingId });
+  const idempotency = new IdempotencyStore({ db, now: () => clock.now().getTime(), ttlMs: config.idempotencyTtlMs });
   prober.start();
+  // Expired idempotency keys go every ten minutes; every replica may do it at once (a DELETE by expiry).
+  const purge = setInterval(() => {
+    idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
+  }, 600_000);
+  purge.unref();
   const readinessChecks: Array<() => Promise<ReadinessCheck>> = [
     async () => ({ name: 'catalog', ok: catalog.services.length > 0, detail: `${catalog.skills.length} skills, ${catalog.services.length} services, ${catalog.adapters.length} adapters` }),
     async () => {
@@ -79,7 +87,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     },
     async () => ({ name: 'runtime', ok: true, detail: config.runtimeProbeIntervalMs > 0 ? `prober every ${config.runtimeProbeIntervalMs} ms` : 'prober off' }),
   ];
-  const closers: Array<() => Promise<void>> = [() => prober.stop()];
+  const closers: Array<() => Promise<void>> = [() => prober.stop(), async () => clearInterval(purge)];
   return {
     config,
     db,
@@ -97,6 +105,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     graph,
     tasks,
     orders,
+    idempotency,
     readinessChecks,
     close: async () => {
       for (const c of closers.reverse()) await c();

@@ -44,6 +44,13 @@ export interface MockApi {
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
 
+interface Answer {
+  status: number;
+  body?: unknown;
+  /** An Idempotency-Key replay of an earlier answer. */
+  replayed?: boolean;
+}
+
 export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   const spec = opts.spec;
   const base = (opts.baseUrl ?? '*').replace(/\/+$/, '');
@@ -59,7 +66,8 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   const byId = new Map<string, { path: string; method: (typeof METHODS)[number] }>();
   for (const [path, item] of Object.entries<Spec>(spec.paths)) for (const m of METHODS) if (item[m]) byId.set(item[m].operationId, { path, method: m });
 
-  const errorBody = (e: ApiError) => ({ status: e.status, body: e.toBody() });
+  const errorBody = (e: ApiError): Answer => ({ status: e.status, body: e.toBody() });
+  const idempotent = new Map<string, { fingerprint: string; answer: Promise<Answer> }>();
 
   async function run(operationId: string, req: { params: Record<string, string>; query: Record<string, string>; body: unknown; hasBody: boolean; headers: Headers }) {
     const where = byId.get(operationId)!;
@@ -69,12 +77,30 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
     if (details.length) return errorBody(new ApiError('VALIDATION_ERROR', `Invalid ${details[0]!.location} ${details[0]!.path}: ${details[0]!.message}.`, details));
     const op = ops[operationId];
     if (!op) return errorBody(new ApiError('NOT_IMPLEMENTED', `${operationId} is not implemented by the mock.`));
-    try {
-      return await op(api.state, { params: req.params, query: req.query, body: req.body, headers: req.headers });
-    } catch (err) {
-      if (err instanceof ApiError) return errorBody(err);
-      return errorBody(new ApiError('INTERNAL_ERROR', 'The mock failed on this request.', { reason: (err as Error).message }));
+    const execute = async (): Promise<Answer> => {
+      try {
+        return await op(api.state, { params: req.params, query: req.query, body: req.body, headers: req.headers });
+      } catch (err) {
+        if (err instanceof ApiError) return errorBody(err);
+        return errorBody(new ApiError('INTERNAL_ERROR', 'The mock failed on this request.', { reason: (err as Error).message }));
+      }
+    };
+    const key = where.method === 'post' ? req.headers.get('idempotency-key') : null;
+    if (!key) return execute();
+    // Idempotency-Key as the server does it: per credentials, the first answer replayed, another request 422.
+    const slot = `${req.headers.get('x-api-key') ?? ''}\u0000${req.headers.get('x-agent-pairing-token') ?? ''}\u0000${key}`;
+    const fingerprint = JSON.stringify([operationId, req.params, req.query, req.body ?? null]);
+    const seen = idempotent.get(slot);
+    if (seen) {
+      if (seen.fingerprint !== fingerprint) return errorBody(new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request: use a new key for a new request.'));
+      return { ...(await seen.answer), replayed: true };
     }
+    const answer = execute();
+    idempotent.set(slot, { fingerprint, answer });
+    const done = await answer;
+    // Refusals that a retry may not meet again (409, 429, 5xx) are not kept.
+    if (done.status >= 500 || done.status === 409 || done.status === 429) idempotent.delete(slot);
+    return done;
   }
 
   const handlers: HttpHandler[] = [];
@@ -92,7 +118,7 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
             body = JSON.parse(text);
           } catch {
             const e = errorBody(new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]));
-            return HttpResponse.json(e.body, { status: e.status });
+            return HttpResponse.json(e.body as never, { status: e.status });
           }
         }
         const r = await run(operationId, {
@@ -102,7 +128,8 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
           hasBody: text.length > 0,
           headers: request.headers,
         });
-        return r.body === undefined ? new HttpResponse(null, { status: r.status }) : HttpResponse.json(r.body as never, { status: r.status });
+        const headers = r.replayed ? { 'idempotent-replayed': 'true' } : undefined;
+        return r.body === undefined ? new HttpResponse(null, { status: r.status, headers }) : HttpResponse.json(r.body as never, { status: r.status, headers });
       }),
     );
   }
@@ -135,6 +162,7 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
     const fresh = emptyState(startClock);
     for (const k of Object.keys(fresh) as Array<keyof MockState>) (api.state as unknown as Record<string, unknown>)[k] = fresh[k];
     forced.clear();
+    idempotent.clear();
     const seed = opts.seed ?? 'default';
     if (seed === 'default') await seedFixtures(api);
     else if (typeof seed === 'function') await seed(api);

@@ -2,8 +2,17 @@
 import type { ServerResponse } from 'node:http';
 import type { ApiError } from './errors.ts';
 
+const CAPTURE = Symbol('peaqos.capture');
+type Capturing = ServerResponse & { [CAPTURE]?: (status: number, body: unknown) => void };
+
+/** Hands every JSON answer sent on `res` to `onSend` as well (the idempotency layer stores it). */
+export function captureResponse(res: ServerResponse, onSend: (status: number, body: unknown) => void): void {
+  (res as Capturing)[CAPTURE] = onSend;
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   if (res.headersSent) return;
+  (res as Capturing)[CAPTURE]?.(status, body);
   if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.statusCode = status;
   if (body === undefined || status === 204 || status === 304) {

@@ -10,6 +10,8 @@ export type Db = Knex;
 export interface DbOptions {
   /** PostgreSQL only: run inside this schema (created if missing). Tests use it to isolate runs. */
   schema?: string;
+  /** SQLite only: how long a statement waits for another process's write lock (PEAQOS_STORE_BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -35,9 +37,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   const filename = sqliteFilename(url);
   const memory = filename === ':memory:';
   if (!memory) mkdirSync(dirname(resolve(filename)), { recursive: true });
-  // One connection: SQLite serialises writers anyway, and a single connection makes every transaction
-  // (spend-limit checks included) strictly sequential, so no busy errors and no lost updates.
-  return sqliteKnex(filename, false, ['foreign_keys = ON', ...(memory ? [] : ['journal_mode = WAL']), 'busy_timeout = 5000']);
+  // One connection: SQLite serialises writers anyway, and a single connection makes this process's transactions
+  // strictly sequential. Other processes on the same file are kept out by BEGIN IMMEDIATE; the client waits for
+  // their lock asynchronously (sqlite-client.ts), so SQLite's own blocking busy wait is off.
+  return sqliteKnex(filename, false, ['foreign_keys = ON', ...(memory ? [] : ['journal_mode = WAL']), 'busy_timeout = 0'], opts.busyTimeoutMs);
 }
 
 const sqliteFilename = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
@@ -48,9 +51,10 @@ interface SqliteConnection {
 }
 
 /** A knex handle on one better-sqlite3 connection (with cached statements), set up with `pragmas`. */
-function sqliteKnex(filename: string, readonly: boolean, pragmas: string[]): Db {
+function sqliteKnex(filename: string, readonly: boolean, pragmas: string[], busyTimeoutMs?: number): Db {
   return knexFactory({
     client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
+    ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
     connection: { filename, ...(readonly ? { options: { readonly: true } } : {}) },
     useNullAsDefault: true,
     pool: {
@@ -75,21 +79,53 @@ function sqliteKnex(filename: string, readonly: boolean, pragmas: string[]): Db 
  * while a transaction is open (WAL lets a reader see the last commit meanwhile). PostgreSQL and in-memory
  * SQLite use the main handle for reads.
  */
-export function createReadDb(url: string): Db | undefined {
+export function createReadDb(url: string, opts: DbOptions = {}): Db | undefined {
   if (isPostgresUrl(url)) return undefined;
   const filename = sqliteFilename(url);
   if (filename === ':memory:') return undefined;
-  return sqliteKnex(filename, true, ['busy_timeout = 5000']);
+  return sqliteKnex(filename, true, ['busy_timeout = 0'], opts.busyTimeoutMs);
 }
 
-export async function migrate(db: Db): Promise<void> {
-  await db.migrate.latest({ migrationSource });
+/** Advisory-lock key for migrations (any constant; 0x7065617160736d67, "peaq`smg" in ASCII). */
+const MIGRATION_LOCK_KEY = '8098986644473081191';
+
+/**
+ * Runs the migrations. Replicas starting together must not race on them: on PostgreSQL the run holds a
+ * session advisory lock (the others wait, then find nothing to do); on a SQLite file shared by processes,
+ * knex's own migration lock makes a concurrent run fail fast, so it is retried until the other one finished.
+ */
+export async function migrate(db: Db, opts: DbOptions = {}): Promise<void> {
+  if (db.client.config.client === 'pg') {
+    const conn = await db.client.acquireConnection();
+    try {
+      await db.raw(`select pg_advisory_lock(${MIGRATION_LOCK_KEY}::bigint)`).connection(conn);
+      try {
+        if (opts.schema) await db.raw(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`).connection(conn);
+        await db.migrate.latest({ migrationSource });
+      } finally {
+        await db.raw(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`).connection(conn);
+      }
+    } finally {
+      await db.client.releaseConnection(conn);
+    }
+    return;
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await db.migrate.latest({ migrationSource });
+      return;
+    } catch (err) {
+      const locked = (err as Error).name === 'MigrationLocked' || /already locked|already exists/i.test((err as Error).message);
+      if (!locked || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 export async function openStore(url: string, opts: DbOptions = {}): Promise<Db> {
   const db = createDb(url, opts);
-  if (opts.schema && isPostgresUrl(url)) await db.raw(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
-  await migrate(db);
+  await migrate(db, opts);
   return db;
 }
 

@@ -3,11 +3,18 @@
 // SQL text (bounded, oldest dropped first) and is otherwise knex's own. SQLite re-prepares a cached statement by
 // itself when the schema changes, so a cached statement never runs against a stale schema.
 //
+// Writing transactions start with BEGIN IMMEDIATE: the transaction takes the database's write lock before its
+// first read, so a read-modify-write inside it cannot interleave with another process's (with a plain BEGIN the
+// second writer's lock upgrade fails at once with SQLITE_BUSY, whatever the busy timeout). When another process
+// holds the lock, a statement that got SQLITE_BUSY did nothing, so it is retried here, asynchronously with
+// backoff, until `busyTimeoutMs` has passed; the event loop keeps serving meanwhile. Past it: StoreBusyError.
+//
 // It also writes a trailing `limit ?` (knex's .first() and page sizes) as a literal: SQLite runs a one-row select
 // by primary key about twice as fast with `limit 1` as with a bound limit. Only a non-negative safe integer is
 // inlined, so the SQL text stays a fixed shape per page size.
 import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
+import { StoreBusyError, isSqliteBusy, sleep } from './busy.ts';
 
 const require = createRequire(import.meta.url);
 // knex ships its dialects as CommonJS classes without type declarations.
@@ -44,12 +51,35 @@ function prepared(connection: Connection, sql: string): Statement {
   return statement;
 }
 
+/** How long a statement waits for another process's write lock before StoreBusyError (PEAQOS_STORE_BUSY_TIMEOUT_MS). */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
 export class CachingBetterSqlite3Client extends KnexBetterSqlite3 {
   async _query(connection: Connection, obj: QueryObject): Promise<QueryObject> {
     if (!obj.sql) throw new Error('The query is empty');
     if (!connection) throw new Error('No connection provided');
+    if (obj.sql === 'BEGIN;') obj.sql = 'BEGIN IMMEDIATE;';
+    try {
+      return this.runStatement(connection, obj as QueryObject & { sql: string });
+    } catch (err) {
+      if (!isSqliteBusy(err)) throw err;
+    }
+    const budget = (this as unknown as { config: { busyTimeoutMs?: number } }).config.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const deadline = Date.now() + budget;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+      await sleep(wait + Math.random() * wait);
+      try {
+        return this.runStatement(connection, obj as QueryObject & { sql: string });
+      } catch (err) {
+        if (!isSqliteBusy(err)) throw err;
+        if (Date.now() >= deadline) throw new StoreBusyError(`The SQLite database stayed locked by another process for ${budget} ms.`);
+      }
+    }
+  }
+
+  runStatement(connection: Connection, obj: QueryObject & { sql: string }): QueryObject {
     // Per-query integer modes change a statement's state: those queries get a statement of their own.
-    if (obj.options && typeof obj.options.safeIntegers === 'boolean') return super._query(connection, obj);
+    if (obj.options && typeof obj.options.safeIntegers === 'boolean') throw new Error('per-query safeIntegers is not supported by this client');
     let sql = obj.sql;
     let bindings: unknown[] = this._formatBindings(obj.bindings);
     const last = bindings[bindings.length - 1];

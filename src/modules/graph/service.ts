@@ -1,5 +1,6 @@
 // The machine's orchestration graph: nodes and edges. PATCH merges `data` shallowly; deleting a node deletes its
 // edges; an edge must join two nodes of the same machine.
+import { forUpdate, withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -98,13 +99,14 @@ export class GraphService {
     return { nodes: (nodes as NodeRow[]).map(node), edges: (edges as EdgeRow[]).map(edge) };
   }
 
+  /** Inside a transaction the row stays locked until it ends (store/tx.ts). */
   private async findNode(db: Knex | Knex.Transaction, machineId: string, id: string): Promise<NodeRow> {
-    const r = (await db('graph_nodes').where({ id, machine_id: machineId }).first()) as NodeRow | undefined;
+    const r = (await forUpdate(db('graph_nodes').where({ id, machine_id: machineId }).first())) as NodeRow | undefined;
     if (!r) throw notFound('Graph node');
     return r;
   }
   private async findEdge(db: Knex | Knex.Transaction, machineId: string, id: string): Promise<EdgeRow> {
-    const r = (await db('graph_edges').where({ id, machine_id: machineId }).first()) as EdgeRow | undefined;
+    const r = (await forUpdate(db('graph_edges').where({ id, machine_id: machineId }).first())) as EdgeRow | undefined;
     if (!r) throw notFound('Graph edge');
     return r;
   }
@@ -125,7 +127,7 @@ export class GraphService {
       created_at: now,
       updated_at: now,
     };
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await trx('graph_nodes').insert(row);
       await recordAudit(trx, { type: 'graph.node.created', resourceType: 'graph-node', resourceId: row.id, payload: { machineId, type: row.type, title: row.title }, at: now });
     });
@@ -135,7 +137,7 @@ export class GraphService {
   async updateNode(machineId: string, id: string, input: { type?: string; title?: string; refId?: string | null; status?: string; position?: { x?: number; y?: number }; data?: Record<string, unknown> }) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const cur = await this.findNode(trx, machineId, id);
       const next: NodeRow = {
         ...cur,
@@ -160,7 +162,7 @@ export class GraphService {
   async deleteNode(machineId: string, id: string) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await this.findNode(trx, machineId, id);
       const edges = (await trx('graph_edges').where((w) => w.where({ source_node_id: id }).orWhere({ target_node_id: id })).select('id')) as { id: string }[];
       await trx('graph_edges').whereIn('id', edges.map((e) => e.id)).delete();
@@ -173,9 +175,9 @@ export class GraphService {
   async createEdge(machineId: string, input: { sourceNodeId: string; targetNodeId: string; type: string; label?: string; data?: Record<string, unknown> }) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       for (const [field, nodeId] of [['sourceNodeId', input.sourceNodeId], ['targetNodeId', input.targetNodeId]] as const) {
-        const n = (await trx('graph_nodes').where({ id: nodeId }).first('machine_id')) as { machine_id: string } | undefined;
+        const n = (await forUpdate(trx('graph_nodes').where({ id: nodeId }).first('machine_id'))) as { machine_id: string } | undefined;
         if (!n || n.machine_id !== machineId) {
           throw validationError(`${field} must name a node of this machine.`, [{ location: 'body', path: `/${field}`, rule: 'same-machine', message: 'no such node on this machine' }]);
         }
@@ -200,7 +202,7 @@ export class GraphService {
   async updateEdge(machineId: string, id: string, input: { type?: string; label?: string; data?: Record<string, unknown> }) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const cur = await this.findEdge(trx, machineId, id);
       const next: EdgeRow = {
         ...cur,
@@ -218,7 +220,7 @@ export class GraphService {
   async deleteEdge(machineId: string, id: string) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await this.findEdge(trx, machineId, id);
       await trx('graph_edges').where({ id }).delete();
       await recordAudit(trx, { type: 'graph.edge.deleted', resourceType: 'graph-edge', resourceId: id, payload: { machineId }, at: now });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 
@@ -57,9 +58,20 @@ export function toRow(m: Machine): MachineRow {
   };
 }
 
-export async function findMachine(db: Knex | Knex.Transaction, id: string): Promise<Machine | undefined> {
-  const row = (await db('machines').where({ id }).first()) as MachineRow | undefined;
+/** With `lock`, inside a transaction, the machine's row stays locked until the transaction ends. */
+export async function findMachine(db: Knex | Knex.Transaction, id: string, lock = false): Promise<Machine | undefined> {
+  const qb = db('machines').where({ id }).first();
+  const row = (await (lock ? forUpdate(qb) : qb)) as MachineRow | undefined;
   return row && toMachine(row);
+}
+
+/**
+ * Locks the machine's row for the rest of the transaction: writes that create or change rows under a machine
+ * (runtime endpoints, agent leases, orders) take it first, so they cannot interleave with archiving it or with
+ * each other's insert of the same (machine, key).
+ */
+export async function lockMachine(trx: Knex.Transaction, id: string): Promise<void> {
+  await forUpdate(trx('machines').where({ id }).first('id'));
 }
 
 export async function findMachineByIdentityRef(db: Knex | Knex.Transaction, identityRef: string): Promise<Machine | undefined> {

@@ -3,6 +3,8 @@
 // - identityRef is immutable; the stored proof is re-verified against MCR on every read and update;
 // - GET /machines lists only machines whose identityRef resolves and whose stored proof still matches MCR;
 // - PEAQOS_MACHINE_IDENTITY_VERIFICATION: required (proof on create), optional (verified when given), disabled.
+import { withTransaction } from '../../store/tx.ts';
+import { isUniqueViolation } from '../../store/busy.ts';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
@@ -117,7 +119,9 @@ export class MachinesService {
     const verify = mode !== 'disabled' && !!input.identityProof;
     const resolution = verify ? await this.resolveOrFail(input.identityRef, 'MACHINE_IDENTITY_PROOF_INVALID') : null;
 
-    return this.db.transaction(async (trx) => {
+    // A concurrent registration of the same identity passes the look-up below and loses on the unique index.
+    const exists = () => new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
+    return withTransaction(this.db, async (trx) => {
       if (await findMachineByIdentityRef(trx, input.identityRef)) {
         throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       }
@@ -160,6 +164,8 @@ export class MachinesService {
         at,
       });
       return machine;
+    }).catch((err: unknown) => {
+      throw isUniqueViolation(err) ? exists() : err;
     });
   }
 
@@ -222,8 +228,8 @@ export class MachinesService {
       }
     }
 
-    return this.db.transaction(async (trx) => {
-      const m = await findMachine(trx, id);
+    return withTransaction(this.db, async (trx) => {
+      const m = await findMachine(trx, id, true);
       if (!m) throw notFound('Machine');
       let proof = m.identityProof;
       if (resolution && input.identityProof) {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import type { MarketOrderRecord, MarketPayment } from '../../../generated/types.gen.ts';
 
@@ -121,10 +122,10 @@ export const paymentRow = (p: PaymentRecord) => ({
   updated_at: p.updatedAt,
 });
 
-export async function findOrder(db: Knex | Knex.Transaction, id: string, forUpdate = false): Promise<OrderRecord | undefined> {
-  const qb = db('market_orders').where({ id });
-  if (forUpdate && db.client.config.client === 'pg') qb.forUpdate();
-  const r = await qb.first();
+/** With `lock`, inside a transaction, the order's row (and so its payment's, written only under it) stays locked. */
+export async function findOrder(db: Knex | Knex.Transaction, id: string, lock = false): Promise<OrderRecord | undefined> {
+  const qb = db('market_orders').where({ id }).first();
+  const r = await (lock ? forUpdate(qb) : qb);
   return r && orderFrom(r);
 }
 

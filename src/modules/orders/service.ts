@@ -1,7 +1,8 @@
 // Market orders and payments. Every step goes through the transition tables in state.ts and writes its audit
 // event in the same transaction. Policy and spend checks run inside the transaction that writes the order
-// (the pairing row is locked on PostgreSQL; SQLite runs one writer at a time), so concurrent orders cannot
-// overspend.
+// (the machine and pairing rows are locked, see store/tx.ts), so concurrent orders cannot overspend and an order
+// cannot slip past a concurrent archive or revoke.
+import { withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import { getAddress, parseUnits } from 'ethers';
 import type { Config } from '../../config.ts';
@@ -12,6 +13,8 @@ import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts'
 import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, RailType } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';
+import { findMachine } from '../machines/repo.ts';
+import { findPairing } from '../pairings/repo.ts';
 import type { PairingsService, PairingPrincipal } from '../pairings/service.ts';
 import { policyDenial } from '../pairings/policy.ts';
 import type { MarketSearchService } from '../market/search.ts';
@@ -20,7 +23,7 @@ import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts
 import { verifyTransfer } from '../../chain/payment-verifier.ts';
 import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
 import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, toMicros, type OrderRecord, type PaymentRecord } from './repo.ts';
-import { OPEN_ORDER_STATUSES, CLOSED_ORDER_STATUSES, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
+import { OPEN_ORDER_STATUSES, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -189,16 +192,18 @@ export class OrdersService {
       createdAt: at,
       updatedAt: at,
     };
-    await this.db.transaction(async (trx) => {
-      // Serialise this pairing's spending: PostgreSQL locks the pairing row; SQLite has a single writer.
-      const locked = trx('agent_pairings').where({ id: pairing.id }).select('status', 'policy_hash');
-      if (trx.client.config.client === 'pg') locked.forUpdate();
-      const row = (await locked.first()) as { status: string; policy_hash: string } | undefined;
-      if (!row || row.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', 'The pairing is no longer active.');
-      if (row.policy_hash !== pairing.policyHash) throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed: rotate the session.');
+    await withTransaction(this.db, async (trx) => {
+      // Lock the machine, then the pairing (the order every transaction takes them in): archiving the machine,
+      // revoking or re-policying the pairing, and this pairing's other orders wait for this one, and this one
+      // sees what they committed. The checks made before the transaction are made again on the locked rows.
+      const locked = await findMachine(trx, machine.id, true);
+      if (!locked || locked.status !== 'active') throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${locked?.status ?? 'gone'}, not active.`);
+      const row = await findPairing(trx, pairing.id, true);
+      if (!row || row.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${row?.status ?? 'gone'}.`);
+      if (row.policyHash !== pairing.policyHash) throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed: rotate the session.');
+      if (principal.tokenPresented && row.sessionId !== pairing.sessionId) throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
       if (amount !== null && policy.dailySpendLimit !== null) {
-        const spent = await trx('market_orders').where({ agent_pairing_id: pairing.id, utc_day: day }).whereNot('status', 'cancelled').sum({ total: 'amount_micros' }).first();
-        const total = Number((spent as { total: unknown } | undefined)?.total ?? 0) + (toMicros(amount) ?? 0);
+        const total = (await this.spentToday(trx, pairing.id, day)) + (toMicros(amount) ?? 0);
         if (total > (toMicros(policy.dailySpendLimit) ?? 0)) {
           throw new ApiError('AGENT_DAILY_LIMIT_EXCEEDED', `This order would take the pairing's spend today (UTC) to ${total / 1e6}, over its daily limit of ${policy.dailySpendLimit}.`);
         }
@@ -214,6 +219,21 @@ export class OrdersService {
       });
     });
     return order;
+  }
+
+  /**
+   * What counts against the pairing's daily limit for UTC day `day`, in micro-units: every order of the day
+   * except cancelled ones, and a cancelled one too while money is still committed to it (held, release
+   * pending, released or frozen). Cancel refuses an order whose payment is held (ORDER_PAYMENT_HELD), so
+   * money moves only by refund, which cancels the order and stops counting it.
+   */
+  private async spentToday(trx: Knex.Transaction, pairingId: string, day: string): Promise<number> {
+    const spent = await trx('market_orders')
+      .where({ agent_pairing_id: pairingId, utc_day: day })
+      .where((q) => q.whereNot('status', 'cancelled').orWhereIn('payment_status', MONEY_COMMITTED))
+      .sum({ total: 'amount_micros' })
+      .first();
+    return Number((spent as { total: unknown } | undefined)?.total ?? 0);
   }
 
   /** Applies an order step and its audit event in `trx`. */
@@ -278,7 +298,7 @@ export class OrdersService {
     const o0 = await this.order(orderId);
     await this.agentFor(headers, o0);
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       const existing = await findPayment(trx, orderId);
       if (existing) return { created: false, payment: existing };
@@ -332,7 +352,7 @@ export class OrdersService {
       verifiedAt = this.now().toISOString();
     }
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       if (CLOSED_ORDER_STATUSES.includes(o.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
       let p = await findPayment(trx, orderId);
@@ -370,7 +390,7 @@ export class OrdersService {
     const o0 = await this.order(orderId);
     await this.agentFor(headers, o0);
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       let p = await findPayment(trx, orderId);
       if (p?.status === 'held') return p;
@@ -389,7 +409,7 @@ export class OrdersService {
   private async settle(orderId: string, action: 'release' | 'refund', body: { txHash?: string; note?: string }): Promise<PaymentRecord> {
     await this.order(orderId);
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       const p = await findPayment(trx, orderId);
       if (!p) throw notFound('Payment (create a payment intent first)');
@@ -421,7 +441,7 @@ export class OrdersService {
     await this.agentFor(headers, o0);
     await this.machines.requireActive(o0.machineId);
     const at = this.now().toISOString();
-    const started = await this.db.transaction(async (trx) => {
+    const started = await withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       orderStep(o.status, 'execute');
       if (this.config.requirePaymentBeforeExecute) {
@@ -458,7 +478,7 @@ export class OrdersService {
     const o0 = await this.order(orderId);
     await this.agentFor(headers, o0);
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       const to = orderStep(o.status, 'confirm');
       const p = await findPayment(trx, orderId);
@@ -478,7 +498,7 @@ export class OrdersService {
     const o0 = await this.order(orderId);
     await this.agentFor(headers, o0);
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       const to = orderStep(o.status, 'dispute');
       const p = await findPayment(trx, orderId);
@@ -498,8 +518,13 @@ export class OrdersService {
     const o0 = await this.order(orderId);
     await this.agentFor(headers, o0);
     const at = this.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
+      const p = await findPayment(trx, orderId);
+      if (p && MONEY_COMMITTED.includes(p.status)) {
+        orderStep(o.status, 'cancel'); // a closed order says ORDER_CLOSED first
+        throw new ApiError('ORDER_PAYMENT_HELD', `The order's payment is ${p.status}: the operator refunds it (POST .../payment/refund), which cancels the order.`);
+      }
       const next = await this.step(trx, o, 'cancel', at, { errorMessage: body.reason ?? o.errorMessage });
       await recordAudit(trx, { type: 'market.order.cancelled', resourceType: 'market-order', resourceId: orderId, payload: { reason: body.reason ?? null, paymentStatus: o.paymentStatus }, at });
       return next;

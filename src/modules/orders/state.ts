@@ -65,5 +65,8 @@ export function paymentStep(from: PaymentStatus, action: PaymentAction): Payment
   throw new ApiError('VALIDATION_ERROR', `A ${from} payment cannot ${action}.`);
 }
 
+/** Payment states in which money is committed to the order: they count against the daily limit and block cancel. */
+export const MONEY_COMMITTED: PaymentStatus[] = ['held', 'release_pending', 'released', 'frozen'];
+
 /** Payment states that let execution start when PEAQOS_REQUIRE_PAYMENT_BEFORE_EXECUTE=true. */
 export const PAID_FOR_EXECUTION: PaymentStatus[] = ['held', 'release_pending', 'released', 'not_required'];

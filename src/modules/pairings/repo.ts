@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { fromJson, toJson } from '../../store/db.ts';
+import { forUpdate } from '../../store/tx.ts';
 import type { DelegationPolicy } from './policy.ts';
 
 export interface PairingVerification {
@@ -102,8 +103,9 @@ function toRow(p: PairingRecord): Row {
   };
 }
 
-export async function findPairing(db: Knex | Knex.Transaction, id: string): Promise<PairingRecord | undefined> {
-  const r = (await db('agent_pairings').where({ id }).first()) as Row | undefined;
+export async function findPairing(db: Knex | Knex.Transaction, id: string, lock = false): Promise<PairingRecord | undefined> {
+  const qb = db('agent_pairings').where({ id }).first();
+  const r = (await (lock ? forUpdate(qb) : qb)) as Row | undefined;
   return r && fromRow(r);
 }
 

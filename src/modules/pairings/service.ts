@@ -1,5 +1,6 @@
 // Machine Agent pairings: challenge-based pairing, HS256 session tokens bound to the current session and policy,
 // repolicy/pause/resume, revoke. Also the one authenticator every market call uses for x-agent-pairing-token.
+import { withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import { getAddress } from 'ethers';
 import type { Config } from '../../config.ts';
@@ -99,8 +100,9 @@ export class PairingsService {
     if (!(await this.db('machines').where({ id: machineId }).first('id'))) throw notFound('Machine');
   }
 
-  private async pairingOf(db: Knex | Knex.Transaction, machineId: string, pairingId: string): Promise<PairingRecord> {
-    const p = await findPairing(db, pairingId);
+  /** The pairing of `machineId`; inside a transaction (`lock`) its row stays locked until the transaction ends. */
+  private async pairingOf(db: Knex | Knex.Transaction, machineId: string, pairingId: string, lock = false): Promise<PairingRecord> {
+    const p = await findPairing(db, pairingId, lock);
     if (!p || p.machineId !== machineId) throw notFound('Agent pairing');
     return p;
   }
@@ -158,7 +160,7 @@ export class PairingsService {
       throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof is required: sign a challenge from POST .../agent-pairings/challenges.');
     }
     const policy = normalisePolicy(input.delegationPolicy);
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       let verification: PairingRecord['verification'] = null;
       if (this.mode !== 'disabled' && input.agentProof) {
         const v = await consumeProof(trx, { proof: input.agentProof, purpose: 'agent-pairing', subject: address, machineId: machine.id, allowedSigners: [address], now, codes: PAIRING_PROOF_CODES });
@@ -209,8 +211,8 @@ export class PairingsService {
     if (current.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${current.status}; only an active pairing can rotate its session.`);
     await this.pairableMachine(machineId);
     if (this.mode === 'required' && !input.agentProof) throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof over a fresh challenge is required to rotate the session.');
-    return this.db.transaction(async (trx) => {
-      const p = await this.pairingOf(trx, machineId, pairingId);
+    return withTransaction(this.db, async (trx) => {
+      const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
       if (this.mode !== 'disabled' && input.agentProof) {
         const v = await consumeProof(trx, { proof: input.agentProof, purpose: 'agent-pairing', subject: p.agentAddress, machineId, allowedSigners: [p.agentAddress], now, codes: PAIRING_PROOF_CODES });
@@ -234,8 +236,8 @@ export class PairingsService {
   async update(machineId: string, pairingId: string, input: { delegationPolicy?: DelegationPolicyInput; description?: string | null; status?: 'active' | 'paused' }) {
     const now = this.clock.now();
     await this.machineExists(machineId);
-    return this.db.transaction(async (trx) => {
-      const p = await this.pairingOf(trx, machineId, pairingId);
+    return withTransaction(this.db, async (trx) => {
+      const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status === 'revoked') throw new ApiError('AGENT_PAIRING_INACTIVE', 'A revoked pairing cannot be changed.');
       const before = { status: p.status, hash: p.policyHash };
       if (input.delegationPolicy) {
@@ -268,8 +270,8 @@ export class PairingsService {
   async revoke(machineId: string, pairingId: string) {
     const now = this.clock.now();
     await this.machineExists(machineId);
-    return this.db.transaction(async (trx) => {
-      const p = await this.pairingOf(trx, machineId, pairingId);
+    return withTransaction(this.db, async (trx) => {
+      const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status === 'revoked') return toView(p);
       if (await this.hooks.hasOpenOrders?.(trx, p.id)) {
         throw new ApiError('OPEN_MARKET_ORDERS', 'The pairing has open market orders: settle or cancel them before revoking.');

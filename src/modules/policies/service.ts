@@ -1,5 +1,6 @@
 // Policies: cross-cutting machine rules (allowed/denied skills, budget cap, region rules, native only, handoff,
 // required capabilities) applied by market search and task discovery for every machine that lists them.
+import { forUpdate, withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -66,8 +67,9 @@ export class PoliciesService {
     private readonly clock: Clock,
   ) {}
 
+  /** Inside a transaction the row stays locked until it ends (store/tx.ts). */
   private async find(db: Knex | Knex.Transaction, id: string): Promise<PolicyRecord> {
-    const r = (await db('policies').where({ id }).first()) as Row | undefined;
+    const r = (await forUpdate(db('policies').where({ id }).first())) as Row | undefined;
     if (!r) throw notFound('Policy');
     return fromRow(r);
   }
@@ -95,7 +97,7 @@ export class PoliciesService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await trx('policies').insert(toRow(p));
       await recordAudit(trx, { type: 'policy.created', resourceType: 'policy', resourceId: p.id, payload: { ...p }, at: now });
     });
@@ -104,7 +106,7 @@ export class PoliciesService {
 
   async update(id: string, input: PolicyInput): Promise<PolicyRecord> {
     const now = this.clock.now().toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
       const cur = await this.find(trx, id);
       const next: PolicyRecord = {
         ...cur,
@@ -129,7 +131,7 @@ export class PoliciesService {
 
   async delete(id: string): Promise<void> {
     const now = this.clock.now().toISOString();
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await this.find(trx, id);
       const users = (await trx('machines').select('id', 'policy_ids')).filter((m: { policy_ids: string }) => fromJson<string[]>(m.policy_ids, []).includes(id));
       if (users.length) {
@@ -143,7 +145,8 @@ export class PoliciesService {
   /** For machines.policyIds: every id must name an existing policy. */
   async assertExist(trx: Knex | Knex.Transaction, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    const found = new Set(((await trx('policies').whereIn('id', ids).select('id')) as { id: string }[]).map((r) => r.id));
+    // Locked, so a concurrent delete of one of them waits for the machine write that now uses it (and then refuses).
+    const found = new Set(((await forUpdate(trx('policies').whereIn('id', ids).select('id'))) as { id: string }[]).map((r) => r.id));
     const missing = ids.filter((i) => !found.has(i));
     if (missing.length) {
       throw validationError(`Unknown policy id(s): ${missing.join(', ')}.`, missing.map((m) => ({ location: 'body', path: '/policyIds', rule: 'exists', message: `no policy ${m}` })));

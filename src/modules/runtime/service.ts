@@ -1,6 +1,8 @@
 // Runtime endpoints (manual upserts and agent leases), machine-side runtime agents and their heartbeat, and the
 // health prober. Every route sits behind the machine guard. authToken is stored but never returned; agent
 // tokens are stored as SHA-256 digests and compared in constant time.
+import { forUpdate, withTransaction } from '../../store/tx.ts';
+import { lockMachine } from '../machines/repo.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Knex } from 'knex';
@@ -203,7 +205,8 @@ export class RuntimeService {
     await this.machines.requireActive(machineId);
     const providerKey = rawProviderKey.toLowerCase();
     const now = this.now();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
+      await lockMachine(trx, machineId);
       const existing = await this.find(trx, machineId, providerKey);
       const row = this.rowFor(machineId, providerKey, input, existing, 'manual', null, input.leaseExpiresAt ? new Date(input.leaseExpiresAt).toISOString() : null, now);
       await this.write(trx, row, !!existing);
@@ -222,7 +225,8 @@ export class RuntimeService {
   async remove(machineId: string, providerKey: string): Promise<void> {
     await this.machines.requireActive(machineId);
     const now = this.now();
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
+      await lockMachine(trx, machineId);
       const e = await this.find(trx, machineId, providerKey);
       if (!e) throw notFound('Runtime endpoint');
       await trx('runtime_endpoints').where({ id: e.id }).delete();
@@ -248,7 +252,7 @@ export class RuntimeService {
       created_at: now,
       updated_at: now,
     };
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await trx('machine_agents').insert(row);
       await recordAudit(trx, { type: 'machine-agent.enrolled', resourceType: 'machine-agent', resourceId: row.id, payload: { machineId, label: row.label, allowedProviderKeys: keys }, at: now });
     });
@@ -263,8 +267,8 @@ export class RuntimeService {
   async revokeAgent(machineId: string, agentId: string): Promise<MachineAgentView> {
     await this.machines.requireActive(machineId);
     const now = this.now();
-    return this.db.transaction(async (trx) => {
-      const r = (await trx('machine_agents').where({ id: agentId, machine_id: machineId }).first()) as AgentRow | undefined;
+    return withTransaction(this.db, async (trx) => {
+      const r = (await forUpdate(trx('machine_agents').where({ id: agentId, machine_id: machineId }).first())) as AgentRow | undefined;
       if (!r) throw notFound('Machine agent');
       if (r.status === 'revoked') return agentView(r);
       const next = { ...r, status: 'revoked', token_hash: null, updated_at: now };
@@ -301,7 +305,11 @@ export class RuntimeService {
     const now = this.clock.now();
     const at = now.toISOString();
     const lease = new Date(now.getTime() + (body.leaseSeconds ?? 120) * 1000).toISOString();
-    return this.db.transaction(async (trx) => {
+    return withTransaction(this.db, async (trx) => {
+      // A revoke that committed since the token was checked wins: no lease is written for a revoked agent.
+      await lockMachine(trx, body.machineId);
+      const current = (await forUpdate(trx('machine_agents').where({ id: agent.id }).first('status'))) as { status: string } | undefined;
+      if (!current || current.status === 'revoked') throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
       const views: RuntimeEndpointView[] = [];
       for (const e of endpoints) {
         const existing = await this.find(trx, body.machineId, e.providerKey);

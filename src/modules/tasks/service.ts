@@ -1,5 +1,6 @@
 // Tasks: the discover -> resolve -> execute pipeline, with the routes, outcomes and runs it emits. Market orders
 // materialise through the same functions. Every state change writes its audit event in the same transaction.
+import { forUpdate, withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
@@ -228,8 +229,9 @@ export class TasksService {
     private readonly context: TaskContext,
   ) {}
 
+  /** Inside a transaction the row stays locked until it ends (store/tx.ts). */
   private async task(db: Knex | Knex.Transaction, machineId: string, taskId: string): Promise<TaskRecord> {
-    const r = await db('tasks').where({ id: taskId, machine_id: machineId }).first();
+    const r = await forUpdate(db('tasks').where({ id: taskId, machine_id: machineId }).first());
     if (!r) throw notFound('Task');
     return taskFrom(r);
   }
@@ -264,7 +266,7 @@ export class TasksService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await trx('tasks').insert(taskRow(t));
       await recordAudit(trx, { type: 'task.created', resourceType: 'task', resourceId: t.id, payload: { machineId, serviceType: t.serviceType, taskType: t.taskType, operation: t.operation ?? null }, at: now });
     });
@@ -341,7 +343,7 @@ export class TasksService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       const t = await this.task(trx, machineId, taskId);
       await trx('routes').insert(routeRow(route));
       await trx('tasks').where({ id: t.id }).update({ status: 'resolved', route_id: route.id, updated_at: now });
@@ -404,7 +406,11 @@ export class TasksService {
   async runRoute(t: TaskRecord, route: RouteRecord, input: Record<string, unknown>, hooks?: { onFinish?(trx: Knex.Transaction, out: ExecutionOutput): Promise<void> }): Promise<ExecutionOutput> {
     const started = this.clock.now().toISOString();
     const runId = newId('run', Date.parse(started));
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
+      // One execution at a time per task: a second one that raced past the check in execute() stops here.
+      const current = (await forUpdate(trx('tasks').where({ id: t.id }).first('status'))) as { status: string } | undefined;
+      if (!current) throw notFound('Task');
+      if (current.status === 'executing') throw new ApiError('ROUTE_REQUIRED', 'The task is already executing.');
       await trx('tasks').where({ id: t.id }).update({ status: 'executing', updated_at: started });
       await trx('runs').insert({ id: runId, machine_id: t.machineId, task_id: t.id, route_id: route.id, outcome_id: null, status: 'running', execution_mode: route.executionMode, skill_key: route.selectedSkillKey, service_id: route.selectedServiceId, summary: null, created_at: started, updated_at: started });
     });
@@ -461,7 +467,7 @@ export class TasksService {
       result,
       ...(result.kind === 'failed' ? { error: { code: result.code, message: result.message, details: { attempts: result.attempts } } } : {}),
     };
-    await this.db.transaction(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await trx('outcomes').insert({
         id: outcome.id,
         machine_id: outcome.machineId,

@@ -1,0 +1,55 @@
+// The one way services open a transaction and lock what they are about to change.
+//
+// Every read-modify-write reads its row with `forUpdate` inside `withTransaction`:
+// - PostgreSQL: `SELECT ... FOR UPDATE` takes a row lock that a concurrent writer of the same row waits for, so
+//   the second one reads the first one's committed result, never a stale copy (READ COMMITTED re-reads the row
+//   after the wait). Locks are always taken parent first (machine, then pairing, then order), so two
+//   transactions do not wait on each other in a cycle; if PostgreSQL still reports a deadlock or a
+//   serialization failure, the transaction was rolled back and is run again (a few times, then StoreBusyError).
+// - SQLite: writing transactions start with BEGIN IMMEDIATE (sqlite-client.ts), which takes the database's
+//   write lock before the first read: every transaction is serial across connections and processes, so the
+//   row lock is implied and `forUpdate` adds nothing.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Knex } from 'knex';
+import { StoreBusyError, isPgRetryable, sleep } from './busy.ts';
+
+type Executor = Knex | Knex.Transaction;
+
+export const isPg = (db: Executor): boolean => db.client.config.client === 'pg';
+
+/** Locks the rows `qb` selects until the transaction ends (PostgreSQL); SQLite's transactions hold the write lock. */
+export function forUpdate<T extends Knex.QueryBuilder>(qb: T): T {
+  if ((qb as unknown as { client: Knex.Client }).client.config.client === 'pg') qb.forUpdate();
+  return qb;
+}
+
+/**
+ * Work that must commit together with the state change of the current request (the idempotency key's
+ * "applied" mark): the HTTP layer sets it for a request; every transaction of that request runs it last.
+ */
+export interface RequestWrites {
+  beforeCommit(trx: Knex.Transaction): Promise<void>;
+  applied: boolean;
+}
+export const requestWrites = new AsyncLocalStorage<RequestWrites>();
+
+const PG_ATTEMPTS = 5;
+
+export async function withTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const writes = requestWrites.getStore();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = await db.transaction(async (trx) => {
+        const result = await work(trx);
+        if (writes) await writes.beforeCommit(trx);
+        return result;
+      });
+      if (writes) writes.applied = true;
+      return out;
+    } catch (err) {
+      if (!isPgRetryable(err)) throw err;
+      if (attempt >= PG_ATTEMPTS) throw new StoreBusyError(`PostgreSQL kept aborting the transaction (${(err as { code: string }).code}) after ${attempt} attempts.`);
+      await sleep(5 * attempt + Math.random() * 10 * attempt);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// Server processes for integration tests: the mock MCR under tsx, and the orchestrator the way `npm start` runs
+// it (the compiled bundle with package.json's config.serverNodeOptions). Every process is stopped by stopAll().
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const procs = new Set<ChildProcess>();
+
+export interface Launched {
+  proc: ChildProcess;
+  match: RegExpMatchArray;
+  output(): string;
+}
+
+export function launch(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<Launched> {
+  const serverOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
+  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : [...serverOptions, '--enable-source-maps', ...args];
+  const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.add(proc);
+  proc.on('exit', () => procs.delete(proc));
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = out.match(ready);
+      if (m) resolve({ proc, match: m, output: () => out });
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)));
+    setTimeout(() => reject(new Error(`timed out waiting for ${args.join(' ')}:\n${out}`)), timeoutMs).unref();
+  });
+}
+
+let built = false;
+/** Compiles dist/main.js once per test file, as `npm start` does. */
+export function buildServer(): void {
+  if (built) return;
+  const build = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
+  built = true;
+}
+
+export async function startMockMcr(): Promise<{ url: string; proc: ChildProcess }> {
+  const mcr = await launch(['mocks/mcr/serve.ts', '--port', '0'], {}, /mock MCR listening on (http:\/\/[\d.:]+)/);
+  return { url: mcr.match[1]!, proc: mcr.proc };
+}
+
+export interface Orchestrator {
+  url: string;
+  proc: ChildProcess;
+  output(): string;
+}
+
+/** Starts dist/main.js serve on a free port of 127.0.0.1 with `env` on top of quiet test defaults. */
+export async function startOrchestrator(env: Record<string, string>): Promise<Orchestrator> {
+  buildServer();
+  const server = await launch(
+    ['dist/main.js', 'serve'],
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0', ...env },
+    /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  return { url: `http://127.0.0.1:${server.match[1]}`, proc: server.proc, output: server.output };
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...procs].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null) return resolve();
+          p.once('exit', () => resolve());
+          p.kill('SIGTERM');
+          setTimeout(() => p.kill('SIGKILL'), 5_000).unref();
+        }),
+    ),
+  );
+}
