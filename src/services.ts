@@ -16,6 +16,7 @@ import { GraphService } from './modules/graph/service.ts';
 import { TasksService } from './modules/tasks/service.ts';
 import { OrdersService } from './modules/orders/service.ts';
 import { IdempotencyStore } from './store/idempotency.ts';
+import { ClusterLease } from './store/lease.ts';
 
 export interface Services {
   config: Config;
@@ -66,7 +67,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   };
   const search = new MarketSearchService(db, config, clock, catalog, machines, pairings, machineContext);
   const runtime = new RuntimeService(db, config, clock, machines);
-  const prober = new RuntimeProber(runtime, config.runtimeProbeIntervalMs, logger);
+  const prober = new RuntimeProber(runtime, config.runtimeProbeIntervalMs, logger, new ClusterLease(db, () => clock.now().getTime()));
   const graph = new GraphService(db, clock, machines);
   const tasks = new TasksService(db, config, clock, catalog, machines, runtime, machineContext);
   const orders = new OrdersService(db, config, clock, catalog, machines, pairings, search, tasks, machineContext.policies);

@@ -156,5 +156,27 @@ describe('Machine Markets mock', () => {
     expect((await c2.get('/api/v1/machines')).body.items).toEqual([]);
     server.resetHandlers();
   });
+
+  it('honours Idempotency-Key like the server: replay, 422 for another request, and cancel refuses held money', async () => {
+    const h = { headers: { 'idempotency-key': 'k-1' } };
+    const first = await client.post('/api/v1/policies', { name: 'once' }, h);
+    expect(first.status).toBe(201);
+    const again = await client.post('/api/v1/policies', { name: 'once' }, h);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await client.get('/api/v1/policies')).body.items.filter((p: { name: string }) => p.name === 'once')).toHaveLength(1);
+    const reused = await client.post('/api/v1/policies', { name: 'other' }, h);
+    expect(reused.status).toBe(422);
+    expect(reused.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+
+    const rover = fixtures().machines.rover!;
+    const agent = { headers: { 'x-agent-pairing-token': fixtures().pairingTokens[rover]! } };
+    const o = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_humanity_pop' }, agent)).body.item;
+    await client.post(`/api/v1/market/orders/${o.id}/payment-intent`, { rail: 'wallet' }, agent);
+    expect((await client.post(`/api/v1/market/orders/${o.id}/payment-proof`, { txHash: `0x${'cd'.repeat(32)}` }, agent)).body.item.status).toBe('held');
+    const cancel = await client.post(`/api/v1/market/orders/${o.id}/cancel`, {}, agent);
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe('ORDER_PAYMENT_HELD');
+  });
 });
 

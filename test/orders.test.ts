@@ -276,4 +276,26 @@ describe.each(engines())('spend limits under concurrency on $name', (engine) => 
     expect(codes.filter((x) => x === 'AGENT_DAILY_LIMIT_EXCEEDED')).toHaveLength(17);
     expect(Number((await srv!.db('market_orders').count({ n: '*' }))[0]!.n)).toBe(3);
   });
+
+  it('held money counts: cancel refuses a held payment, the held amount stays on the daily limit until refunded', async () => {
+    const c = await setup({}, { perTransactionLimit: 1, dailySpendLimit: 1, currency: 'USDT' });
+    const o = (await order(c, { serviceId: 'svc_humanity_pop' })).body.item;
+    expect(o.amount).toBe(1);
+    await step(c, o.id, 'payment-intent', { rail: 'wallet' });
+    expect((await step(c, o.id, 'payment-proof', { txHash: `0x${'ab'.repeat(32)}` })).body.item.status).toBe('held');
+    const cancel = await step(c, o.id, 'cancel', { reason: 'changed my mind' });
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe('ORDER_PAYMENT_HELD');
+    expect((await srv!.client.get(`/api/v1/market/orders/${o.id}`)).body.item).toMatchObject({ status: 'ready', paymentStatus: 'held' });
+    expect((await order(c, { serviceId: 'svc_humanity_pop' })).body.error.code).toBe('AGENT_DAILY_LIMIT_EXCEEDED');
+    // The refund (operator) returns the money and cancels the order: the limit is free again.
+    expect((await srv!.client.post(`/api/v1/market/orders/${o.id}/payment/refund`, {})).body.item.status).toBe('refunded');
+    expect((await srv!.client.get(`/api/v1/market/orders/${o.id}`)).body.item.status).toBe('cancelled');
+    const second = await order(c, { serviceId: 'svc_humanity_pop' });
+    expect(second.status).toBe(201);
+    expect((await order(c, { serviceId: 'svc_humanity_pop' })).body.error.code).toBe('AGENT_DAILY_LIMIT_EXCEEDED');
+    // A cancelled order with no money committed stops counting.
+    expect((await step(c, second.body.item.id, 'cancel', {})).status).toBe(200);
+    expect((await order(c, { serviceId: 'svc_humanity_pop' })).status).toBe(201);
+  });
 });

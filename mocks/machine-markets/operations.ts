@@ -5,7 +5,7 @@ import { getAddress, verifyMessage } from 'ethers';
 import type { Catalog, CatalogService } from '../../src/modules/catalog/catalog-core.ts';
 import { rankServices, type MachinePolicyRule } from '../../src/modules/market/ranking.ts';
 import { canonicalJson, normalisePolicy, policyDenial, type DelegationPolicy } from '../../src/modules/pairings/policy.ts';
-import { orderStep, paymentStep, CLOSED_ORDER_STATUSES, type OrderStatus, type PaymentStatus } from '../../src/modules/orders/state.ts';
+import { orderStep, paymentStep, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, type OrderStatus, type PaymentStatus } from '../../src/modules/orders/state.ts';
 import { challengeMessage } from '../../src/identity/challenge-message.ts';
 import { ApiError } from '../../src/http/errors.ts';
 import type { AgentPairing, Machine, MarketOrderRecord, MarketPayment, OutcomeRecord, RouteRecord, RunRecord, TaskRecord } from '../../generated/types.gen.ts';
@@ -485,7 +485,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const amount = service!.pricing.mode === 'fixed' ? (service!.pricing.amount ?? null) : (b.budget?.amount ?? null);
       if (amount !== null && policy.perTransactionLimit != null && amount > policy.perTransactionLimit) throw new ApiError('AGENT_SPEND_LIMIT_EXCEEDED', 'Over the per-transaction limit.');
       const day = new Date().toISOString().slice(0, 10);
-      const spent = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && o.status !== 'cancelled' && o.createdAt.slice(0, 10) === day).reduce((n, o) => n + (o.amount ?? 0), 0);
+      const spent = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === day).reduce((n, o) => n + (o.amount ?? 0), 0);
       if (amount !== null && policy.dailySpendLimit != null && spent + amount > policy.dailySpendLimit) throw new ApiError('AGENT_DAILY_LIMIT_EXCEEDED', 'Over the daily limit.');
       const at = now(s);
       const o: MarketOrderRecord = {
@@ -603,6 +603,11 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     cancelMarketOrder: (s, r) => {
       const o = order(s, r.params.orderId!);
       pairingFor(s, r.headers, o.machineId);
+      const paid = s.payments.get(o.id);
+      if (paid && MONEY_COMMITTED.includes(paid.status)) {
+        orderStep(o.status, 'cancel');
+        throw new ApiError('ORDER_PAYMENT_HELD', `The order's payment is ${paid.status}: the operator refunds it, which cancels the order.`);
+      }
       setOrderStatus(o, 'cancel', now(s));
       audit(s, 'market.order.cancelled', 'market-order', o.id);
       return ok({ item: o });

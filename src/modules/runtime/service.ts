@@ -3,6 +3,7 @@
 // tokens are stored as SHA-256 digests and compared in constant time.
 import { forUpdate, withTransaction } from '../../store/tx.ts';
 import { lockMachine } from '../machines/repo.ts';
+import type { ClusterLease } from '../../store/lease.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Knex } from 'knex';
@@ -354,35 +355,50 @@ export class RuntimeService {
         }
       }
       const at = this.now();
-      await this.db('runtime_endpoints').where({ id: r.id }).update({ status: healthy ? 'active' : 'unreachable', last_checked_at: at, ...(healthy ? { last_healthy_at: at } : {}) });
+      // Only if the endpoint is still the one probed: a heartbeat or PUT meanwhile wins over this verdict.
+      await this.db('runtime_endpoints').where({ id: r.id, updated_at: r.updated_at }).update({ status: healthy ? 'active' : 'unreachable', last_checked_at: at, ...(healthy ? { last_healthy_at: at } : {}) });
     }
     return rows.length;
   }
 }
 
 /** Runs probeAll on an interval (PEAQOS_RUNTIME_PROBE_INTERVAL_MS; 0 = off). */
+/**
+ * Probes runtime endpoints every `intervalMs`. With several replicas one of them probes per round: each round
+ * first takes the `runtime-prober` cluster lease (store/lease.ts), so endpoints are not probed N times and
+ * replicas do not overwrite each other's verdicts; a replica that dies hands over when its lease runs out.
+ * Lease expiry needs no background work: an expired lease is read as unreachable (active.ts).
+ */
 export class RuntimeProber {
+  static readonly LEASE = 'runtime-prober';
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   constructor(
     private readonly runtime: RuntimeService,
     private readonly intervalMs: number,
     private readonly logger: Logger,
+    private readonly lease: ClusterLease,
   ) {}
   start(): void {
     if (this.intervalMs <= 0 || this.timer) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.runtime
-        .probeAll(this.logger)
+      this.running = this.round()
         .catch((err) => this.logger.warn({ err }, 'runtime probe round failed'))
         .finally(() => (this.running = undefined));
     }, this.intervalMs);
     this.timer.unref();
   }
+  /** One round, if this replica holds the lease. Returns how many endpoints it probed (null: another replica's turn). */
+  async round(): Promise<number | null> {
+    // The lease outlives one interval a little, so the holder keeps it from round to round.
+    if (!(await this.lease.acquire(RuntimeProber.LEASE, Math.ceil(this.intervalMs * 1.5)))) return null;
+    return this.runtime.probeAll(this.logger);
+  }
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    if (this.intervalMs > 0) await this.lease.release(RuntimeProber.LEASE).catch(() => undefined);
   }
 }

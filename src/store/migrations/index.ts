@@ -4,7 +4,7 @@ import * as m001 from './001_core.ts';
 import * as m002 from './002_pairings.ts';
 import * as m003 from './003_market_and_orchestration.ts';
 import * as m004 from './004_orders.ts';
-import * as m005 from './005_idempotency.ts';
+import * as m005 from './005_replicas.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,7 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002_pairings': m002,
   '003_market_and_orchestration': m003,
   '004_orders': m004,
-  '005_idempotency': m005,
+  '005_replicas': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
