@@ -273,6 +273,54 @@ await stop(big);
 await stop(bareHttp);
 await stop(bareExpress);
 
+// ---- PostgreSQL scale-out: POST /market/orders with one replica, then two on the same database ----
+const PG_BENCH_URL = process.env.BENCH_DATABASE_URL ?? process.env.PEAQOS_TEST_DATABASE_URL;
+let pgSection = '';
+if (PG_BENCH_URL) {
+  log('POST /market/orders on PostgreSQL: one replica, then two');
+  const knexFactory = (await import('knex')).default;
+  const admin = knexFactory({ client: 'pg', connection: PG_BENCH_URL });
+  const dbName = `peaqos_bench_${Date.now()}`;
+  await admin.raw(`CREATE DATABASE ${dbName}`);
+  const pgUrl = new URL(PG_BENCH_URL);
+  pgUrl.pathname = `/${dbName}`;
+  const pgEnv = { ...baseEnv, PEAQOS_DATABASE_URL: pgUrl.toString() };
+  const r1 = await start('bench/servers/reference.ts', pgEnv);
+  const f = fleet[1]!;
+  const c = await json(r1.url, 'POST', '/api/v1/machine-identity/challenges', { identityRef: f.did });
+  const m = await json(r1.url, 'POST', '/api/v1/machines', { displayName: 'bench', ownerId: 'bench', machineType: 'rig', runtimeProfile: 'bench', identityRef: f.did, identityProof: { challengeId: c.item.challengeId, signature: await f.wallet.signMessage(c.item.message) } });
+  await json(r1.url, 'PATCH', `/api/v1/machines/${m.item.id}`, { status: 'active' });
+  const w = Wallet.createRandom() as unknown as Wallet;
+  const ch = await json(r1.url, 'POST', `/api/v1/machines/${m.item.id}/agent-pairings/challenges`, { agentAddress: w.address, agentProvider: 'bench', agentRole: 'buyer' });
+  const pg = await json(r1.url, 'POST', `/api/v1/machines/${m.item.id}/agent-pairings`, { agentAddress: w.address, agentProvider: 'bench', agentRole: 'buyer', agentProof: { challengeId: ch.item.challengeId, signature: await w.signMessage(ch.item.message) } });
+  const orderLoad = (url: string, pid: number) =>
+    load(url, { method: 'POST', path: '/api/v1/market/orders', body: JSON.stringify({ machineId: m.item.id, serviceId: 'svc_humanity_pop' }), headers: { 'x-agent-pairing-token': pg.item.pairingToken }, pid });
+  const one = await orderLoad(r1.url, r1.pid);
+  row('POST /market/orders (PostgreSQL)', 'one replica', one);
+  const r2 = await start('bench/servers/reference.ts', pgEnv);
+  // Both replicas take orders for the same pairing at once: every order locks the machine and the pairing rows,
+  // so this is the contended case (orders of one agent serialise by design).
+  const [t1, t2] = await Promise.all([orderLoad(r1.url, r1.pid), orderLoad(r2.url, r2.pid)]);
+  const twoRps = t1.rps + t2.rps;
+  row('POST /market/orders (PostgreSQL)', 'two replicas, same pairing (sum)', { ...t1, rps: twoRps, requests: t1.requests + t2.requests, non2xx: t1.non2xx + t2.non2xx, errors: t1.errors + t2.errors, cpu: undefined, rss: undefined }, `${(twoRps / Math.max(one.rps, 1)).toFixed(2)}x one replica`);
+  await stop(r1);
+  await stop(r2);
+  await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.destroy();
+  pgSection = `
+## PostgreSQL scale-out
+
+POST /market/orders on one PostgreSQL database: ${one.rps} orders/s with one replica, ${twoRps} orders/s with two
+replicas taking orders at once (${(twoRps / Math.max(one.rps, 1)).toFixed(2)}x), ${t1.non2xx + t2.non2xx + t1.errors + t2.errors} non-2xx answers. Every order of one
+pairing locks the machine and pairing rows (the spend limit is checked against committed orders), so orders of
+one agent serialise by design; on this machine PostgreSQL, both replicas and the load generator also share the
+same ${cpus().length} cores, so a second replica adds little. Replicas add capacity when the load is spread over
+many machines and pairings and the database has its own host.
+`;
+} else {
+  notes.push('PostgreSQL scenario skipped: set BENCH_DATABASE_URL (or PEAQOS_TEST_DATABASE_URL) to a PostgreSQL URL.');
+}
+
 log('conformance suite wall time');
 const mcr2Port = await new Promise<number>((r) => {
   const s = createNetServer();
@@ -354,6 +402,7 @@ before (openapi-backend's router) ${mSlow.rps} req/s, p50 ${mSlow.p50} ms, ${mSl
 table) ${mRef.rps} req/s, p50 ${mRef.p50} ms, ${mRef.cpu} µs CPU/request: ${(mRef.rps / Math.max(mSlow.rps, 1)).toFixed(2)}x.
 (The "before" server has every other change above; only the router differs.)
 
+${pgSection}
 ${ratio >= 0.6 && Math.max(refPeak, offPeak) < 250 ? '' : `## Why targets are missed
 
 ${ratio >= 0.6 ? '' : `- **GET /machines/{id} at ${Math.round(ratio * 100)}% of bare express (target 60%).** See the per-round ratios

@@ -406,6 +406,11 @@ export const disputeMarketOrder = <ThrowOnError extends boolean = false>(options
 
 /**
  * Cancel an order that has not started executing
+ *
+ * Refused with 409 `ORDER_PAYMENT_HELD` while the order's payment holds money (held, release_pending,
+ * released or frozen): the operator refunds it instead, which cancels the order. Money held counts against
+ * the pairing's daily limit until it is refunded.
+ *
  */
 export const cancelMarketOrder = <ThrowOnError extends boolean = false>(options: Options<CancelMarketOrderData, ThrowOnError>) => (options.client ?? client).post<CancelMarketOrderResponses, CancelMarketOrderErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }, { name: 'x-agent-pairing-token', type: 'apiKey' }],

@@ -1285,7 +1285,7 @@ export type CreateMachineIdentityChallengeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -1392,7 +1392,7 @@ export type CreateMachineErrors = {
      */
     403: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -1494,7 +1494,7 @@ export type UpdateMachineErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -1610,7 +1610,7 @@ export type CreateAgentPairingErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -1681,7 +1681,7 @@ export type CreateAgentPairingChallengeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -1833,7 +1833,7 @@ export type CreateAgentPairingSessionErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -1897,7 +1897,7 @@ export type RevokeAgentPairingErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2206,7 +2206,7 @@ export type SearchMarketErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2270,7 +2270,7 @@ export type ListMarketOrdersErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2327,7 +2327,7 @@ export type CreateMarketOrderErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2433,7 +2433,7 @@ export type CreateMarketPaymentIntentErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2508,7 +2508,7 @@ export type SubmitMarketPaymentProofErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2614,7 +2614,7 @@ export type LockMarketPaymentEscrowErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2677,7 +2677,7 @@ export type ReleaseMarketPaymentErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2740,7 +2740,7 @@ export type RefundMarketPaymentErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2811,7 +2811,7 @@ export type ExecuteMarketOrderErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2882,7 +2882,7 @@ export type ConfirmMarketOrderErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -2949,7 +2949,7 @@ export type DisputeMarketOrderErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3016,7 +3016,7 @@ export type CancelMarketOrderErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3080,7 +3080,7 @@ export type ListRuntimeEndpointsErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3128,7 +3128,7 @@ export type DeleteRuntimeEndpointErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3176,7 +3176,7 @@ export type GetRuntimeEndpointErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3228,7 +3228,7 @@ export type UpsertRuntimeEndpointErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3292,7 +3292,7 @@ export type ListMachineAgentsErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3355,7 +3355,7 @@ export type EnrollMachineAgentErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3419,7 +3419,7 @@ export type RevokeMachineAgentErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3484,7 +3484,7 @@ export type MachineAgentHeartbeatErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3535,7 +3535,7 @@ export type GetGraphErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3598,7 +3598,7 @@ export type CreateGraphNodeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3650,7 +3650,7 @@ export type DeleteGraphNodeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3702,7 +3702,7 @@ export type UpdateGraphNodeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3765,7 +3765,7 @@ export type CreateGraphEdgeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3817,7 +3817,7 @@ export type DeleteGraphEdgeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3869,7 +3869,7 @@ export type UpdateGraphEdgeErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3929,7 +3929,7 @@ export type ListTasksErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -3992,7 +3992,7 @@ export type CreateTaskErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4044,7 +4044,7 @@ export type GetTaskErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4108,7 +4108,7 @@ export type DiscoverTaskErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4176,7 +4176,7 @@ export type ResolveTaskErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4244,7 +4244,7 @@ export type ExecuteTaskErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4316,7 +4316,7 @@ export type ListRoutesErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4376,7 +4376,7 @@ export type ListOutcomesErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4439,7 +4439,7 @@ export type ListRunsErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4486,7 +4486,7 @@ export type GetRunErrors = {
      */
     404: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**
@@ -4581,7 +4581,7 @@ export type CreatePolicyErrors = {
      */
     401: ErrorResponse;
     /**
-     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...).
+     * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
     /**

@@ -15,6 +15,8 @@ import { activeMachine } from './helpers/identity.ts';
 import { agentWallet, pair } from './helpers/pairing.ts';
 import { openStore } from '../src/store/db.ts';
 import { StoreBusyError } from '../src/store/busy.ts';
+import { createClient, createConfig } from '../generated/client/index.ts';
+import { createPolicy } from '../generated/sdk.gen.ts';
 
 // better-sqlite3 ships no type declarations; the test needs only exec and close.
 const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => { exec(sql: string): void; close(): void };
@@ -146,6 +148,16 @@ describe('Idempotency-Key over HTTP', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0]).toMatchObject({ location: 'header', path: '/idempotency-key' });
     expect((await srv.client.get('/api/v1/policies')).body.items).toHaveLength(1);
+  });
+
+  it('is a typed header of the generated client', async () => {
+    srv = await startTestServer();
+    const client = createClient(createConfig({ baseUrl: srv.url }));
+    const first = await createPolicy({ client, body: { name: 'typed' }, headers: { 'Idempotency-Key': 'typed-1' } });
+    const again = await createPolicy({ client, body: { name: 'typed' }, headers: { 'Idempotency-Key': 'typed-1' } });
+    expect(first.response.status).toBe(201);
+    expect(again.response.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.data?.item.id).toBe(first.data?.item.id);
   });
 
   it('does not keep a 500: the retry runs the operation again', async () => {
