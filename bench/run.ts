@@ -329,7 +329,7 @@ const mcr2Port = await new Promise<number>((r) => {
     s.close(() => r(p));
   });
 });
-const conf = await start('bench/servers/reference.ts', { PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcr2Port}`, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000', PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000' });
+const conf = await start('bench/servers/reference.ts', { PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcr2Port}`, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_MCR_REQUESTS_PER_MINUTE: '0', PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000', PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000' });
 const c0 = performance.now();
 const rep = await runConformance({ baseUrl: conf.url, mcrPort: mcr2Port });
 const confSeconds = (performance.now() - c0) / 1000;

@@ -37,6 +37,7 @@ export interface Config {
   validateResponses: boolean;
   idempotencyTtlMs: number;
   storeBusyTimeoutMs: number;
+  mcrRequestsPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -166,6 +167,7 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     validateResponses: bool(env, 'PEAQOS_VALIDATE_RESPONSES', false),
     idempotencyTtlMs: int(env, 'PEAQOS_IDEMPOTENCY_TTL_MS', 86_400_000, 60_000, 30 * 86_400_000),
     storeBusyTimeoutMs: int(env, 'PEAQOS_STORE_BUSY_TIMEOUT_MS', 5_000, 0, 120_000),
+    mcrRequestsPerMinute: int(env, 'PEAQOS_MCR_REQUESTS_PER_MINUTE', 90, 0, 100_000),
   };
 }
 

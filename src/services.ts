@@ -54,7 +54,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const { config, db, clock, logger } = deps;
   const mcr =
     deps.services?.mcr ??
-    new McrClient({ baseUrl: config.mcrApiUrl, timeoutMs: config.mcrTimeoutMs, cacheTtlMs: config.mcrCacheTtlMs, now: () => clock.now().getTime() });
+    new McrClient({ baseUrl: config.mcrApiUrl, timeoutMs: config.mcrTimeoutMs, cacheTtlMs: config.mcrCacheTtlMs, requestsPerMinute: config.mcrRequestsPerMinute, now: () => clock.now().getTime() });
   const reader = deps.readDb ?? db;
   const machines = new MachinesService(db, config, clock, mcr, reader);
   const pairings = new PairingsService(db, config, clock, machines);

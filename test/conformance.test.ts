@@ -35,7 +35,7 @@ async function startReferenceServer(env: Record<string, string>): Promise<string
 describe('conformance kit against the reference server', () => {
   it('passes the reference profile (all groups) and the documented profile', async () => {
     const mcrPort = await freePort();
-    const url = await startReferenceServer({ PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcrPort}`, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000', PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000' });
+    const url = await startReferenceServer({ PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcrPort}`, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_MCR_REQUESTS_PER_MINUTE: '0', PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000', PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000' });
     const rep = await runConformance({ baseUrl: url, mcrPort, profile: 'reference' });
     const failures = rep.results.filter((r) => r.status === 'fail');
     expect(failures, JSON.stringify(failures, null, 2)).toEqual([]);

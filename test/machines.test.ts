@@ -97,6 +97,22 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     expect(await count(srv, 'machines')).toBe(1);
   });
 
+  it('registers one MCR machine once, whichever identityRef form comes first', async () => {
+    srv = await start();
+    const did = machineDid(1);
+    expect((await srv.client.post('/api/v1/machines', machineBody(did, { identityProof: await machineProof(srv.client, did, machineWallet(1)) }))).status).toBe(201);
+    const alias = await srv.client.post('/api/v1/machines', machineBody('peaqos:machine:1', { identityProof: await machineProof(srv.client, 'peaqos:machine:1', machineWallet(1)) }));
+    expect(alias.status).toBe(409);
+    expect(alias.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
+    const lower = await srv.client.post('/api/v1/machines', machineBody(did.toLowerCase(), { identityProof: await machineProof(srv.client, did.toLowerCase(), machineWallet(1)) }));
+    expect(lower.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
+    // The other way round: the numeric form first, then the DID.
+    expect((await srv.client.post('/api/v1/machines', machineBody('peaqos:machine:2', { identityProof: await machineProof(srv.client, 'peaqos:machine:2', machineWallet(2)) }))).status).toBe(201);
+    const byDid = await srv.client.post('/api/v1/machines', machineBody(machineDid(2), { identityProof: await machineProof(srv.client, machineDid(2), machineWallet(2)) }));
+    expect(byDid.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
+    expect(await count(srv, 'machines')).toBe(2);
+  });
+
   it('a challenge survives a rejected write and can be used once afterwards', async () => {
     srv = await start();
     await activeMachine(srv.client, 1);

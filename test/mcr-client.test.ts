@@ -63,4 +63,55 @@ describe('MCR client', () => {
     registry.setFailure('none');
     expect(await c.resolve('peaqos:machine:1')).not.toBeNull();
   });
+
+  describe('fails closed', () => {
+    const did = didOf(testWallet('machine:1'));
+    const answering = (body: BodyInit | null, status = 200, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+      client({ fetch: async () => new Response(body, { status, headers }), requestsPerMinute: 0 });
+
+    it.each([
+      ['an empty object', '{}'],
+      ['an array', '[1,2,3]'],
+      ['a profile without the machine fields', JSON.stringify({ schema_version: '1.0', name: 'x', peaqos: { did } })],
+      ['a profile with a bad bond status', JSON.stringify({ schema_version: '1.0', name: 'x', peaqos: { machine_id: 1, did, operator: null, mcr: 'BBB', mcr_score: 50, bond_status: 'yes', negative_flag: false, event_count: 1, data_visibility: 'private', documentation_url: null } })],
+      ['not JSON', 'hello'],
+    ])('a 200 with %s is PEAQOS_IDENTITY_UNAVAILABLE, never a resolution', async (_what, body) => {
+      await expect(answering(body).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+      await expect(answering(body).resolve('peaqos:machine:1')).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+    });
+
+    it('refuses the profile of another DID and the card of another machine', async () => {
+      const other = didOf(testWallet('machine:2'));
+      const profile = { schema_version: '1.0', name: 'x', peaqos: { machine_id: 2, did: other, operator: null, mcr: 'BBB', mcr_score: 50, bond_status: 'bonded', negative_flag: false, event_count: 1, data_visibility: 'private', documentation_url: null } };
+      await expect(answering(JSON.stringify(profile)).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+      const real = await (await fetch(`${MCR_TEST_URL}/machines/2`)).json();
+      await expect(answering(JSON.stringify(real)).resolve('peaqos:machine:1')).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+      expect(await answering(JSON.stringify(real)).resolve('peaqos:machine:2')).toMatchObject({ machineId: 2, did: other });
+    });
+
+    it('stops reading an answer over 1 MiB, declared or streamed', async () => {
+      const big = 'x'.repeat(2 * 1024 * 1024);
+      await expect(answering(big).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE', message: expect.stringContaining('over') });
+      let sent = 0;
+      const endless = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          sent += 65536;
+          controller.enqueue(new Uint8Array(65536).fill(32));
+          if (sent > 64 * 1024 * 1024) controller.close();
+        },
+      });
+      await expect(answering(endless).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+      expect(sent).toBeLessThan(4 * 1024 * 1024);
+    });
+
+    it('keeps within the MCR request budget: past it, 503 with Retry-After and no request sent', async () => {
+      const c = client({ requestsPerMinute: 3 });
+      for (let i = 0; i < 3; i++) await c.resolve('peaqos:machine:1');
+      const err = await c.resolve('peaqos:machine:1').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE', status: 503 });
+      expect(Number((err as { headers: Record<string, string> }).headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(c.requestsSent).toBe(3);
+    });
+  });
 });
+

@@ -26,5 +26,5 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, err: ApiError, headers?: Record<string, string>): void {
-  sendJson(res, err.status, err.toBody(), headers);
+  sendJson(res, err.status, err.toBody(), headers ?? err.headers);
 }

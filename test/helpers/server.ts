@@ -39,6 +39,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     PEAQOS_MCR_API_URL: MCR_TEST_URL,
     PEAQOS_MCR_CACHE_TTL_MS: '0',
     PEAQOS_MCR_TIMEOUT_MS: '500',
+    // Tests run with the MCR cache off and make hundreds of look-ups a minute against the in-process mock MCR.
+    PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
     PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0',
     PEAQOS_VALIDATE_RESPONSES: 'true',
     LOG_LEVEL: 'info',

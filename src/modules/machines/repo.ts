@@ -74,13 +74,23 @@ export async function lockMachine(trx: Knex.Transaction, id: string): Promise<vo
   await forUpdate(trx('machines').where({ id }).first('id'));
 }
 
-export async function findMachineByIdentityRef(db: Knex | Knex.Transaction, identityRef: string): Promise<Machine | undefined> {
-  const row = (await db('machines').whereRaw('lower(identity_ref) = ?', [identityRef.toLowerCase()]).first()) as MachineRow | undefined;
-  return row && toMachine(row);
+/** `identityKey`: the canonical identity (lower-cased DID) when known; unique across machines. */
+export async function insertMachine(db: Knex | Knex.Transaction, m: Machine, identityKey: string | null): Promise<void> {
+  await db('machines').insert({ ...toRow(m), identity_key: identityKey });
 }
 
-export async function insertMachine(db: Knex | Knex.Transaction, m: Machine): Promise<void> {
-  await db('machines').insert(toRow(m));
+/**
+ * A machine registered under any form of this identity: the same identityRef, the same canonical key, or (for
+ * rows registered before keys were stored) the other identityRef form of the same MCR machine.
+ */
+export async function findMachineByIdentity(db: Knex | Knex.Transaction, refs: string[], identityKey: string | null): Promise<Machine | undefined> {
+  const row = (await db('machines')
+    .where((q) => {
+      q.whereIn('identity_ref', refs);
+      if (identityKey) q.orWhere({ identity_key: identityKey });
+    })
+    .first()) as MachineRow | undefined;
+  return row && toMachine(row);
 }
 
 export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine): Promise<void> {

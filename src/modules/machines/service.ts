@@ -12,9 +12,9 @@ import { newId } from '../../ids.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
 import { encodeCursor, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
-import type { IdentityResolution, McrClient } from '../../identity/mcr-client.ts';
+import { canonicalDid, type IdentityResolution, type McrClient } from '../../identity/mcr-client.ts';
 import { consumeProof, issueChallenge, MACHINE_PROOF_CODES } from '../../identity/challenges.ts';
-import { findMachine, findMachineByIdentityRef, insertMachine, scanMachines, updateMachineRow } from './repo.ts';
+import { findMachine, findMachineByIdentity, insertMachine, scanMachines, updateMachineRow } from './repo.ts';
 import type { Machine, MachineIdentityProof, MachineStatus } from './types.ts';
 
 export interface ProofInput {
@@ -120,9 +120,12 @@ export class MachinesService {
     const resolution = verify ? await this.resolveOrFail(input.identityRef, 'MACHINE_IDENTITY_PROOF_INVALID') : null;
 
     // A concurrent registration of the same identity passes the look-up below and loses on the unique index.
-    const exists = () => new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
+    const exists = () => new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identity is already registered (as this identityRef or its other form).');
+    const identityKey = resolution ? canonicalDid(resolution.did) : /^did:peaq:/.test(input.identityRef) ? canonicalDid(input.identityRef) : null;
     return withTransaction(this.db, async (trx) => {
-      if (await findMachineByIdentityRef(trx, input.identityRef)) {
+      // One MCR machine registers once, under either identityRef form.
+      const refs = resolution ? [input.identityRef, resolution.did, ...(resolution.machineId ? [`peaqos:machine:${resolution.machineId}`] : [])] : [input.identityRef];
+      if (await findMachineByIdentity(trx, refs, identityKey)) {
         throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       }
       await this.hooks.assertPoliciesExist?.(trx, uniq(input.policyIds));
@@ -155,7 +158,7 @@ export class MachinesService {
         createdAt: at,
         updatedAt: at,
       };
-      await insertMachine(trx, machine);
+      await insertMachine(trx, machine, identityKey);
       await recordAudit(trx, {
         type: 'machine.created',
         resourceType: 'machine',

@@ -90,7 +90,7 @@ export class PairingsService {
       return (await this.machines.requireActive(machineId, { bonded: true, unverifiedCode: 'MACHINE_IDENTITY_PROOF_REQUIRED' })).machine;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'PEAQOS_IDENTITY_UNAVAILABLE') {
-        throw new ApiError('AGENT_PAIRING_UNAVAILABLE', 'Pairing cannot be verified right now: peaqOS MCR is unavailable.');
+        throw new ApiError('AGENT_PAIRING_UNAVAILABLE', 'Pairing cannot be verified right now: peaqOS MCR is unavailable.', undefined, err.headers);
       }
       throw err;
     }

@@ -5,6 +5,7 @@ import * as m002 from './002_pairings.ts';
 import * as m003 from './003_market_and_orchestration.ts';
 import * as m004 from './004_orders.ts';
 import * as m005 from './005_replicas.ts';
+import * as m006 from './006_identity_key.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_market_and_orchestration': m003,
   '004_orders': m004,
   '005_replicas': m005,
+  '006_identity_key': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
