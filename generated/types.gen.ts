@@ -1232,6 +1232,10 @@ export type GetReadinessErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * At least one check failed (`status` is `not_ready`).
      */
     503: ReadinessResponse;
@@ -1280,6 +1284,10 @@ export type CreateMachineIdentityChallengeErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
     /**
      * NOT_FOUND.
      */
@@ -1339,6 +1347,10 @@ export type ListMachinesErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -1388,7 +1400,7 @@ export type CreateMachineErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1439,7 +1451,7 @@ export type GetMachineErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1486,7 +1498,7 @@ export type UpdateMachineErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1551,6 +1563,10 @@ export type ListAgentPairingsErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -1602,7 +1618,7 @@ export type CreateAgentPairingErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1673,7 +1689,7 @@ export type CreateAgentPairingChallengeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1725,6 +1741,10 @@ export type GetAgentPairingErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -1765,7 +1785,7 @@ export type UpdateAgentPairingErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1825,7 +1845,7 @@ export type CreateAgentPairingSessionErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -1892,6 +1912,10 @@ export type RevokeAgentPairingErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
     /**
      * NOT_FOUND.
      */
@@ -2198,7 +2222,7 @@ export type SearchMarketErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2262,7 +2286,7 @@ export type ListMarketOrdersErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2319,7 +2343,7 @@ export type CreateMarketOrderErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2374,6 +2398,10 @@ export type GetMarketOrderErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -2425,7 +2453,7 @@ export type CreateMarketPaymentIntentErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2500,7 +2528,7 @@ export type SubmitMarketPaymentProofErrors = {
      */
     402: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2555,6 +2583,10 @@ export type GetMarketPaymentErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -2606,7 +2638,7 @@ export type LockMarketPaymentEscrowErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2673,6 +2705,10 @@ export type ReleaseMarketPaymentErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -2735,6 +2771,10 @@ export type RefundMarketPaymentErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
     /**
      * NOT_FOUND.
      */
@@ -2803,7 +2843,7 @@ export type ExecuteMarketOrderErrors = {
      */
     402: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2874,7 +2914,7 @@ export type ConfirmMarketOrderErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -2941,7 +2981,7 @@ export type DisputeMarketOrderErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3008,7 +3048,7 @@ export type CancelMarketOrderErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3072,7 +3112,7 @@ export type ListRuntimeEndpointsErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3120,7 +3160,7 @@ export type DeleteRuntimeEndpointErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3168,7 +3208,7 @@ export type GetRuntimeEndpointErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3220,7 +3260,7 @@ export type UpsertRuntimeEndpointErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3284,7 +3324,7 @@ export type ListMachineAgentsErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3347,7 +3387,7 @@ export type EnrollMachineAgentErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3411,7 +3451,7 @@ export type RevokeMachineAgentErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3476,7 +3516,7 @@ export type MachineAgentHeartbeatErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3527,7 +3567,7 @@ export type GetGraphErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3590,7 +3630,7 @@ export type CreateGraphNodeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3642,7 +3682,7 @@ export type DeleteGraphNodeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3694,7 +3734,7 @@ export type UpdateGraphNodeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3757,7 +3797,7 @@ export type CreateGraphEdgeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3809,7 +3849,7 @@ export type DeleteGraphEdgeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3861,7 +3901,7 @@ export type UpdateGraphEdgeErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3921,7 +3961,7 @@ export type ListTasksErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -3984,7 +4024,7 @@ export type CreateTaskErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4036,7 +4076,7 @@ export type GetTaskErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4100,7 +4140,7 @@ export type DiscoverTaskErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4168,7 +4208,7 @@ export type ResolveTaskErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4236,7 +4276,7 @@ export type ExecuteTaskErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4308,7 +4348,7 @@ export type ListRoutesErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4368,7 +4408,7 @@ export type ListOutcomesErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4431,7 +4471,7 @@ export type ListRunsErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4478,7 +4518,7 @@ export type GetRunErrors = {
      */
     401: ErrorResponse;
     /**
-     * Authenticated but not allowed: invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
      */
     403: ErrorResponse;
     /**
@@ -4536,6 +4576,10 @@ export type ListPoliciesErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */
     default: ErrorResponse;
@@ -4580,6 +4624,10 @@ export type CreatePolicyErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
     /**
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
@@ -4628,6 +4676,10 @@ export type DeletePolicyErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -4667,6 +4719,10 @@ export type GetPolicyErrors = {
      */
     401: ErrorResponse;
     /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
+    /**
      * NOT_FOUND.
      */
     404: ErrorResponse;
@@ -4705,6 +4761,10 @@ export type UpdatePolicyErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
     /**
      * NOT_FOUND.
      */
@@ -4758,6 +4818,10 @@ export type ListAuditEventsErrors = {
      * Missing or invalid credentials: AUTH_REQUIRED, AUTH_INVALID, AGENT_AUTH_*, AGENT_PAIRING_REQUIRED.
      */
     401: ErrorResponse;
+    /**
+     * Authenticated but not allowed: an agent-scoped key on an operator operation (AUTH_FORBIDDEN), invalid proofs, policy or spend limits, inactive pairing, machine not activated.
+     */
+    403: ErrorResponse;
     /**
      * Any other failure, in the error envelope (405 wrong method, 413 body too large, 500, 501 not implemented).
      */

@@ -26,6 +26,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** A request as the router sees it; the child logger is made on first use (most requests never log). */
 class Request implements HttpRequest {
   body: unknown = undefined;
+  keyRole: 'operator' | 'agent' | undefined = undefined;
   #log: Logger | undefined;
   constructor(
     readonly method: string,
@@ -73,7 +74,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     responseValidator: deps.config.validateResponses ? new ContractValidator(spec) : undefined,
     fastRouting: deps.fastRouting,
   });
-  const apiKey = deps.config.requireApiAuth ? apiKeyAuth(deps.config.apiKeys) : undefined;
+  const apiKey = apiKeyAuth({ operatorKeys: deps.config.apiKeys, agentKeys: deps.config.agentApiKeys, required: deps.config.requireApiAuth });
   const idempotency = createIdempotency({ store: services.idempotency });
   const logRequests = logger.isLevelEnabled('error');
 
@@ -117,9 +118,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   const handle = async (request: HttpRequest, req: IncomingMessage, res: ServerResponse) => {
-    if (apiKey && (request.path === '/api/v1' || request.path.startsWith('/api/v1/'))) {
-      const denied = apiKey(req.headers);
-      if (denied) throw denied;
+    if (request.path === '/api/v1' || request.path.startsWith('/api/v1/')) {
+      const role = apiKey(req.headers);
+      if (role instanceof ApiError) throw role;
+      request.keyRole = role;
     }
     request.body = await readJsonBody(req);
     if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err));

@@ -12,6 +12,8 @@ export interface Config {
   databaseUrl: string;
   requireApiAuth: boolean;
   apiKeys: string[];
+  /** Agent-scoped keys (PEAQOS_AGENT_API_KEYS): admit agent operations only. */
+  agentApiKeys: string[];
   requireAgentPairingAuth: boolean;
   machineIdentityVerification: IdentityVerificationMode;
   agentPairingVerification: IdentityVerificationMode;
@@ -108,6 +110,9 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
   const keys = [raw(env, 'PEAQOS_API_KEY'), ...(raw(env, 'PEAQOS_API_KEYS') ?? '').split(',')]
     .map((k) => k?.trim())
     .filter((k): k is string => !!k);
+  const agentKeys = (raw(env, 'PEAQOS_AGENT_API_KEYS') ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const shared = agentKeys.filter((k) => keys.includes(k));
+  if (shared.length) throw new ConfigError('PEAQOS_AGENT_API_KEYS', 'holds a key that is also an operator key (PEAQOS_API_KEY / PEAQOS_API_KEYS); agent keys must be their own');
   const requireApiAuth = bool(env, 'PEAQOS_REQUIRE_API_AUTH', false);
   if (requireApiAuth && keys.length === 0) {
     throw new ConfigError('PEAQOS_REQUIRE_API_AUTH', 'is true but neither PEAQOS_API_KEY nor PEAQOS_API_KEYS holds a key');
@@ -142,6 +147,7 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     databaseUrl: databaseUrl(env),
     requireApiAuth,
     apiKeys: keys,
+    agentApiKeys: agentKeys,
     requireAgentPairingAuth: bool(env, 'PEAQOS_REQUIRE_AGENT_PAIRING_AUTH', true),
     machineIdentityVerification: oneOf(env, 'PEAQOS_MACHINE_IDENTITY_VERIFICATION', 'required', MODES),
     agentPairingVerification: oneOf(env, 'PEAQOS_AGENT_PAIRING_VERIFICATION', 'required', MODES),

@@ -22,6 +22,9 @@ async function serve(): Promise<void> {
   if (config.agentPairingSessionSecretGenerated) {
     logger.warn('PEAQOS_AGENT_PAIRING_SESSION_SECRET is not set: using a random secret for this process only (pairing tokens will not survive a restart). Set it in production.');
   }
+  if (!config.requireApiAuth && config.nodeEnv === 'production') {
+    logger.warn('PEAQOS_REQUIRE_API_AUTH is false in production: every caller without an agent-scoped key is an operator. Set PEAQOS_REQUIRE_API_AUTH=true and PEAQOS_API_KEY(S).');
+  }
   const started = performance.now();
   const db = await openStore(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
   const readDb = createReadDb(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });

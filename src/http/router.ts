@@ -10,6 +10,8 @@ import { sendError, sendJson } from './respond.ts';
 import { installFastRouting } from './fast-routing.ts';
 import type { ContractValidator } from '../contract/validator.ts';
 import type { OpenApiDoc } from '../contract/spec.ts';
+import type { Caller, Role } from '../auth/caller.ts';
+import { rolesByOperation } from './roles.ts';
 
 export interface RouterOptions {
   spec: OpenApiDoc;
@@ -37,11 +39,14 @@ class OperationContext implements RequestContext {
   readonly body: unknown;
   readonly headers: HttpRequest['headers'];
   readonly requestId: string;
+  readonly caller: Caller;
   constructor(
     c: Context,
     private readonly req: HttpRequest,
   ) {
     this.operationId = c.operation.operationId as string;
+    const token = req.headers['x-agent-pairing-token'];
+    this.caller = { role: req.keyRole ?? 'operator', pairingToken: (Array.isArray(token) ? token[0] : token) || undefined };
     this.params = (c.request.params ?? {}) as Record<string, string>;
     this.query = (c.request.query ?? {}) as Record<string, unknown>;
     this.body = c.request.requestBody;
@@ -78,6 +83,16 @@ export async function createRouter(opts: RouterOptions) {
     ajvOpts: { strict: false, allErrors: true },
   });
 
+  // The one guard: the roles each operation admits come from openapi.yaml (x-peaqos-roles). An agent-scoped key
+  // reaches only operations open to agents (or runtime agents); everything else is an operator's.
+  const roles = rolesByOperation(opts.spec);
+  const admits = (operationId: string, req: HttpRequest) => {
+    if (req.keyRole !== 'agent') return;
+    const allowed: Role[] = roles.get(operationId) ?? ['operator'];
+    if (!allowed.includes('agent') && !allowed.includes('machine-agent') && !allowed.includes('public')) {
+      throw new ApiError('AUTH_FORBIDDEN', `${operationId} is an operator operation; an agent-scoped key cannot call it.`);
+    }
+  };
   const toContext = (c: Context, req: HttpRequest): RequestContext => new OperationContext(c, req);
 
   const respond = (c: Context, res: ServerResponse, result: HandlerResult) => {
@@ -90,12 +105,15 @@ export async function createRouter(opts: RouterOptions) {
 
   for (const [operationId, handler] of Object.entries(opts.handlers)) {
     api.register(operationId, async (c: Context, req: HttpRequest, res: ServerResponse) => {
+      admits(operationId, req);
       respond(c, res, await handler(toContext(c, req)));
     });
   }
 
   api.register({
-    validationFail: (c: Context, _req: HttpRequest, res: ServerResponse) => {
+    validationFail: (c: Context, req: HttpRequest, res: ServerResponse) => {
+      // Who may call comes before what was sent: an agent key on an operator operation learns nothing more.
+      admits(c.operation.operationId as string, req);
       const details = validationDetails(c.validation.errors);
       const first = details[0];
       const message = first ? `Invalid ${first.location} ${first.path}: ${first.message}.` : 'Request validation failed.';

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import type { Caller } from '../auth/caller.ts';
 
 /** What the HTTP layer knows of a request once its body is read: the shape the router and handlers see. */
 export interface HttpRequest {
@@ -12,6 +13,8 @@ export interface HttpRequest {
   id: string;
   /** A child logger carrying the request id, created on first use. */
   readonly log: Logger;
+  /** What the API key made the caller (set by the HTTP layer before routing). */
+  keyRole?: 'operator' | 'agent';
 }
 
 export interface RequestContext {
@@ -24,6 +27,8 @@ export interface RequestContext {
   headers: Record<string, string | string[] | undefined>;
   requestId: string;
   log: Logger;
+  /** The authenticated caller: role from the API key, the pairing token to check. */
+  caller: Caller;
 }
 
 export interface HandlerResult {

@@ -20,7 +20,9 @@ export async function readiness(s: Services): Promise<ReadinessCheck[]> {
   checks.push({
     name: 'auth',
     ok: !s.config.requireApiAuth || s.config.apiKeys.length > 0,
-    detail: s.config.requireApiAuth ? `api key auth on (${s.config.apiKeys.length} key(s))` : 'api key auth off',
+    detail: s.config.requireApiAuth
+      ? `api key auth on (${s.config.apiKeys.length} operator key(s), ${s.config.agentApiKeys.length} agent key(s))`
+      : 'api key auth off (PEAQOS_REQUIRE_API_AUTH=false): every caller without an agent key is an operator',
   });
   for (const extra of s.readinessChecks) checks.push(await extra());
   if (s.config.machineIdentityVerification === 'required') {

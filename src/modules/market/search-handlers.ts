@@ -4,6 +4,6 @@ import type { MarketSearchService } from './search.ts';
 
 export function searchHandlers(search: MarketSearchService): HandlerMap {
   return {
-    searchMarket: async (ctx) => created({ item: await search.search(ctx.headers, ctx.body) }),
+    searchMarket: async (ctx) => created({ item: await search.search(ctx.caller, ctx.body) }),
   };
 }

@@ -12,6 +12,7 @@ import { ApiError } from '../../http/errors.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, ExternalHandoff } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';
+import type { Caller } from '../../auth/caller.ts';
 import type { PairingsService } from '../pairings/service.ts';
 import { policyDenial } from '../pairings/policy.ts';
 import { rankServices, type MachinePolicyRule } from './ranking.ts';
@@ -128,8 +129,8 @@ export class MarketSearchService {
     private readonly context: MachineContext,
   ) {}
 
-  async search(headers: Record<string, string | string[] | undefined>, input: SearchInput): Promise<MarketSearchRecord> {
-    const principal = await this.pairings.authenticate(headers, { machineId: input.machineId, agentPairingId: input.agentPairingId });
+  async search(caller: Caller, input: SearchInput): Promise<MarketSearchRecord> {
+    const principal = await this.pairings.authenticate(caller, { machineId: input.machineId, agentPairingId: input.agentPairingId });
     const { machine } = await this.machines.requireActive(input.machineId, { bonded: true });
     const pairing = principal.pairing;
     const policy = pairing.delegationPolicy;

@@ -16,6 +16,7 @@ import type { MachinesService } from '../machines/service.ts';
 import { findMachine } from '../machines/repo.ts';
 import { findPairing } from '../pairings/repo.ts';
 import type { PairingsService, PairingPrincipal } from '../pairings/service.ts';
+import { OPERATOR, type Caller } from '../../auth/caller.ts';
 import { policyDenial } from '../pairings/policy.ts';
 import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
@@ -25,7 +26,6 @@ import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '
 import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, toMicros, type OrderRecord, type PaymentRecord } from './repo.ts';
 import { OPEN_ORDER_STATUSES, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
 
-type Headers = Record<string, string | string[] | undefined>;
 
 // Request bodies are the contract's own types (generated from openapi.yaml).
 export type CreateOrderInput = CreateMarketOrderRequest;
@@ -86,8 +86,8 @@ export class OrdersService {
   }
 
   /** Market writes on an order need the token of the pairing that placed it. */
-  private async agentFor(headers: Headers, o: OrderRecord): Promise<PairingPrincipal> {
-    return this.pairings.authenticate(headers, { machineId: o.machineId, agentPairingId: o.agentPairingId });
+  private async agentFor(caller: Caller, o: OrderRecord): Promise<PairingPrincipal> {
+    return this.pairings.authenticate(caller, { machineId: o.machineId, agentPairingId: o.agentPairingId });
   }
 
   async list(machineId: string, status: string | undefined, page: PageQuery): Promise<Page<OrderRecord>> {
@@ -97,19 +97,22 @@ export class OrdersService {
     return keysetPage(qb, page, orderFrom);
   }
 
-  get(id: string) {
-    return this.order(id);
+  /** An agent-scoped caller reads only orders of its own pairing. */
+  async get(id: string, caller: Caller = OPERATOR): Promise<OrderRecord> {
+    const o = await this.order(id);
+    if (caller.role === 'agent') await this.agentFor(caller, o);
+    return o;
   }
 
-  async payment(orderId: string): Promise<PaymentRecord> {
-    await this.order(orderId);
+  async payment(orderId: string, caller: Caller = OPERATOR): Promise<PaymentRecord> {
+    await this.get(orderId, caller);
     const p = await findPayment(this.db, orderId);
     if (!p) throw notFound('Payment (create a payment intent first)');
     return p;
   }
 
-  async create(headers: Headers, input: CreateOrderInput): Promise<OrderRecord> {
-    const principal = await this.pairings.authenticate(headers, { machineId: input.machineId, agentPairingId: input.agentPairingId });
+  async create(caller: Caller, input: CreateOrderInput): Promise<OrderRecord> {
+    const principal = await this.pairings.authenticate(caller, { machineId: input.machineId, agentPairingId: input.agentPairingId });
     const { machine } = await this.machines.requireActive(input.machineId, { bonded: true });
     const now = this.now();
     if (this.config.requireMarketQuotes && (!input.searchId || !input.quoteId)) {
@@ -294,9 +297,9 @@ export class OrdersService {
     }
   }
 
-  async paymentIntent(headers: Headers, orderId: string, body: { rail?: RailType; payerAddress?: string; payeeAddress?: string; chain?: string }): Promise<{ created: boolean; payment: PaymentRecord }> {
+  async paymentIntent(caller: Caller, orderId: string, body: { rail?: RailType; payerAddress?: string; payeeAddress?: string; chain?: string }): Promise<{ created: boolean; payment: PaymentRecord }> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -313,9 +316,9 @@ export class OrdersService {
     });
   }
 
-  async paymentProof(headers: Headers, orderId: string, body: ProofInput): Promise<PaymentRecord> {
+  async paymentProof(caller: Caller, orderId: string, body: ProofInput): Promise<PaymentRecord> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     if (CLOSED_ORDER_STATUSES.includes(o0.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o0.status}.`);
     const existing = await findPayment(this.db, orderId);
     const chain = body.chain ?? existing?.chain ?? o0.payment.network ?? 'evm';
@@ -386,9 +389,9 @@ export class OrdersService {
     });
   }
 
-  async escrowLock(headers: Headers, orderId: string, body: { escrowRef?: string; txHash?: string }): Promise<PaymentRecord> {
+  async escrowLock(caller: Caller, orderId: string, body: { escrowRef?: string; txHash?: string }): Promise<PaymentRecord> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -436,9 +439,9 @@ export class OrdersService {
     return this.settle(orderId, 'refund', body);
   }
 
-  async execute(headers: Headers, orderId: string, body: { input?: Record<string, unknown> }): Promise<MarketOrderExecution> {
+  async execute(caller: Caller, orderId: string, body: { input?: Record<string, unknown> }): Promise<MarketOrderExecution> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     await this.machines.requireActive(o0.machineId);
     const at = this.now().toISOString();
     const started = await withTransaction(this.db, async (trx) => {
@@ -474,9 +477,9 @@ export class OrdersService {
     return { status: out.status, order: final, outcome: out.outcome, run: out.run, ...(out.error ? { error: out.error } : {}) };
   }
 
-  async confirm(headers: Headers, orderId: string): Promise<OrderRecord> {
+  async confirm(caller: Caller, orderId: string): Promise<OrderRecord> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -494,9 +497,9 @@ export class OrdersService {
     });
   }
 
-  async dispute(headers: Headers, orderId: string, body: { reason: string; evidence?: Record<string, unknown> }): Promise<OrderRecord> {
+  async dispute(caller: Caller, orderId: string, body: { reason: string; evidence?: Record<string, unknown> }): Promise<OrderRecord> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -514,9 +517,9 @@ export class OrdersService {
     });
   }
 
-  async cancel(headers: Headers, orderId: string, body: { reason?: string }): Promise<OrderRecord> {
+  async cancel(caller: Caller, orderId: string, body: { reason?: string }): Promise<OrderRecord> {
     const o0 = await this.order(orderId);
-    await this.agentFor(headers, o0);
+    await this.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;

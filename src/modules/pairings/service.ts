@@ -15,6 +15,7 @@ import type { Machine } from '../machines/types.ts';
 import { fromRow, findPairing, insertPairing, pairingsQuery, savePairing, type PairingRecord } from './repo.ts';
 import { normalisePolicy, type DelegationPolicyInput } from './policy.ts';
 import { policyHash } from './policy-hash.ts';
+import { OPERATOR, type Caller } from '../../auth/caller.ts';
 import { SessionSigner, digestsEqual, tokenDigest } from './session.ts';
 
 export type AgentPairingView = Omit<PairingRecord, 'policyHash' | 'tokenHash'> & { hasAuthToken: boolean; pairingToken?: string };
@@ -205,16 +206,18 @@ export class PairingsService {
     });
   }
 
-  async rotate(machineId: string, pairingId: string, input: { agentProof?: { challengeId: string; signature: string } }) {
+  /** A new session token. An agent-scoped caller proves it is the pairing's agent by signing, whatever the mode. */
+  async rotate(machineId: string, pairingId: string, input: { agentProof?: { challengeId: string; signature: string } }, caller: Caller = OPERATOR) {
     const now = this.clock.now();
     const current = await this.pairingOf(this.db, machineId, pairingId);
     if (current.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${current.status}; only an active pairing can rotate its session.`);
     await this.pairableMachine(machineId);
-    if (this.mode === 'required' && !input.agentProof) throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof over a fresh challenge is required to rotate the session.');
+    const mustSign = this.mode === 'required' || caller.role === 'agent';
+    if (mustSign && !input.agentProof) throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof over a fresh challenge is required to rotate the session.');
     return withTransaction(this.db, async (trx) => {
       const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
-      if (this.mode !== 'disabled' && input.agentProof) {
+      if ((this.mode !== 'disabled' || caller.role === 'agent') && input.agentProof) {
         const v = await consumeProof(trx, { proof: input.agentProof, purpose: 'agent-pairing', subject: p.agentAddress, machineId, allowedSigners: [p.agentAddress], now, codes: PAIRING_PROOF_CODES });
         p.verification = { method: 'eip191', signerAddress: v.signerAddress, verifiedAt: now.toISOString(), challengeExpiresAt: v.challenge.expiresAt };
       }
@@ -286,8 +289,10 @@ export class PairingsService {
     });
   }
 
-  async get(machineId: string, pairingId: string) {
+  /** An agent-scoped caller reads only the pairing its token belongs to. */
+  async get(machineId: string, pairingId: string, caller: Caller = OPERATOR) {
     await this.machineExists(machineId);
+    if (caller.role === 'agent') await this.authenticate(caller, { machineId, agentPairingId: pairingId });
     return toView(await this.pairingOf(this.db, machineId, pairingId));
   }
 
@@ -302,11 +307,11 @@ export class PairingsService {
    * Without a token: AGENT_AUTH_REQUIRED when PEAQOS_REQUIRE_AGENT_PAIRING_AUTH=true; otherwise the request must
    * name its pairing (`agentPairingId`), else AGENT_PAIRING_REQUIRED.
    */
-  async authenticate(headers: Record<string, string | string[] | undefined>, ctx: { machineId?: string; agentPairingId?: string }): Promise<PairingPrincipal> {
-    const raw = headers['x-agent-pairing-token'];
-    const token = Array.isArray(raw) ? raw[0] : raw;
+  async authenticate(caller: Caller, ctx: { machineId?: string; agentPairingId?: string }): Promise<PairingPrincipal> {
+    const token = caller.pairingToken;
     if (!token) {
-      if (this.config.requireAgentPairingAuth) throw new ApiError('AGENT_AUTH_REQUIRED', 'This call needs the x-agent-pairing-token header.');
+      // An agent-scoped key always needs its token: naming a pairing is an operator's convenience.
+      if (this.config.requireAgentPairingAuth || caller.role === 'agent') throw new ApiError('AGENT_AUTH_REQUIRED', 'This call needs the x-agent-pairing-token header.');
       if (!ctx.agentPairingId) throw new ApiError('AGENT_PAIRING_REQUIRED', 'Name the Machine Agent pairing (agentPairingId) or send its x-agent-pairing-token.');
       const p = await findPairing(this.db, ctx.agentPairingId);
       if (!p || (ctx.machineId && p.machineId !== ctx.machineId)) throw new ApiError('AGENT_PAIRING_REQUIRED', 'No such pairing for this machine.');
