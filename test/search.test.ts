@@ -176,3 +176,52 @@ describe('pairing tokens on market calls', () => {
     expect(revoked.body.error.code).toBe('AGENT_PAIRING_INACTIVE');
   });
 });
+
+describe('search and orders agree', () => {
+  it('never quotes what the order step refuses, under every delegation-policy rule and machine policy', async () => {
+    srv = await startTestServer();
+    const machine = await activeMachine(srv.client, 1);
+    const policy = (await srv.client.post('/api/v1/policies', { name: 'eu only, no handoff to akash', regionRules: ['eu-central'], deniedSkillKeys: ['akash.gpu'] })).body.item;
+    expect((await srv.client.patch(`/api/v1/machines/${machine.id}`, { policyIds: [policy.id] })).status).toBe(200);
+    const policies: Record<string, unknown>[] = [
+      {},
+      { currency: 'USDT', perTransactionLimit: 5 },
+      { currency: 'USDC', dailySpendLimit: 1 },
+      { perTransactionLimit: 0.01 },
+      { dailySpendLimit: 1.5, currency: 'USDT' },
+      { deniedSkillKeys: ['geodnet.rtk'], allowedServiceIds: ['svc_redstone_price_x402', 'svc_humanity_pop', 'svc_geodnet_rtk_x402'] },
+    ];
+    const budgets = [undefined, { amount: 0.5, currency: 'USDT' }, { amount: 50, currency: 'USDC' }];
+    let quotes = 0;
+    for (const [i, delegationPolicy] of policies.entries()) {
+      const p = await pair(srv.client, machine.id, agentWallet(`agree-${i}`), { delegationPolicy });
+      const h = { headers: { 'x-agent-pairing-token': p.pairingToken } };
+      // Spend a little first, so the daily limit has something to count.
+      await srv.client.post('/api/v1/market/orders', { machineId: machine.id, serviceId: 'svc_humanity_pop' }, h);
+      for (const budget of budgets) {
+        const found = await srv.client.post('/api/v1/market/search', { machineId: machine.id, maxResults: 25, ...(budget ? { budget } : {}) }, h);
+        expect(found.status).toBe(201);
+        for (const q of found.body.item.quotes) {
+          quotes++;
+          const placed = await srv.client.post('/api/v1/market/orders', { machineId: machine.id, searchId: found.body.item.id, quoteId: q.id }, h);
+          expect(placed.status, `policy ${JSON.stringify(delegationPolicy)} budget ${JSON.stringify(budget)}: quoted ${q.serviceId}, then ${JSON.stringify(placed.body)}`).toBe(201);
+          // Leave the daily limit as the search saw it.
+          expect((await srv.client.post(`/api/v1/market/orders/${placed.body.item.id}/cancel`, {}, h)).status).toBe(200);
+        }
+      }
+    }
+    expect(quotes).toBeGreaterThan(20);
+  });
+
+  it('a pairing limited to USDT gets no USDC quote, and says why', async () => {
+    srv = await startTestServer();
+    const machine = await activeMachine(srv.client, 1);
+    const p = await pair(srv.client, machine.id, agentWallet('usdt'), { delegationPolicy: { currency: 'USDT', perTransactionLimit: 5 } });
+    const found = await srv.client.post('/api/v1/market/search', { machineId: machine.id, maxResults: 25 }, { headers: { 'x-agent-pairing-token': p.pairingToken } });
+    const quoted = found.body.item.quotes.map((q: { serviceId: string }) => q.serviceId);
+    expect(quoted).not.toContain('svc_redstone_price_x402');
+    const why = found.body.item.excluded.find((e: { serviceId: string }) => e.serviceId === 'svc_redstone_price_x402');
+    expect(why.reasons.join(' ')).toMatch(/may only spend in USDT/);
+  });
+});
+

@@ -4,7 +4,9 @@
 import { getAddress, verifyMessage } from 'ethers';
 import type { Catalog, CatalogService } from '../../src/modules/catalog/catalog-core.ts';
 import { rankServices, type MachinePolicyRule } from '../../src/modules/market/ranking.ts';
-import { canonicalJson, normalisePolicy, policyDenial, type DelegationPolicy } from '../../src/modules/pairings/policy.ts';
+import { chargeOf, policyRefusals } from '../../src/modules/market/policy-check.ts';
+import { toMicros } from '../../src/modules/orders/amounts.ts';
+import { canonicalJson, normalisePolicy, type DelegationPolicy } from '../../src/modules/pairings/policy.ts';
 import { orderStep, paymentStep, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, type OrderStatus, type PaymentStatus } from '../../src/modules/orders/state.ts';
 import { challengeMessage } from '../../src/identity/challenge-message.ts';
 import { ApiError } from '../../src/http/errors.ts';
@@ -439,10 +441,12 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const p = pairingFor(s, r.headers, r.body.machineId);
       const m = activeMachine(s, r.body.machineId);
       const b = r.body;
+      const today = new Date().toISOString().slice(0, 10);
+      const spentTodayMicros = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === today).reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
       const result = rankServices(catalog.services, {
         serviceType: b.serviceType, skillKey: b.skillKey, operation: b.operation, requiredCapabilities: b.requiredCapabilities, region: b.region, budget: b.budget,
         nativeOnly: b.executionPreference?.nativeOnly ?? false, allowExternalHandoff: b.executionPreference?.allowExternalHandoff ?? true,
-        delegationPolicy: p.delegationPolicy as DelegationPolicy, machinePolicies: policiesOf(s, m),
+        delegationPolicy: p.delegationPolicy as DelegationPolicy, machinePolicies: policiesOf(s, m), spentTodayMicros,
         runtimeProviders: runtimeProviders(s, m.id), credentialProviders: new Set(Object.keys(b.providerCredentials ?? {})), machineSkillKeys: m.skillKeys,
       }, b.maxResults ?? 10);
       const at = now(s);
@@ -470,23 +474,25 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       activeMachine(s, b.machineId);
       let service: CatalogService | undefined;
       let operation = b.operation;
+      let quoteBudget: { amount?: number; currency?: string } | undefined;
       if (b.searchId || b.quoteId) {
         const search = s.searches.get(b.searchId) ?? gone('Market search');
         const q = search.quotes.find((x) => x.id === b.quoteId) ?? gone('Quote');
         if (Date.parse(q.expiresAt) <= Date.now()) throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
         service = catalog.service(q.serviceId);
         operation ??= q.operation;
+        quoteBudget = (search.query as { budget?: { amount?: number; currency?: string } }).budget;
       } else if (b.serviceId) service = catalog.service(b.serviceId);
       else throw new ApiError('VALIDATION_ERROR', 'Name the service (serviceId) or the quote (searchId and quoteId).');
       if (!service) gone('Service');
+      // The server's evaluation, shared with search: a quote the mock offered is an order it accepts.
       const policy = p.delegationPolicy as DelegationPolicy;
-      const denial = policyDenial(policy, service!.skillKey, service!.id);
-      if (denial) throw new ApiError('AGENT_POLICY_DENIED', `${denial}.`);
-      const amount = service!.pricing.mode === 'fixed' ? (service!.pricing.amount ?? null) : (b.budget?.amount ?? null);
-      if (amount !== null && policy.perTransactionLimit != null && amount > policy.perTransactionLimit) throw new ApiError('AGENT_SPEND_LIMIT_EXCEEDED', 'Over the per-transaction limit.');
       const day = new Date().toISOString().slice(0, 10);
-      const spent = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === day).reduce((n, o) => n + (o.amount ?? 0), 0);
-      if (amount !== null && policy.dailySpendLimit != null && spent + amount > policy.dailySpendLimit) throw new ApiError('AGENT_DAILY_LIMIT_EXCEEDED', 'Over the daily limit.');
+      const spent = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === day).reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
+      const spend = { delegationPolicy: policy, machinePolicies: policiesOf(s, activeMachine(s, b.machineId)), budget: b.budget ?? quoteBudget ?? null, spentTodayMicros: spent };
+      const refusal = policyRefusals(service!, spend)?.[0];
+      if (refusal) throw new ApiError(refusal.code, `${refusal.reason}.`);
+      const { amount } = chargeOf(service!, spend);
       const at = now(s);
       const o: MarketOrderRecord = {
         id: mockId(s, 'mor'), machineId: b.machineId, agentPairingId: p.id, searchId: b.searchId ?? null, quoteId: b.quoteId ?? null, serviceId: service!.id, skillKey: service!.skillKey, providerKey: service!.providerKey, serviceType: service!.serviceType,

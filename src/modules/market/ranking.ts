@@ -1,19 +1,11 @@
 // Ranking of catalogue services against a machine's context: a pure function, shared by market search and task
 // discovery. Hard rules exclude a service (and say why); soft rules move its score. Scores are in [0, 1].
 import type { CatalogService } from '../catalog/catalog-core.ts';
-import { policyDenial, type DelegationPolicy } from '../pairings/policy.ts';
+import type { DelegationPolicy } from '../pairings/policy.ts';
+import { fixedPrice, policyRefusals, regionAllowed, type MachinePolicyRule } from './policy-check.ts';
 
-export interface MachinePolicyRule {
-  id: string;
-  name: string;
-  allowedSkillKeys: string[];
-  deniedSkillKeys: string[];
-  budgetCap: { amount: number; currency: string } | null;
-  regionRules: string[];
-  nativeOnly: boolean;
-  handoffAllowed: boolean;
-  requiredCapabilities: string[];
-}
+export { regionAllowed, type MachinePolicyRule };
+
 
 export interface RankingContext {
   serviceType?: string;
@@ -26,6 +18,8 @@ export interface RankingContext {
   allowExternalHandoff?: boolean;
   delegationPolicy?: DelegationPolicy | null;
   machinePolicies?: MachinePolicyRule[];
+  /** Micro-units the pairing has committed today: quotes that would pass the daily limit are excluded. */
+  spentTodayMicros?: number;
   /** Provider keys with an active (and unexpired) runtime endpoint on the machine. */
   runtimeProviders?: Set<string>;
   /** Provider keys the caller supplied credentials for. */
@@ -50,16 +44,7 @@ export interface RankingResult {
   excluded: Exclusion[];
 }
 
-/** Whether a region passes a policy's region rules: listed regions are allowed, `!region` denied. */
-export function regionAllowed(region: string, rules: string[]): boolean {
-  if (rules.length === 0) return true;
-  if (rules.includes(`!${region}`)) return false;
-  const allows = rules.filter((r) => !r.startsWith('!'));
-  if (allows.length === 0) return true;
-  return allows.includes(region) || region === 'local' || region === 'global';
-}
 
-const fixedPrice = (s: CatalogService): number | null => (s.pricing.mode === 'fixed' && typeof s.pricing.amount === 'number' ? s.pricing.amount : null);
 const sameCurrency = (a?: string | null, b?: string | null) => !a || !b || a.toUpperCase() === b.toUpperCase();
 
 /** True when `s` matches what was asked for (type, skill, operation); non-matching services are not "excluded". */
@@ -70,7 +55,6 @@ function matchesQuery(s: CatalogService, ctx: RankingContext): boolean {
   return true;
 }
 
-const NO_POLICIES: readonly MachinePolicyRule[] = [];
 const NO_STRINGS: readonly string[] = [];
 
 /** Why the rules exclude `s`, or null when it passes. Allocates nothing for a service that passes: a search runs
@@ -87,28 +71,9 @@ function hardRules(s: CatalogService, ctx: RankingContext): string[] | null {
   if (price !== null && ctx.budget?.amount !== undefined && sameCurrency(ctx.budget.currency, s.pricing.currency) && price > ctx.budget.amount) {
     (why ??= []).push(`price ${price} ${s.pricing.currency ?? ''} is over the budget of ${ctx.budget.amount}`.replace('  ', ' '));
   }
-  if (ctx.delegationPolicy) {
-    const denial = policyDenial(ctx.delegationPolicy, s.skillKey, s.id);
-    if (denial) (why ??= []).push(denial);
-    const limit = ctx.delegationPolicy.perTransactionLimit;
-    if (price !== null && limit !== null && limit !== undefined && sameCurrency(ctx.delegationPolicy.currency, s.pricing.currency) && price > limit) {
-      (why ??= []).push(`price ${price} is over the pairing's per-transaction limit of ${limit}`);
-    }
-  }
-  for (const p of ctx.machinePolicies ?? NO_POLICIES) {
-    const tag = `machine policy "${p.name}"`;
-    if (p.deniedSkillKeys.includes(s.skillKey)) (why ??= []).push(`${tag} denies skill ${s.skillKey}`);
-    if (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(s.skillKey)) (why ??= []).push(`${tag} does not allow skill ${s.skillKey}`);
-    if (p.nativeOnly && !native) (why ??= []).push(`${tag} allows native execution only`);
-    if (!p.handoffAllowed && !native) (why ??= []).push(`${tag} does not allow external handoff`);
-    const capsMissing = p.requiredCapabilities.length ? p.requiredCapabilities.filter((c) => !s.capabilities.includes(c)) : NO_STRINGS;
-    if (capsMissing.length) (why ??= []).push(`${tag} requires capabilities: ${capsMissing.join(', ')}`);
-    if (!regionAllowed(s.region, p.regionRules)) (why ??= []).push(`${tag} does not allow region ${s.region}`);
-    if (p.budgetCap && price !== null) {
-      if (!sameCurrency(p.budgetCap.currency, s.pricing.currency)) (why ??= []).push(`${tag} caps spend in ${p.budgetCap.currency}; the service is priced in ${s.pricing.currency}`);
-      else if (price > p.budgetCap.amount) (why ??= []).push(`${tag} caps spend at ${p.budgetCap.amount} ${p.budgetCap.currency}`);
-    }
-  }
+  // What the order step would refuse (delegation policy, spend limits, machine policies) excludes here too.
+  const refused = policyRefusals(s, ctx);
+  if (refused) for (const r of refused) (why ??= []).push(r.reason);
   return why;
 }
 

@@ -13,6 +13,7 @@ import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, ExternalHandoff } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';
 import type { Caller } from '../../auth/caller.ts';
+import { spentToday } from '../orders/repo.ts';
 import type { PairingsService } from '../pairings/service.ts';
 import { policyDenial } from '../pairings/policy.ts';
 import { rankServices, type MachinePolicyRule } from './ranking.ts';
@@ -138,7 +139,13 @@ export class MarketSearchService {
       const denial = policyDenial(policy, input.skillKey, '');
       if (denial && !denial.startsWith('service')) throw new ApiError('AGENT_POLICY_DENIED', `The pairing may not buy ${input.skillKey}: ${denial}.`);
     }
-    const [machinePolicies, runtimeProviders] = await Promise.all([this.context.policies(machine.policyIds), this.context.activeRuntimeProviders(machine.id)]);
+    const now = this.clock.now();
+    const [machinePolicies, runtimeProviders, spentTodayMicros] = await Promise.all([
+      this.context.policies(machine.policyIds),
+      this.context.activeRuntimeProviders(machine.id),
+      // The daily limit excludes too: the order step would refuse what today's spend leaves no room for.
+      policy.dailySpendLimit !== null ? spentToday(this.db, pairing.id, now.toISOString().slice(0, 10)) : Promise.resolve(undefined),
+    ]);
     const result = rankServices(this.catalog.services, {
       serviceType: input.serviceType,
       skillKey: input.skillKey,
@@ -150,11 +157,11 @@ export class MarketSearchService {
       allowExternalHandoff: input.executionPreference?.allowExternalHandoff ?? true,
       delegationPolicy: policy,
       machinePolicies,
+      spentTodayMicros,
       runtimeProviders,
       credentialProviders: new Set(Object.keys(input.providerCredentials ?? {})),
       machineSkillKeys: machine.skillKeys,
     }, input.maxResults ?? 10);
-    const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.config.marketQuoteTtlMs).toISOString();
     const quotes = result.ranked.map((r) => toQuote(r.service, r.score, r.reasons, input.operation, runtimeProviders.has(r.service.providerKey), expiresAt, now.getTime()));
     const { providerCredentials, ...rest } = input;

@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import { forUpdate } from '../../store/tx.ts';
+import { MONEY_COMMITTED } from './state.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import type { MarketOrderRecord, MarketPayment } from '../../../generated/types.gen.ts';
 
-export const toMicros = (amount: number | null | undefined): number | null => (amount === null || amount === undefined ? null : Math.round(amount * 1_000_000));
-export const fromMicros = (m: unknown): number | null => (m === null || m === undefined ? null : Number(m) / 1_000_000);
+import { fromMicros, toMicros } from './amounts.ts';
+export { fromMicros, toMicros };
 
 // The records are the contract's own types (generated from openapi.yaml).
 export type OrderRecord = MarketOrderRecord;
@@ -134,6 +135,21 @@ export async function saveOrder(db: Knex | Knex.Transaction, o: OrderRecord): Pr
   void _c;
   void _d;
   await db('market_orders').where({ id }).update(rest);
+}
+
+/**
+ * What counts against the pairing's daily limit for UTC day `day`, in micro-units: every order of the day
+ * except cancelled ones, and a cancelled one too while money is still committed to it (held, release
+ * pending, released or frozen). Cancel refuses an order whose payment is held (ORDER_PAYMENT_HELD), so
+ * money moves only by refund, which cancels the order and stops counting it.
+ */
+export async function spentToday(db: Knex | Knex.Transaction, pairingId: string, day: string): Promise<number> {
+  const spent = await db('market_orders')
+    .where({ agent_pairing_id: pairingId, utc_day: day })
+    .where((q) => q.whereNot('status', 'cancelled').orWhereIn('payment_status', MONEY_COMMITTED))
+    .sum({ total: 'amount_micros' })
+    .first();
+  return Number((spent as { total: unknown } | undefined)?.total ?? 0);
 }
 
 export async function findPayment(db: Knex | Knex.Transaction, orderId: string): Promise<PaymentRecord | undefined> {

@@ -23,7 +23,8 @@ import type { MachinePolicyRule } from '../market/ranking.ts';
 import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
 import { verifyTransfer } from '../../chain/payment-verifier.ts';
 import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
-import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, toMicros, type OrderRecord, type PaymentRecord } from './repo.ts';
+import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, spentToday, type OrderRecord, type PaymentRecord } from './repo.ts';
+import { chargeOf, policyRefusals, type Refusal } from '../market/policy-check.ts';
 import { OPEN_ORDER_STATUSES, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
 
 
@@ -47,6 +48,15 @@ function checkAddress(field: string, value: string | undefined, chain: string | 
   } catch {
     throw validationError(`${field} is not a valid EVM address.`, [{ location: 'body', path: `/${field}`, rule: 'address', message: 'invalid EVM address' }]);
   }
+}
+
+/** The first refusal of the shared policy evaluation, as the error the order step answers with. */
+function refuseIf(refusals: Refusal[] | null): void {
+  const r = refusals?.[0];
+  if (!r) return;
+  const message = `${r.reason.charAt(0).toUpperCase()}${r.reason.slice(1)}.`;
+  if (r.code === 'VALIDATION_ERROR') throw validationError(message, [{ location: 'body', path: '/budget/amount', rule: 'required', message: 'needed to check spending limits' }]);
+  throw new ApiError(r.code, message);
 }
 
 export interface MarketOrderExecution {
@@ -121,6 +131,7 @@ export class OrdersService {
     if (!!input.searchId !== !!input.quoteId) throw validationError('searchId and quoteId go together.');
     let service: CatalogService | undefined;
     let operation = input.operation;
+    let quoteBudget: { amount?: number | null; currency?: string | null } | undefined;
     if (input.searchId && input.quoteId) {
       const search = await this.search.find(this.db, input.searchId);
       if (!search || search.machineId !== machine.id) throw notFound('Market search');
@@ -130,6 +141,7 @@ export class OrdersService {
       if (input.serviceId && input.serviceId !== quote.serviceId) throw validationError('serviceId does not match the quote.');
       service = this.catalog.service(quote.serviceId);
       operation ??= quote.operation;
+      quoteBudget = (search.query as { budget?: { amount?: number; currency?: string } }).budget;
     } else {
       if (!input.serviceId) throw validationError('Name the service (serviceId) or the quote (searchId and quoteId).', [{ location: 'body', path: '/serviceId', rule: 'required', message: 'serviceId or a quote is required' }]);
       service = this.catalog.service(input.serviceId);
@@ -140,28 +152,11 @@ export class OrdersService {
 
     const pairing = principal.pairing;
     const policy = pairing.delegationPolicy;
-    const denial = policyDenial(policy, service.skillKey, service.id);
-    if (denial) throw new ApiError('AGENT_POLICY_DENIED', `${denial}.`);
-    for (const p of await this.machinePolicies(machine.policyIds)) {
-      if (p.deniedSkillKeys.includes(service.skillKey) || (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(service.skillKey))) {
-        throw new ApiError('AGENT_POLICY_DENIED', `Machine policy "${p.name}" does not allow skill ${service.skillKey}.`);
-      }
-      if ((p.nativeOnly || !p.handoffAllowed) && service.executionMode !== 'native') throw new ApiError('AGENT_POLICY_DENIED', `Machine policy "${p.name}" does not allow external handoff.`);
-    }
-
-    const fixed = service.pricing.mode === 'fixed' && typeof service.pricing.amount === 'number' ? service.pricing.amount : null;
-    const amount = fixed ?? input.budget?.amount ?? null;
-    const currency = (service.pricing.currency ?? input.budget?.currency ?? policy.currency ?? null)?.toUpperCase() ?? null;
-    const limited = policy.perTransactionLimit !== null || policy.dailySpendLimit !== null;
-    if (amount === null && limited) {
-      throw validationError('This service has no fixed price and the pairing has spending limits: give budget.amount.', [{ location: 'body', path: '/budget/amount', rule: 'required', message: 'needed to check spending limits' }]);
-    }
-    if (limited && policy.currency && currency && policy.currency !== currency) {
-      throw new ApiError('AGENT_POLICY_DENIED', `The pairing may only spend in ${policy.currency}; this order is in ${currency}.`);
-    }
-    if (amount !== null && policy.perTransactionLimit !== null && amount > policy.perTransactionLimit) {
-      throw new ApiError('AGENT_SPEND_LIMIT_EXCEEDED', `The order amount ${amount} exceeds the pairing's per-transaction limit of ${policy.perTransactionLimit}.`);
-    }
+    // The same evaluation as market search: what search offered, the order accepts (given the same budget).
+    const budget = input.budget ?? quoteBudget ?? null;
+    const spend = { delegationPolicy: policy, machinePolicies: await this.machinePolicies(machine.policyIds), budget };
+    refuseIf(policyRefusals(service, spend));
+    const { amount, currency } = chargeOf(service, spend);
     const at = now.toISOString();
     const day = at.slice(0, 10);
     const order: OrderRecord = {
@@ -179,7 +174,7 @@ export class OrdersService {
       integrationStatus: service.integrationStatus,
       status: 'created',
       input: input.input ?? {},
-      budget: input.budget ? { amount: input.budget.amount ?? null, currency: input.budget.currency ?? null } : null,
+      budget: budget ? { amount: budget.amount ?? null, currency: budget.currency ?? null } : null,
       payment: service.payment,
       serviceSnapshot: { id: service.id, name: service.name, providerKey: service.providerKey, companyName: service.companyName, pricing: service.pricing, payment: service.payment, executionMode: service.executionMode, region: service.region },
       taskId: null,
@@ -205,12 +200,7 @@ export class OrdersService {
       if (!row || row.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${row?.status ?? 'gone'}.`);
       if (row.policyHash !== pairing.policyHash) throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed: rotate the session.');
       if (principal.tokenPresented && row.sessionId !== pairing.sessionId) throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
-      if (amount !== null && policy.dailySpendLimit !== null) {
-        const total = (await this.spentToday(trx, pairing.id, day)) + (toMicros(amount) ?? 0);
-        if (total > (toMicros(policy.dailySpendLimit) ?? 0)) {
-          throw new ApiError('AGENT_DAILY_LIMIT_EXCEEDED', `This order would take the pairing's spend today (UTC) to ${total / 1e6}, over its daily limit of ${policy.dailySpendLimit}.`);
-        }
-      }
+      if (amount !== null && policy.dailySpendLimit !== null) refuseIf(policyRefusals(service, { ...spend, spentTodayMicros: await spentToday(trx, pairing.id, day) }));
       await trx('market_orders').insert(orderRow(order, day));
       await recordAudit(trx, {
         actor: `agent:${pairing.id}`,
@@ -222,21 +212,6 @@ export class OrdersService {
       });
     });
     return order;
-  }
-
-  /**
-   * What counts against the pairing's daily limit for UTC day `day`, in micro-units: every order of the day
-   * except cancelled ones, and a cancelled one too while money is still committed to it (held, release
-   * pending, released or frozen). Cancel refuses an order whose payment is held (ORDER_PAYMENT_HELD), so
-   * money moves only by refund, which cancels the order and stops counting it.
-   */
-  private async spentToday(trx: Knex.Transaction, pairingId: string, day: string): Promise<number> {
-    const spent = await trx('market_orders')
-      .where({ agent_pairing_id: pairingId, utc_day: day })
-      .where((q) => q.whereNot('status', 'cancelled').orWhereIn('payment_status', MONEY_COMMITTED))
-      .sum({ total: 'amount_micros' })
-      .first();
-    return Number((spent as { total: unknown } | undefined)?.total ?? 0);
   }
 
   /** Applies an order step and its audit event in `trx`. */
