@@ -11,6 +11,7 @@ import type { Clock } from './clock.ts';
 import { ApiError } from './http/errors.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { readJsonBody } from './http/body.ts';
+import { checkUrl } from './http/hostile.ts';
 import { sendError } from './http/respond.ts';
 import { createRouter } from './http/router.ts';
 import { createIdempotency } from './http/idempotency.ts';
@@ -27,6 +28,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 class Request implements HttpRequest {
   body: unknown = undefined;
   keyRole: 'operator' | 'agent' | undefined = undefined;
+  rawQuery: string | undefined = undefined;
   #log: Logger | undefined;
   constructor(
     readonly method: string,
@@ -94,6 +96,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       id,
       logger,
     );
+    if (q !== -1) request.rawQuery = url.slice(q + 1);
     if (logRequests) {
       res.once('finish', () => {
         const status = res.statusCode;
@@ -123,6 +126,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       if (role instanceof ApiError) throw role;
       request.keyRole = role;
     }
+    checkUrl(request.path, request.rawQuery);
     request.body = await readJsonBody(req);
     if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err));
     await dispatch(request, res);

@@ -3,6 +3,7 @@
 // takes the parsed spec instead of reading files, so the MSW mock can use it in a service worker page.
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { addContractKeywords } from './keywords.ts';
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
 
@@ -30,6 +31,7 @@ export class RequestValidator {
     private readonly id = 'request-spec.json',
   ) {
     this.ajv = new Ajv2020({ strict: false, allErrors: true });
+    addContractKeywords(this.ajv);
     addFormats(this.ajv);
     this.ajv.addSchema(doc, id);
   }

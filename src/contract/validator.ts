@@ -2,6 +2,7 @@
 // Schemas are compiled once per (operation, status) and cached; used by tests, the conformance kit and the mocks.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { addContractKeywords } from './keywords.ts';
 import { loadSpec, listOperations, type OpenApiDoc, type OperationInfo } from './spec.ts';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
@@ -22,6 +23,7 @@ export class ContractValidator {
 
   constructor(readonly doc: OpenApiDoc = loadSpec(), readonly id = 'openapi.json') {
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
+    addContractKeywords(this.ajv);
     addFormats(this.ajv);
     this.ajv.addSchema(doc, id);
     for (const op of listOperations(doc)) this.ops.set(op.operationId, op);

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { ApiError } from './errors.ts';
+import { MAX_JSON_DEPTH, checkJsonStrings, jsonDepthExceeds } from './hostile.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -88,14 +89,28 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
       reject(err instanceof ApiError ? err : err.code?.startsWith('Z_') ? new ApiError('VALIDATION_ERROR', 'The request body could not be decompressed.') : err),
     );
   });
-  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-  if (text.length === 0) return undefined; // chunked but empty: no body, as with content-length: 0
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (bytes.length === 0) return undefined; // chunked but empty: no body, as with content-length: 0
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new ApiError('VALIDATION_ERROR', 'The request body is not valid UTF-8.', [{ location: 'body', path: '/', rule: 'utf-8', message: 'invalid UTF-8' }]);
+  }
   // strict: like express.json, only an object or an array at the top level.
   const first = text.trimStart()[0];
   if (first !== '{' && first !== '[') throw malformed();
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    throw new ApiError('VALIDATION_ERROR', `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+  }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw malformed();
   }
+  checkJsonStrings(value);
+  return value;
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });

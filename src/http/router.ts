@@ -8,6 +8,7 @@ import { ApiError } from './errors.ts';
 import type { HandlerMap, HandlerResult, HttpRequest, RequestContext } from './types.ts';
 import { sendError, sendJson } from './respond.ts';
 import { installFastRouting } from './fast-routing.ts';
+import { addContractKeywords } from '../contract/keywords.ts';
 import type { ContractValidator } from '../contract/validator.ts';
 import type { OpenApiDoc } from '../contract/spec.ts';
 import type { Caller, Role } from '../auth/caller.ts';
@@ -81,6 +82,8 @@ export async function createRouter(opts: RouterOptions) {
     validate: true,
     strict: false,
     ajvOpts: { strict: false, allErrors: true },
+    // The contract's own keywords (x-peaqos-decimals), as the mock's and the response validator's Ajv have them.
+    customizeAjv: (ajv) => addContractKeywords(ajv),
   });
 
   // The one guard: the roles each operation admits come from openapi.yaml (x-peaqos-roles). An agent-scoped key

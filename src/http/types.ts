@@ -15,6 +15,8 @@ export interface HttpRequest {
   readonly log: Logger;
   /** What the API key made the caller (set by the HTTP layer before routing). */
   keyRole?: 'operator' | 'agent';
+  /** The query string as sent (after `?`), for checks that need the raw percent-encoding. */
+  rawQuery?: string;
 }
 
 export interface RequestContext {
