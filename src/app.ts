@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
 import { ApiError } from './http/errors.ts';
+import { errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { readJsonBody } from './http/body.ts';
 import { checkUrl } from './http/hostile.ts';
@@ -79,6 +80,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const apiKey = apiKeyAuth({ operatorKeys: deps.config.apiKeys, agentKeys: deps.config.agentApiKeys, required: deps.config.requireApiAuth });
   const idempotency = createIdempotency({ store: services.idempotency });
   const logRequests = logger.isLevelEnabled('error');
+  const logDebug = logger.isLevelEnabled('debug');
+  const logTrace = logger.isLevelEnabled('trace');
 
   const app: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const started = logRequests ? performance.now() : 0;
@@ -116,7 +119,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       return sendError(res, new ApiError('STORE_BUSY', 'The database is busy: nothing was changed; retry shortly.'), { 'retry-after': '1' });
     }
     if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
-    request.log.error({ err }, 'unhandled error');
+    request.log.error({ err: errorForLog(err) }, 'unhandled error');
     sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
   };
 
@@ -128,6 +131,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }
     checkUrl(request.path, request.rawQuery);
     request.body = await readJsonBody(req);
+    // debug: what came in, headers included; trace: the body too. Secrets are redacted at any depth.
+    if (logDebug) {
+      request.log[logTrace ? 'trace' : 'debug'](
+        { req: { method: request.method, url: req.url, headers: redactDeep(req.headers), ...(logTrace ? { body: redactDeep(request.body) } : {}) } },
+        'request received',
+      );
+    }
     if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err));
     await dispatch(request, res);
   };

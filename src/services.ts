@@ -17,6 +17,7 @@ import { TasksService } from './modules/tasks/service.ts';
 import { OrdersService } from './modules/orders/service.ts';
 import { IdempotencyStore } from './store/idempotency.ts';
 import { ClusterLease } from './store/lease.ts';
+import { errorForLog } from './logger.ts';
 
 export interface Services {
   config: Config;
@@ -77,7 +78,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   prober.start();
   // Expired idempotency keys go every ten minutes; every replica may do it at once (a DELETE by expiry).
   const purge = setInterval(() => {
-    idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
+    idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err: errorForLog(err) }, 'idempotency purge failed'));
   }, 600_000);
   purge.unref();
   const readinessChecks: Array<() => Promise<ReadinessCheck>> = [

@@ -23,6 +23,8 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
     return knexFactory({
       client: 'pg',
       connection: url,
+      // Error messages carry the statement with placeholders, never the bound values (tokens, keys, secrets).
+      compileSqlOnError: false,
       searchPath: opts.schema ? [opts.schema] : undefined,
       pool: {
         min: 0,
@@ -54,6 +56,8 @@ interface SqliteConnection {
 function sqliteKnex(filename: string, readonly: boolean, pragmas: string[], busyTimeoutMs?: number): Db {
   return knexFactory({
     client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
+    // Error messages carry the statement with placeholders, never the bound values (tokens, keys, secrets).
+    compileSqlOnError: false,
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
     connection: { filename, ...(readonly ? { options: { readonly: true } } : {}) },
     useNullAsDefault: true,

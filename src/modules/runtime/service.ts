@@ -4,6 +4,7 @@
 import { forUpdate, withTransaction } from '../../store/tx.ts';
 import { lockMachine } from '../machines/repo.ts';
 import type { ClusterLease } from '../../store/lease.ts';
+import { errorForLog } from '../../logger.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Knex } from 'knex';
@@ -384,7 +385,7 @@ export class RuntimeProber {
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.round()
-        .catch((err) => this.logger.warn({ err }, 'runtime probe round failed'))
+        .catch((err) => this.logger.warn({ err: errorForLog(err) }, 'runtime probe round failed'))
         .finally(() => (this.running = undefined));
     }, this.intervalMs);
     this.timer.unref();
