@@ -131,7 +131,9 @@ const fleet = Array.from({ length: 120 }, (_, i) => {
   return { wallet, did: didOf(wallet) };
 });
 const dbFile = join(work, 'bench.sqlite');
-const baseEnv = { PEAQOS_DATABASE_URL: dbFile, PEAQOS_MCR_API_URL: mcr.url, PEAQOS_MCR_CACHE_TTL_MS: '30000', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!' };
+// The abuse limits stay on (their cost is in every write measured) with budgets no load here reaches; the mock MCR
+// has no request budget, so the server's own is off.
+const baseEnv = { PEAQOS_DATABASE_URL: dbFile, PEAQOS_MCR_API_URL: mcr.url, PEAQOS_MCR_CACHE_TTL_MS: '30000', PEAQOS_MCR_REQUESTS_PER_MINUTE: '0', PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '100000000', PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '100000000', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!' };
 
 log('set-up: registering 120 machines through the API');
 let ref = await start('bench/servers/reference.ts', baseEnv);

@@ -189,7 +189,13 @@ export type DelegationPolicyInput = {
     deniedSkillKeys?: Array<string>;
     allowedServiceIds?: Array<string>;
     deniedServiceIds?: Array<string>;
+    /**
+     * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+     */
     perTransactionLimit?: number | null;
+    /**
+     * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+     */
     dailySpendLimit?: number | null;
     currency?: string | null;
 };
@@ -453,6 +459,9 @@ export type MarketSearchRequest = {
     requiredCapabilities?: Array<string>;
     region?: string;
     budget?: {
+        /**
+         * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+         */
         amount?: number;
         currency?: string;
     };
@@ -556,6 +565,9 @@ export type CreateMarketOrderRequest = {
         [key: string]: unknown;
     };
     budget?: {
+        /**
+         * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+         */
         amount?: number;
         currency?: string;
     };
@@ -613,6 +625,9 @@ export type SubmitMarketPaymentProofRequest = {
     payerAddress?: string;
     payeeAddress?: string;
     tokenAddress?: string;
+    /**
+     * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+     */
     amount?: number;
     tokenDecimals?: number;
     paymentHeaders?: PaymentHeaders;
@@ -923,6 +938,9 @@ export type CreateTaskRequest = {
     };
     constraints?: {
         region?: string;
+        /**
+         * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+         */
         budget?: number;
         allowExternalHandoff?: boolean;
         requireNativeExecution?: boolean;
@@ -1069,6 +1087,9 @@ export type ExecuteTaskFailure = {
 };
 
 export type BudgetCap = {
+    /**
+     * An amount in currency units: at most 1,000,000,000, with at most 6 decimal places.
+     */
     amount: number;
     currency: string;
 };
@@ -1301,6 +1322,10 @@ export type CreateMachineIdentityChallengeErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -1416,6 +1441,10 @@ export type CreateMachineErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -1513,6 +1542,10 @@ export type UpdateMachineErrors = {
      * An expired proof or quote (MACHINE_IDENTITY_PROOF_EXPIRED, AGENT_PAIRING_PROOF_EXPIRED, QUOTE_EXPIRED).
      */
     410: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -1638,6 +1671,10 @@ export type CreateAgentPairingErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -1704,6 +1741,10 @@ export type CreateAgentPairingChallengeErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -1793,6 +1834,10 @@ export type UpdateAgentPairingErrors = {
      */
     404: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -1865,6 +1910,10 @@ export type CreateAgentPairingSessionErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -1928,6 +1977,10 @@ export type RevokeAgentPairingErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -2238,6 +2291,10 @@ export type SearchMarketErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -2363,6 +2420,10 @@ export type CreateMarketOrderErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -2469,6 +2530,10 @@ export type CreateMarketPaymentIntentErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -2543,6 +2608,10 @@ export type SubmitMarketPaymentProofErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * An upstream (EVM RPC, runtime endpoint) failed (PAYMENT_RPC_ERROR, RUNTIME_EXECUTION_FAILED).
      */
@@ -2654,6 +2723,10 @@ export type LockMarketPaymentEscrowErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -2721,6 +2794,10 @@ export type ReleaseMarketPaymentErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -2787,6 +2864,10 @@ export type RefundMarketPaymentErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -2859,6 +2940,10 @@ export type ExecuteMarketOrderErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * An upstream (EVM RPC, runtime endpoint) failed (PAYMENT_RPC_ERROR, RUNTIME_EXECUTION_FAILED).
      */
     502: ErrorResponse;
@@ -2930,6 +3015,10 @@ export type ConfirmMarketOrderErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -2997,6 +3086,10 @@ export type DisputeMarketOrderErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -3063,6 +3156,10 @@ export type CancelMarketOrderErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3172,6 +3269,10 @@ export type DeleteRuntimeEndpointErrors = {
      */
     409: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -3271,6 +3372,10 @@ export type UpsertRuntimeEndpointErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3403,6 +3508,10 @@ export type EnrollMachineAgentErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -3466,6 +3575,10 @@ export type RevokeMachineAgentErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3531,6 +3644,10 @@ export type MachineAgentHeartbeatErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3646,6 +3763,10 @@ export type CreateGraphNodeErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -3693,6 +3814,10 @@ export type DeleteGraphNodeErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3745,6 +3870,10 @@ export type UpdateGraphNodeErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3813,6 +3942,10 @@ export type CreateGraphEdgeErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -3860,6 +3993,10 @@ export type DeleteGraphEdgeErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -3912,6 +4049,10 @@ export type UpdateGraphEdgeErrors = {
      * The resource's state forbids the request (MACHINE_NOT_ACTIVE, ORDER_CLOSED, ORDER_PAYMENT_HELD, ROUTE_REQUIRED, PAYMENT_NOT_MINED, ...), or a request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_PROGRESS, with Retry-After).
      */
     409: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -4040,6 +4181,10 @@ export type CreateTaskErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -4156,6 +4301,10 @@ export type DiscoverTaskErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -4224,6 +4373,10 @@ export type ResolveTaskErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -4291,6 +4444,10 @@ export type ExecuteTaskErrors = {
      * The Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED).
      */
     422: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * Every route in the fallback chain failed; the failed outcome and run are returned with the error.
      */
@@ -4637,6 +4794,10 @@ export type CreatePolicyErrors = {
      */
     422: ErrorResponse;
     /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
+    /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
     503: ErrorResponse;
@@ -4683,6 +4844,10 @@ export type DeletePolicyErrors = {
      * NOT_FOUND.
      */
     404: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */
@@ -4769,6 +4934,10 @@ export type UpdatePolicyErrors = {
      * NOT_FOUND.
      */
     404: ErrorResponse;
+    /**
+     * The client used its budget of writes or challenges for the minute (RATE_LIMITED); retry after `Retry-After` seconds. Nothing was run.
+     */
+    429: ErrorResponse;
     /**
      * A dependency is unavailable (PEAQOS_IDENTITY_UNAVAILABLE, AGENT_PAIRING_UNAVAILABLE, RUNTIME_UNAVAILABLE), or the database stayed locked (STORE_BUSY; nothing was changed, retry after `Retry-After`).
      */

@@ -13,6 +13,7 @@ import { errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { readJsonBody } from './http/body.ts';
 import { checkUrl } from './http/hostile.ts';
+import { clientKey } from './http/rate-limit.ts';
 import { sendError } from './http/respond.ts';
 import { createRouter } from './http/router.ts';
 import { createIdempotency } from './http/idempotency.ts';
@@ -79,6 +80,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const apiKey = apiKeyAuth({ operatorKeys: deps.config.apiKeys, agentKeys: deps.config.agentApiKeys, required: deps.config.requireApiAuth });
   const idempotency = createIdempotency({ store: services.idempotency });
+  const rateLimits = services.rateLimits;
+  const knownKeys = new Set([...deps.config.apiKeys, ...deps.config.agentApiKeys]);
   const logRequests = logger.isLevelEnabled('error');
   const logDebug = logger.isLevelEnabled('debug');
   const logTrace = logger.isLevelEnabled('trace');
@@ -128,6 +131,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const role = apiKey(req.headers);
       if (role instanceof ApiError) throw role;
       request.keyRole = role;
+      const presented = req.headers['x-api-key'];
+      const key = Array.isArray(presented) ? presented[0] : presented;
+      await rateLimits.charge(request.method, request.path, key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`);
     }
     checkUrl(request.path, request.rawQuery);
     request.body = await readJsonBody(req);

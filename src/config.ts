@@ -40,6 +40,12 @@ export interface Config {
   idempotencyTtlMs: number;
   storeBusyTimeoutMs: number;
   mcrRequestsPerMinute: number;
+  rateLimitWritesPerMinute: number;
+  rateLimitChallengesPerMinute: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +180,12 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     idempotencyTtlMs: int(env, 'PEAQOS_IDEMPOTENCY_TTL_MS', 86_400_000, 60_000, 30 * 86_400_000),
     storeBusyTimeoutMs: int(env, 'PEAQOS_STORE_BUSY_TIMEOUT_MS', 5_000, 0, 120_000),
     mcrRequestsPerMinute: int(env, 'PEAQOS_MCR_REQUESTS_PER_MINUTE', 90, 0, 100_000),
+    rateLimitWritesPerMinute: int(env, 'PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE', 6_000, 0, 100_000_000),
+    rateLimitChallengesPerMinute: int(env, 'PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE', 300, 0, 100_000_000),
+    headersTimeoutMs: int(env, 'PEAQOS_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int(env, 'PEAQOS_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    keepAliveTimeoutMs: int(env, 'PEAQOS_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+    maxConnections: int(env, 'PEAQOS_MAX_CONNECTIONS', 1_024, 1, 1_000_000),
   };
 }
 

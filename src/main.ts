@@ -1,10 +1,10 @@
 // CLI entry: `serve` reads the environment, opens the store, runs migrations and listens.
-import { createServer } from 'node:http';
 import { loadConfig, ConfigError } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createReadDb, openStore } from './store/db.ts';
 import { systemClock } from './clock.ts';
 import { createApp } from './app.ts';
+import { createLimitedServer } from './http/server-limits.ts';
 import { CatalogError } from './modules/catalog/catalog.ts';
 
 async function serve(): Promise<void> {
@@ -26,8 +26,15 @@ async function serve(): Promise<void> {
     logger.warn('PEAQOS_REQUIRE_API_AUTH is false in production: every caller without an agent-scoped key is an operator. Set PEAQOS_REQUIRE_API_AUTH=true and PEAQOS_API_KEY(S).');
   }
   const started = performance.now();
-  const db = await openStore(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
-  const readDb = createReadDb(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
+  let db;
+  let readDb;
+  try {
+    db = await openStore(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
+    readDb = createReadDb(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
+  } catch (err) {
+    console.error(`Cannot open the store named by PEAQOS_DATABASE_URL (${redactUrl(config.databaseUrl)}): ${(err as Error).message}`);
+    process.exit(78);
+  }
   let built;
   try {
     built = await createApp({ config, db, readDb, clock: systemClock, logger });
@@ -40,7 +47,7 @@ async function serve(): Promise<void> {
     throw err;
   }
   const { app, close } = built;
-  const server = createServer(app);
+  const server = createLimitedServer(app, config);
   server.listen(config.port, config.host, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -58,6 +65,17 @@ async function serve(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** A database URL fit to print: the password, if any, replaced. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.protocol === 'postgres:' || u.protocol === 'postgresql:' ? u.toString() : url;
+  } catch {
+    return url;
+  }
 }
 
 const command = process.argv[2] ?? 'serve';

@@ -18,6 +18,7 @@ import { OrdersService } from './modules/orders/service.ts';
 import { IdempotencyStore } from './store/idempotency.ts';
 import { ClusterLease } from './store/lease.ts';
 import { errorForLog } from './logger.ts';
+import { createRateLimits, type RateLimits } from './http/rate-limit.ts';
 
 export interface Services {
   config: Config;
@@ -37,6 +38,9 @@ export interface Services {
   tasks: TasksService;
   orders: OrdersService;
   idempotency: IdempotencyStore;
+  rateLimits: RateLimits;
+  /** Deletes what has expired (run every ten minutes). */
+  purgeExpired(): Promise<void>;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
   close(): Promise<void>;
 }
@@ -76,9 +80,15 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   pairings.hooks.hasOpenOrders = (trx, pairingId) => orders.hasOpenOrders(trx, { agent_pairing_id: pairingId });
   const idempotency = new IdempotencyStore({ db, now: () => clock.now().getTime(), ttlMs: config.idempotencyTtlMs });
   prober.start();
-  // Expired idempotency keys go every ten minutes; every replica may do it at once (a DELETE by expiry).
+  const rateLimits = createRateLimits({ db, writesPerMinute: config.rateLimitWritesPerMinute, challengesPerMinute: config.rateLimitChallengesPerMinute });
+  // Expired idempotency keys, challenges expired over an hour ago, stale rate-limit counters. Every ten minutes,
+  // on every replica (DELETEs by expiry date, harmless when several run at once).
+  const purgeExpired = async () => {
+    const hourAgo = new Date(clock.now().getTime() - 3_600_000).toISOString();
+    await Promise.all([idempotency.purgeExpired(), db('challenges').where('expires_at', '<', hourAgo).delete(), rateLimits.purge()]);
+  };
   const purge = setInterval(() => {
-    idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err: errorForLog(err) }, 'idempotency purge failed'));
+    purgeExpired().catch((err: unknown) => logger.warn({ err: errorForLog(err) }, 'purge of expired records failed'));
   }, 600_000);
   purge.unref();
   const readinessChecks: Array<() => Promise<ReadinessCheck>> = [
@@ -108,6 +118,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     tasks,
     orders,
     idempotency,
+    rateLimits,
+    purgeExpired,
     readinessChecks,
     close: async () => {
       for (const c of closers.reverse()) await c();

@@ -56,7 +56,7 @@ export async function startOrchestrator(env: Record<string, string>): Promise<Or
   buildServer();
   const server = await launch(
     ['dist/main.js', 'serve'],
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0', ...env },
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0', PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0', PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0', ...env },
     /listening on http:\/\/127\.0\.0\.1:(\d+)/,
   );
   return { url: `http://127.0.0.1:${server.match[1]}`, proc: server.proc, output: server.output };

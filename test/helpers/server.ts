@@ -41,6 +41,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     PEAQOS_MCR_TIMEOUT_MS: '500',
     // Tests run with the MCR cache off and make hundreds of look-ups a minute against the in-process mock MCR.
     PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
+    // Whole suites run from one address; the abuse limits have tests of their own.
+    PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0',
+    PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0',
     PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0',
     PEAQOS_VALIDATE_RESPONSES: 'true',
     LOG_LEVEL: 'info',

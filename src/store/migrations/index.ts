@@ -6,6 +6,7 @@ import * as m003 from './003_market_and_orchestration.ts';
 import * as m004 from './004_orders.ts';
 import * as m005 from './005_replicas.ts';
 import * as m006 from './006_identity_key.ts';
+import * as m007 from './007_rate_limits.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004_orders': m004,
   '005_replicas': m005,
   '006_identity_key': m006,
+  '007_rate_limits': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
