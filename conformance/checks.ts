@@ -315,6 +315,51 @@ export function registerChecks(kit: Kit, fx: Fixtures): void {
         kit.error(await h.send('POST', `/api/v1/market/orders/${state.orderId}/execute`, { body: {}, headers: tokenHeader(b.token) }), 'executeMarketOrder', ['AGENT_AUTH_INVALID', 'AGENT_PAIRING_REQUIRED']);
       }
     }, { identity: true });
+    check('an agent-scoped key: every operator operation is 403 AUTH_FORBIDDEN; agent operations work with its token', async () => {
+      const agentKey = kit.opts.agentApiKey;
+      if (!agentKey) kit.skip('no --agent-api-key given');
+      const p = need(state.pairing, 'a pairing');
+      for (const op of kit.validator.operations()) {
+        const roles = op.operation['x-peaqos-roles'] as string[] | undefined;
+        if (!roles || roles.some((r) => r !== 'operator')) continue;
+        const path = op.path.replace(/\{[^}]+\}/g, 'conformance-x');
+        const hasBody = ['post', 'put', 'patch'].includes(op.method);
+        kit.error(await h.send(op.method.toUpperCase(), path, { apiKey: agentKey, ...(hasBody ? { body: {} } : {}) }), op.operationId, 'AUTH_FORBIDDEN');
+      }
+      kit.ok(await h.send('POST', '/api/v1/market/search', { apiKey: agentKey, body: { machineId: p.machineId }, headers: tokenHeader(p.token) }), 'searchMarket', 201);
+      kit.ok(await h.send('GET', '/api/v1/skills', { apiKey: agentKey }), 'listSkills', 200);
+    }, { identity: true, designed: true });
+    check("one MCR machine registers once: its peaqos:machine:<id> form after its DID is MACHINE_IDENTITY_EXISTS", async () => {
+      const m = need(state.machine, 'a machine');
+      const alias = `peaqos:machine:${m.identity.mcrId}`;
+      const c = await machineChallenge(alias);
+      const signature = await m.identity.wallet.signMessage(c.body.item.message);
+      const r = await h.send('POST', '/api/v1/machines', { body: { displayName: 'alias', ownerId: 'conformance-kit', machineType: 'test-rig', runtimeProfile: 'conformance', identityRef: alias, identityProof: { challengeId: c.body.item.challengeId, signature } } });
+      kit.error(r, 'createMachine', 'MACHINE_IDENTITY_EXISTS');
+    }, { identity: true, designed: true });
+    check('search and orders agree: every quote offered to a pairing with limits and a currency can be ordered', async () => {
+      const m = need(state.machine, 'a machine');
+      const agent = Wallet.createRandom() as unknown as Wallet;
+      const proof = await pairingChallenge(m.id, agent);
+      const paired = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/agent-pairings`, { body: { agentAddress: agent.address, agentProvider: 'conformance', agentRole: 'buyer', agentProof: proof, delegationPolicy: { currency: 'USDT', perTransactionLimit: 1, dailySpendLimit: 2 } } }), 'createAgentPairing', 201);
+      const t = tokenHeader(paired.body.item.pairingToken);
+      const s = kit.ok(await h.send('POST', '/api/v1/market/search', { body: { machineId: m.id, maxResults: 25 }, headers: t }), 'searchMarket', 201);
+      for (const q of s.body.item.quotes as Array<{ id: string; serviceId: string }>) {
+        const o = await h.send('POST', '/api/v1/market/orders', { body: { machineId: m.id, searchId: s.body.item.id, quoteId: q.id }, headers: t });
+        kit.assert(o.status === 201, o, 'createMarketOrder', `the quote for ${q.serviceId} is accepted by the order step`);
+        kit.ok(await h.send('POST', `/api/v1/market/orders/${o.body.item.id}/cancel`, { body: {}, headers: t }), 'cancelMarketOrder', 200);
+      }
+    }, { identity: true, designed: true });
+    check('hostile input (NUL, lone surrogate, 1e309, JSON past 64 levels, invalid UTF-8) is 400 and writes nothing', async () => {
+      const name = `kit-hostile-${Math.random().toString(36).slice(2)}`;
+      const bodies = [`{"name":"${name}\\u0000"}`, `{"name":"${name}\\ud800"}`, `{"name":"${name}","budgetCap":{"amount":1e309,"currency":"USDT"}}`, `{"name":"${name}","x":${'['.repeat(80)}${']'.repeat(80)}}`];
+      for (const raw of bodies) kit.error(await h.send('POST', '/api/v1/policies', { raw }), 'createPolicy', 'VALIDATION_ERROR');
+      const bytes = new Uint8Array([...new TextEncoder().encode(`{"name":"${name}`), 0xff, 0xfe, ...new TextEncoder().encode('"}')]);
+      kit.error(await h.send('POST', '/api/v1/policies', { bytes }), 'createPolicy', 'VALIDATION_ERROR');
+      kit.error(await h.send('GET', '/api/v1/policies/x%00y'), 'getPolicy', 'VALIDATION_ERROR');
+      const list = kit.ok(await h.send('GET', '/api/v1/policies?limit=500'), 'listPolicies', 200);
+      kit.assert(!list.rawBody.includes(name), list, 'listPolicies', 'no refused request left a policy behind');
+    }, { designed: true });
   });
 
   kit.group('runtime', (check) => {
@@ -426,6 +471,24 @@ export function registerChecks(kit: Kit, fx: Fixtures): void {
       const p = need(state.pairing, 'a pairing');
       kit.error(await h.send('POST', '/api/v1/market/orders', { body: { machineId: m.id, serviceId: 'conformance-no-such-service' }, headers: tokenHeader(p.token) }), 'createMarketOrder', ['NOT_FOUND', 'VALIDATION_ERROR']);
       kit.error(await h.send('POST', '/api/v1/market/orders/conformance-missing/confirm', { headers: tokenHeader(p.token) }), 'confirmMarketOrder', 'NOT_FOUND');
+    }, { identity: true, designed: true });
+  });
+
+  // Last: it spends this client's challenge budget on the target.
+  kit.group('limits', (check) => {
+    check('past its challenge budget a client gets 429 RATE_LIMITED with Retry-After', async () => {
+      const burst = kit.opts.rateLimitBurst;
+      if (!burst) kit.skip('no --rate-limit-burst given (this check spends the target\'s budget for this client)');
+      const m = need(state.machine, 'a machine');
+      for (let i = 0; i < burst; i++) {
+        const r = await h.send('POST', `/api/v1/machines/${m.id}/agent-pairings/challenges`, { body: { agentAddress: Wallet.createRandom().address, agentProvider: 'conformance', agentRole: 'buyer' } });
+        if (r.status === 429) {
+          kit.error(r, 'createAgentPairingChallenge', 'RATE_LIMITED');
+          return;
+        }
+        kit.ok(r, 'createAgentPairingChallenge', 201);
+      }
+      kit.assert(false, h.exchanges[h.exchanges.length - 1]!, 'createAgentPairingChallenge', `429 RATE_LIMITED within ${burst} challenges`);
     }, { identity: true, designed: true });
   });
 }

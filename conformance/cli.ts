@@ -1,5 +1,6 @@
 // peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP[,GROUP]]
 //   [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
+//   [--agent-api-key K] [--rate-limit-burst N]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GROUPS, runConformance } from './run.ts';
@@ -7,6 +8,7 @@ import { junit, prettyLine, prettySummary } from './report.ts';
 
 const USAGE = `Usage: peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP]
        [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
+       [--agent-api-key K] [--rate-limit-burst N]
 Groups: ${GROUPS.join(', ')}`;
 
 function die(msg: string): never {
@@ -28,6 +30,8 @@ const { values } = (() => {
         'mcr-port': { type: 'string' },
         'no-identity': { type: 'boolean', default: false },
         'mcr-cache-wait-ms': { type: 'string', default: '0' },
+        'agent-api-key': { type: 'string' },
+        'rate-limit-burst': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -53,6 +57,8 @@ for (const g of only ?? []) if (!GROUPS.includes(g)) die(`unknown group ${g}`);
 const seed = Number(values.seed);
 if (!Number.isInteger(seed)) die('--seed must be an integer');
 const mcrPort = values['mcr-port'] !== undefined ? Number(values['mcr-port']) : undefined;
+const burst = values['rate-limit-burst'] !== undefined ? Number(values['rate-limit-burst']) : undefined;
+if (burst !== undefined && (!Number.isInteger(burst) || burst < 1)) die('--rate-limit-burst must be a positive integer');
 if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPort > 65535)) die('--mcr-port must be a port number');
 
 // Progress goes to stderr when a machine-readable report goes to stdout.
@@ -66,6 +72,8 @@ const report = await runConformance({
   mcrPort,
   identity: !values['no-identity'],
   mcrCacheWaitMs: Number(values['mcr-cache-wait-ms']),
+  agentApiKey: values['agent-api-key'],
+  rateLimitBurst: burst,
   onMcr: (url) => progress(`mock MCR listening on ${url} — the target must use PEAQOS_MCR_API_URL=${url}`),
   onGroup: (g) => progress(`\n${g}`),
   onResult: (r) => progress(prettyLine(r)),

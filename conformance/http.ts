@@ -20,7 +20,7 @@ export class KitHttp {
     private readonly timeoutMs = 15_000,
   ) {}
 
-  async send(method: string, path: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string>; apiKey?: string | null } = {}): Promise<Exchange> {
+  async send(method: string, path: string, opts: { body?: unknown; raw?: string; bytes?: Uint8Array<ArrayBuffer>; headers?: Record<string, string>; apiKey?: string | null } = {}): Promise<Exchange> {
     const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
     const key = opts.apiKey === undefined ? this.apiKey : opts.apiKey;
     if (key) headers['x-api-key'] = key;
@@ -28,11 +28,11 @@ export class KitHttp {
     if (opts.body !== undefined && payload === undefined) {
       payload = JSON.stringify(opts.body);
       headers['content-type'] = 'application/json';
-    } else if (payload !== undefined) headers['content-type'] ??= 'application/json';
+    } else if (payload !== undefined || opts.bytes) headers['content-type'] ??= 'application/json';
     const started = performance.now();
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: opts.bytes ? new Blob([opts.bytes]) : payload, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       const ex: Exchange = { method, path, requestHeaders: redact(headers), requestBody: opts.body, status: 0, contentType: null, body: undefined, rawBody: `network error: ${(err as Error).message}`, ms: performance.now() - started };
       this.exchanges.push(ex);

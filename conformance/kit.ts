@@ -46,6 +46,10 @@ export interface KitOptions {
   only?: string[];
   seed: number;
   apiKeyGiven: boolean;
+  /** An agent-scoped key of the target (checks of the role matrix run only with one). */
+  agentApiKey?: string;
+  /** How many challenges to send at most when looking for 429 RATE_LIMITED (the check runs only when set). */
+  rateLimitBurst?: number;
   /** How long to wait for the target's identity cache after changing MCR (its PEAQOS_MCR_CACHE_TTL_MS). */
   mcrCacheWaitMs?: number;
   onResult?: (r: CheckResult) => void;

@@ -15,13 +15,15 @@ export interface RunOptions {
   mcrPort?: number;
   identity?: boolean;
   mcrCacheWaitMs?: number;
+  agentApiKey?: string;
+  rateLimitBurst?: number;
   onGroup?: (g: string) => void;
   onResult?: (r: CheckResult) => void;
   /** Called once the mock MCR listens, before any check runs. */
   onMcr?: (url: string) => void | Promise<void>;
 }
 
-export const GROUPS = ['health', 'auth', 'errors', 'pagination', 'negative', 'identity', 'pairings', 'security', 'runtime', 'tasks', 'market'];
+export const GROUPS = ['health', 'auth', 'errors', 'pagination', 'negative', 'identity', 'pairings', 'security', 'runtime', 'tasks', 'market', 'limits'];
 
 export async function runConformance(o: RunOptions): Promise<Report> {
   const started = new Date();
@@ -37,6 +39,8 @@ export async function runConformance(o: RunOptions): Promise<Report> {
       seed: o.seed ?? 1,
       apiKeyGiven: !!o.apiKey,
       mcrCacheWaitMs: o.mcrCacheWaitMs,
+      agentApiKey: o.agentApiKey,
+      rateLimitBurst: o.rateLimitBurst,
       onGroup: o.onGroup,
       onResult: o.onResult,
     });
