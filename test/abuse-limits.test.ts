@@ -136,6 +136,13 @@ describe('the server process', () => {
     expect((await fetch(`${capped.url}/health`)).status).toBe(200);
   });
 
+  it('warns at start when API auth is off in production, and readiness says so', async () => {
+    const srv = await startOrchestrator({ NODE_ENV: 'production', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'p'.repeat(40), PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' });
+    expect(srv.output()).toMatch(/PEAQOS_REQUIRE_API_AUTH is false in production/);
+    const ready = (await (await fetch(`${srv.url}/api/v1/readiness`)).json()) as { checks: Array<{ name: string; detail: string }> };
+    expect(ready.checks.find((c) => c.name === 'auth')!.detail).toMatch(/auth off/);
+  });
+
   it('names PEAQOS_DATABASE_URL when the store cannot be opened', () => {
     buildServer();
     const dir = mkdtempSync(join(tmpdir(), 'peaqos-ro-'));
