@@ -4,7 +4,21 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GROUPS, runConformance } from './run.ts';
-import { junit, prettyLine, prettySummary } from './report.ts';
+import { junit, prettyLine, prettySummary, type Report } from './report.ts';
+import { ListenError } from '../src/http/lifecycle.ts';
+
+/** The mock MCR's port in use is a one-line error with the way out, not a stack trace. */
+async function runConformanceOrExit(o: Parameters<typeof runConformance>[0]): Promise<Report> {
+  try {
+    return await runConformance(o);
+  } catch (err) {
+    if (err instanceof ListenError) {
+      console.error(`The kit's mock MCR cannot start: ${err.message} Pass another --mcr-port (or 0 for any free port, then point the target at the URL it prints).`);
+      process.exit(69);
+    }
+    throw err;
+  }
+}
 
 const USAGE = `Usage: peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP]
        [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
@@ -63,7 +77,7 @@ if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPo
 
 // Progress goes to stderr when a machine-readable report goes to stdout.
 const progress = reporter === 'pretty' || values.out ? console.log : console.error;
-const report = await runConformance({
+const report = await runConformanceOrExit({
   baseUrl,
   apiKey: values['api-key'],
   profile,

@@ -46,6 +46,7 @@ export interface Config {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +187,7 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     requestTimeoutMs: int(env, 'PEAQOS_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     keepAliveTimeoutMs: int(env, 'PEAQOS_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxConnections: int(env, 'PEAQOS_MAX_CONNECTIONS', 1_024, 1, 1_000_000),
+    shutdownTimeoutMs: int(env, 'PEAQOS_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
 }
 

@@ -1,90 +1,79 @@
-// CLI entry: `serve` reads the environment, opens the store, runs migrations and listens.
-import { loadConfig, ConfigError } from './config.ts';
-import { createLogger } from './logger.ts';
-import { createReadDb, openStore } from './store/db.ts';
-import { systemClock } from './clock.ts';
-import { createApp } from './app.ts';
-import { createLimitedServer } from './http/server-limits.ts';
+// The orchestrator's command line (bin/peaqos-orchestrator.js): `serve` reads the environment, opens the store,
+// runs migrations and listens; SIGTERM or SIGINT drains and exits 0 (1 when requests had to be cut).
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './config.ts';
 import { CatalogError } from './modules/catalog/catalog.ts';
+import { ListenError } from './http/lifecycle.ts';
+import { packageFile } from './paths.ts';
+import { StoreOpenError, startServer, type RunningOrchestrator } from './server.ts';
+
+export const USAGE = `Usage: peaqos-orchestrator [serve]        run the orchestrator (configured by PEAQOS_* environment variables)
+       peaqos-orchestrator --help | --version
+
+Common settings: PORT (8080), HOST (0.0.0.0), PEAQOS_DATABASE_URL (./data/orchestrator.sqlite, or postgres://...),
+PEAQOS_REQUIRE_API_AUTH and PEAQOS_API_KEY(S), PEAQOS_AGENT_PAIRING_SESSION_SECRET, PEAQOS_MCR_API_URL.
+Every variable with its default: the README's Configuration table, or .env.example in the package.`;
+
+export const version = (): string => (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
+
+/** Exits with a one-line message for the failures an operator can fix; anything else keeps its stack. */
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) console.error(`Invalid configuration: ${err.message}`);
+  else if (err instanceof CatalogError) console.error(`Invalid catalogue: ${err.message}`);
+  else if (err instanceof ListenError || err instanceof StoreOpenError) console.error(err.message);
+  else {
+    console.error(err);
+    process.exit(1);
+  }
+  process.exit(err instanceof ListenError ? 69 : 78);
+}
 
 async function serve(): Promise<void> {
-  let config;
+  const started = performance.now();
+  let running: RunningOrchestrator;
   try {
-    config = loadConfig();
+    running = await startServer();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`Invalid configuration: ${err.message}`);
-      process.exit(78);
-    }
-    throw err;
+    fail(err);
   }
-  const logger = createLogger(config.logLevel);
+  const { config, logger } = running;
   if (config.agentPairingSessionSecretGenerated) {
     logger.warn('PEAQOS_AGENT_PAIRING_SESSION_SECRET is not set: using a random secret for this process only (pairing tokens will not survive a restart). Set it in production.');
   }
   if (!config.requireApiAuth && config.nodeEnv === 'production') {
     logger.warn('PEAQOS_REQUIRE_API_AUTH is false in production: every caller without an agent-scoped key is an operator. Set PEAQOS_REQUIRE_API_AUTH=true and PEAQOS_API_KEY(S).');
   }
-  const started = performance.now();
-  let db;
-  let readDb;
-  try {
-    db = await openStore(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
-    readDb = createReadDb(config.databaseUrl, { busyTimeoutMs: config.storeBusyTimeoutMs });
-  } catch (err) {
-    console.error(`Cannot open the store named by PEAQOS_DATABASE_URL (${redactUrl(config.databaseUrl)}): ${(err as Error).message}`);
-    process.exit(78);
-  }
-  let built;
-  try {
-    built = await createApp({ config, db, readDb, clock: systemClock, logger });
-  } catch (err) {
-    if (err instanceof CatalogError) {
-      console.error(`Invalid catalogue: ${err.message}`);
-      await db.destroy();
-      process.exit(78);
+  logger.info({ port: running.port, host: config.host, startupMs: Math.round(performance.now() - started) }, `peaqOS Machine Markets orchestrator listening on http://${config.host}:${running.port}`);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, inFlight: running.server.listening ? undefined : 0 }, 'shutting down: finishing in-flight requests');
+    const { cut } = await running.close();
+    if (cut > 0) {
+      logger.error({ cut, timeoutMs: config.shutdownTimeoutMs }, `shut down after PEAQOS_SHUTDOWN_TIMEOUT_MS: ${cut} request(s) cut`);
+      process.exit(1);
     }
-    throw err;
-  }
-  const { app, close } = built;
-  const server = createLimitedServer(app, config);
-  server.listen(config.port, config.host, () => {
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    logger.info({ port, host: config.host, startupMs: Math.round(performance.now() - started) }, `peaqOS Machine Markets orchestrator listening on http://${config.host}:${port}`);
-  });
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    server.close(async () => {
-      await close();
-      await readDb?.destroy();
-      await db.destroy();
-      process.exit(0);
-    });
-    setTimeout(() => process.exit(1), 10_000).unref();
+    logger.info('stopped');
+    process.exit(0);
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-/** A database URL fit to print: the password, if any, replaced. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.protocol === 'postgres:' || u.protocol === 'postgresql:' ? u.toString() : url;
-  } catch {
-    return url;
+export async function main(argv: string[]): Promise<void> {
+  const command = argv[0] ?? 'serve';
+  if (command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return;
   }
-}
-
-const command = process.argv[2] ?? 'serve';
-if (command === 'serve') {
-  serve().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else {
-  console.error(`Unknown command "${command}". Usage: main.ts serve`);
-  process.exit(64);
+  if (command === '--version' || command === '-v') {
+    console.log(version());
+    return;
+  }
+  if (command !== 'serve') {
+    console.error(`Unknown command "${command}".\n${USAGE}`);
+    process.exit(64);
+  }
+  await serve();
 }

@@ -150,7 +150,7 @@ describe('the server process', () => {
       // A file where the store's folder must be: no user, root included, can create the database there.
       const file = join(dir, 'file');
       spawnSync('touch', [file]);
-      const run = spawnSync(process.execPath, ['dist/main.js', 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PEAQOS_DATABASE_URL: join(file, 'db.sqlite') }, encoding: 'utf8', timeout: 20_000 });
+      const run = spawnSync(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PEAQOS_DATABASE_URL: join(file, 'db.sqlite') }, encoding: 'utf8', timeout: 20_000 });
       expect(run.status).toBe(78);
       expect(run.stderr).toMatch(/PEAQOS_DATABASE_URL/);
       expect(run.stderr).not.toMatch(/\n\s+at /); // one line, no stack

@@ -1,54 +1,25 @@
 // The orchestrator and the mock MCR as separate processes talking real HTTP: register and activate a machine
-// with a signed proof, then watch MCR go down. The orchestrator is the compiled bundle `npm start` runs.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// with a signed proof, then watch MCR go down. The orchestrator runs as `npm start` runs it (its bin).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractClient } from './helpers/contract-client.ts';
 import { machineBody, machineDid, machineProof, machineWallet } from './helpers/identity.ts';
+import { startMockMcr, startOrchestrator, stopAll } from './helpers/processes.ts';
 
-const procs: ChildProcess[] = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'peaqos-proc-'));
-
-function launch(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
-  // The bundle runs the way `npm start` runs it: with package.json's config.serverNodeOptions.
-  const serverOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
-  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : [...serverOptions, '--enable-source-maps', ...args];
-  const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = out.match(ready);
-      if (m) resolve({ proc, match: m });
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)));
-    setTimeout(() => reject(new Error(`timed out waiting for ${args.join(' ')}:\n${out}`)), 20_000).unref();
-  });
-}
-
 let api: ContractClient;
 let mcrUrl: string;
 
 beforeAll(async () => {
-  const mcr = await launch(['mocks/mcr/serve.ts', '--port', '0'], {}, /mock MCR listening on (http:\/\/[\d.:]+)/);
-  mcrUrl = mcr.match[1]!;
-  const build = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
-  expect(build.status, build.stderr).toBe(0);
-  const server = await launch(
-    ['dist/main.js', 'serve'],
-    { PORT: '0', HOST: '127.0.0.1', PEAQOS_MCR_API_URL: mcrUrl, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_DATABASE_URL: join(dataDir, 'orchestrator.sqlite'), LOG_LEVEL: 'info', NODE_ENV: 'test' },
-    /listening on http:\/\/127\.0\.0\.1:(\d+)/,
-  );
-  api = new ContractClient(`http://127.0.0.1:${server.match[1]}`);
+  mcrUrl = (await startMockMcr()).url;
+  const server = await startOrchestrator({ PEAQOS_MCR_API_URL: mcrUrl, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_DATABASE_URL: join(dataDir, 'orchestrator.sqlite') });
+  api = new ContractClient(server.url);
 }, 40_000);
 
-afterAll(() => {
-  for (const p of procs) p.kill('SIGTERM');
+afterAll(async () => {
+  await stopAll();
   rmSync(dataDir, { recursive: true, force: true });
 });
 

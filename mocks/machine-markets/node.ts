@@ -1,10 +1,10 @@
 // Node entry points: setupServer for tests, and an HTTP server for frontends in other stacks.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { setupServer } from 'msw/node';
 import { createServer } from '@mswjs/http-middleware';
 import { loadSpec } from '../../src/contract/spec.ts';
 import { createMockApi, type MockApi, type MockApiOptions } from './mock.ts';
+import { drainable, listen } from '../../src/http/lifecycle.ts';
 
 import { McrClient } from '../../src/identity/mcr-client.ts';
 import { fixtureResolver } from './operations.ts';
@@ -29,22 +29,30 @@ export async function setupMachineMarketsServer(opts: NodeMockOptions = {}) {
   return { api, server: setupServer(...api.handlers) };
 }
 
-export async function startMachineMarketsHttp(opts: NodeMockOptions & { port?: number; host?: string } = {}): Promise<{ url: string; api: MockApi; close(): Promise<void> }> {
+export interface MachineMarketsHttp {
+  url: string;
+  api: MockApi;
+  /** Stops at once, cutting open connections (tests). */
+  close(): Promise<void>;
+  /** Stops gracefully: in-flight requests finish (up to `timeoutMs`); resolves with how many were cut. */
+  shutdown(timeoutMs: number): Promise<{ cut: number }>;
+}
+
+export async function startMachineMarketsHttp(opts: NodeMockOptions & { port?: number; host?: string } = {}): Promise<MachineMarketsHttp> {
   const api = await createMockApi(withMcr(opts));
-  const app = createServer(...(api.handlers as unknown as Parameters<typeof createServer>));
+  const server: Server = createHttpServer(createServer(...(api.handlers as unknown as Parameters<typeof createServer>)));
+  const lifecycle = drainable(server);
   const host = opts.host ?? '127.0.0.1';
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port ?? 0, host, () => resolve(s));
-    s.on('error', reject);
-  });
+  const port = await listen(server, opts.port ?? 0, host);
   return {
-    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    url: `http://${host}:${port}`,
     api,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections?.();
         server.close(() => r());
       }),
+    shutdown: (timeoutMs) => lifecycle.drain(timeoutMs),
   };
 }
 

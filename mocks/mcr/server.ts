@@ -1,10 +1,10 @@
 // Serves the mock MCR over real HTTP (for out-of-process servers and the conformance kit), with a small control
 // API under /__control so another process can change the registry: add or unregister a machine, or fail.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from '@mswjs/http-middleware';
 import { http, HttpResponse } from 'msw';
 import { createMcrHandlers } from './handlers.ts';
+import { drainable, listen } from '../../src/http/lifecycle.ts';
 import { McrRegistry, type FailureMode } from './registry.ts';
 import { fixtureMachine, testWallet } from './fixtures.ts';
 
@@ -12,7 +12,10 @@ export interface MockMcrServer {
   url: string;
   port: number;
   registry: McrRegistry;
+  /** Stops at once, cutting open connections (tests). */
   close(): Promise<void>;
+  /** Stops gracefully: in-flight requests finish (up to `timeoutMs`); resolves with how many were cut. */
+  shutdown(timeoutMs: number): Promise<{ cut: number }>;
 }
 
 function controlHandlers(registry: McrRegistry) {
@@ -49,13 +52,10 @@ export async function startMockMcr(opts: { port?: number; host?: string; registr
   const registry = opts.registry ?? new McrRegistry();
   // http-middleware resolves msw's CommonJS typings, our handlers the ESM ones: same runtime classes.
   const handlers = [...controlHandlers(registry), ...createMcrHandlers(registry)] as unknown as Parameters<typeof createServer>;
-  const app = createServer(...handlers);
+  const server: Server = createHttpServer(createServer(...handlers));
+  const lifecycle = drainable(server);
   const host = opts.host ?? '127.0.0.1';
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port ?? 0, host, () => resolve(s));
-    s.on('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port ?? 0, host);
   return {
     url: `http://${host}:${port}`,
     port,
@@ -65,5 +65,6 @@ export async function startMockMcr(opts: { port?: number; host?: string; registr
         server.closeAllConnections?.();
         server.close(() => resolve());
       }),
+    shutdown: (timeoutMs) => lifecycle.drain(timeoutMs),
   };
 }

@@ -1,7 +1,7 @@
-// Server processes for integration tests: the mock MCR under tsx, and the orchestrator the way `npm start` runs
-// it (the compiled bundle with package.json's config.serverNodeOptions). Every process is stopped by stopAll().
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Server processes for integration tests: the mock MCR and the orchestrator through their bins, the orchestrator
+// the way `npm start` runs it (with package.json's config.serverNodeOptions). Every process is stopped by stopAll().
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 const procs = new Set<ChildProcess>();
 
@@ -13,7 +13,7 @@ export interface Launched {
 
 export function launch(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<Launched> {
   const serverOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
-  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : [...serverOptions, '--enable-source-maps', ...args];
+  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : args[0]!.includes('orchestrator') ? [...serverOptions, '--enable-source-maps', ...args] : args;
   const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.add(proc);
   proc.on('exit', () => procs.delete(proc));
@@ -31,17 +31,13 @@ export function launch(args: string[], env: Record<string, string>, ready: RegEx
   });
 }
 
-let built = false;
-/** Compiles dist/main.js once per test file, as `npm start` does. */
+/** The bins run dist/, which the suite's global set-up has built; this only checks it is there. */
 export function buildServer(): void {
-  if (built) return;
-  const build = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
-  built = true;
+  if (!existsSync('dist/src/main.js')) throw new Error('dist/ is missing: the global set-up (npm run build) did not run');
 }
 
 export async function startMockMcr(): Promise<{ url: string; proc: ChildProcess }> {
-  const mcr = await launch(['mocks/mcr/serve.ts', '--port', '0'], {}, /mock MCR listening on (http:\/\/[\d.:]+)/);
+  const mcr = await launch(['bin/peaqos-mock-mcr.js', '--port', '0'], {}, /mock MCR listening on (http:\/\/[\d.:]+)/);
   return { url: mcr.match[1]!, proc: mcr.proc };
 }
 
@@ -51,11 +47,11 @@ export interface Orchestrator {
   output(): string;
 }
 
-/** Starts dist/main.js serve on a free port of 127.0.0.1 with `env` on top of quiet test defaults. */
+/** Starts `peaqos-orchestrator serve` (bin/, as `npm start` runs it) on a free port of 127.0.0.1 with `env` on top of quiet test defaults. */
 export async function startOrchestrator(env: Record<string, string>): Promise<Orchestrator> {
   buildServer();
   const server = await launch(
-    ['dist/main.js', 'serve'],
+    ['bin/peaqos-orchestrator.js', 'serve'],
     { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0', PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0', PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0', ...env },
     /listening on http:\/\/127\.0\.0\.1:(\d+)/,
   );
