@@ -137,6 +137,17 @@ describe('process lifecycle', () => {
     expect(await p.exited).toBe(0);
   });
 
+  it("the conformance kit's mock MCR port in use is one line with the way out", async () => {
+    const holder = createNetServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    const r = spawnSync(process.execPath, ['bin/peaqos-conformance.js', '--base-url', 'http://127.0.0.1:9', '--mcr-port', String(port)], { encoding: 'utf8', timeout: 30_000 });
+    holder.close();
+    expect(r.status).toBe(69);
+    expect(r.stderr).toMatch(/already in use.*--mcr-port/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('the orchestrator bin answers --help and --version, and a port in use is one line', async () => {
     const help = spawnSync(process.execPath, ['bin/peaqos-orchestrator.js', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);

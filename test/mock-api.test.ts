@@ -178,5 +178,22 @@ describe('Machine Markets mock', () => {
     expect(cancel.status).toBe(409);
     expect(cancel.body.error.code).toBe('ORDER_PAYMENT_HELD');
   });
+
+  it('reset restores the latency given at creation; one clock stamps everything and advanceClock expires by it', async () => {
+    api.setLatency(400);
+    await api.reset();
+    const t0 = performance.now();
+    await client.get('/api/v1/policies');
+    expect(performance.now() - t0).toBeLessThan(300);
+    const c = (await client.post('/api/v1/machine-identity/challenges', { identityRef: 'peaqos:machine:1' })).body.item;
+    const lifetime = Date.parse(c.expiresAt) - Date.now();
+    expect(lifetime).toBeGreaterThan(500_000); // the wall clock, so clients read expiry times as they are
+    expect(lifetime).toBeLessThanOrEqual(601_000); // writes in one millisecond move the clock a little ahead
+    const created = (await client.post('/api/v1/policies', { name: 'clocked' })).body.item;
+    expect(Math.abs(Date.parse(created.createdAt) - Date.now())).toBeLessThan(5_000);
+    api.advanceClock(601_000);
+    const late = await client.post('/api/v1/machines', { displayName: 'x', ownerId: 'o', machineType: 't', runtimeProfile: 'r', identityRef: 'peaqos:machine:1', identityProof: { challengeId: c.challengeId, signature: `0x${'11'.repeat(65)}` } });
+    expect(late.body.error.code).toBe('MACHINE_IDENTITY_PROOF_EXPIRED');
+  });
 });
 

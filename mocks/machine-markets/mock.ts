@@ -6,7 +6,7 @@ import { RequestValidator } from '../../src/contract/request-validator.ts';
 import { ApiError, ERROR_STATUS, type ErrorCode } from '../../src/http/errors.ts';
 import type { Catalog } from '../../src/modules/catalog/catalog-core.ts';
 import { operations, type IdentityResolver, type Operation } from './operations.ts';
-import { emptyState, type MockState } from './state.ts';
+import { advance, emptyState, type MockState } from './state.ts';
 import { seedFixtures } from './seed.ts';
 import { sampleCatalog } from './catalog-data.ts';
 
@@ -23,7 +23,7 @@ export interface MockApiOptions {
   /** `default` fixtures, `empty`, or your own function that fills the mock through its operations. */
   seed?: 'default' | 'empty' | ((api: MockApi) => Promise<void>);
   catalog?: Catalog;
-  /** Start the mock clock here (ms since epoch); ids and timestamps follow it. */
+  /** A virtual clock starting here (ms since epoch), moved only by writes and advanceClock: repeatable timestamps. By default the mock follows the wall clock. */
   clock?: number;
   /** How identityRefs resolve; by default the mock MCR fixture fleet in memory. */
   resolveIdentity?: IdentityResolver;
@@ -38,7 +38,9 @@ export interface MockApi {
   forceError(operationId: string, code: ErrorCode, message?: string): void;
   clearForcedErrors(): void;
   setLatency(ms: number): void;
-  /** Back to the seeded state. */
+  /** Moves the mock clock forward (challenges, quotes and leases expire by it; every write also moves it by 1 ms). */
+  advanceClock(ms: number): void;
+  /** Back to the start: the seeded state, the starting clock, the latency given at creation, no forced errors, no idempotency keys. */
   reset(): Promise<void>;
 }
 
@@ -59,9 +61,12 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   const validator = new RequestValidator(spec, 'mock-request-spec.json');
   const forced = new Map<string, { code: ErrorCode; message: string }>();
   let latency = opts.latencyMs ?? 0;
-  const startClock = opts.clock ?? Date.parse('2026-11-01T00:00:00.000Z');
+  // One clock for every timestamp: the wall clock by default, so expiry times mean what clients read in them;
+  // with `clock`, a virtual one starting there that only writes and advanceClock move (repeatable timestamps).
+  const clockMode = opts.clock === undefined ? 'real' : 'virtual';
+  const startClock = () => opts.clock ?? Date.now();
   const api = {} as MockApi;
-  api.state = emptyState(startClock);
+  api.state = emptyState(startClock(), clockMode);
 
   const byId = new Map<string, { path: string; method: (typeof METHODS)[number] }>();
   for (const [path, item] of Object.entries<Spec>(spec.paths)) for (const m of METHODS) if (item[m]) byId.set(item[m].operationId, { path, method: m });
@@ -158,8 +163,10 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   api.setLatency = (ms) => {
     latency = ms;
   };
+  api.advanceClock = (ms) => advance(api.state, ms);
   api.reset = async () => {
-    const fresh = emptyState(startClock);
+    latency = opts.latencyMs ?? 0;
+    const fresh = emptyState(startClock(), clockMode);
     for (const k of Object.keys(fresh) as Array<keyof MockState>) (api.state as unknown as Record<string, unknown>)[k] = fresh[k];
     forced.clear();
     idempotent.clear();

@@ -11,7 +11,7 @@ import { orderStep, paymentStep, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, type Or
 import { challengeMessage } from '../../src/identity/challenge-message.ts';
 import { ApiError } from '../../src/http/errors.ts';
 import type { AgentPairing, Machine, MarketOrderRecord, MarketPayment, OutcomeRecord, RouteRecord, RunRecord, TaskRecord } from '../../generated/types.gen.ts';
-import { FIXTURE_IDENTITIES, mockId, now, type MockState } from './state.ts';
+import { FIXTURE_IDENTITIES, clockMs, mockId, now, type MockState } from './state.ts';
 
 export interface OpRequest {
   params: Record<string, string>;
@@ -82,7 +82,7 @@ function consume(s: MockState, proof: { challengeId: string; signature: string }
   const c = s.challenges.get(proof.challengeId);
   if (!c || c.purpose !== purpose || c.subject.toLowerCase() !== subject.toLowerCase()) throw new ApiError(codes.invalid, 'Unknown challenge: request a new one.');
   if (c.used) throw new ApiError(codes.invalid, 'The challenge has already been used: request a new one.');
-  if (Date.parse(c.expiresAt) <= Date.now()) throw new ApiError(codes.expired, 'The challenge expired: request a new one.');
+  if (Date.parse(c.expiresAt) <= clockMs(s)) throw new ApiError(codes.expired, 'The challenge expired: request a new one.');
   let signer: string;
   try {
     signer = getAddress(verifyMessage(c.message, proof.signature));
@@ -96,8 +96,8 @@ function consume(s: MockState, proof: { challengeId: string; signature: string }
 
 function issueChallenge(s: MockState, purpose: 'machine-identity' | 'agent-pairing', subject: string, machineId: string | null, controllers: string[], keyed?: Record<string, string>) {
   const id = mockId(s, purpose === 'machine-identity' ? 'mic' : 'apc');
-  const issuedAt = new Date().toISOString();
-  const expiresAt = new Date(Date.now() + 600_000).toISOString();
+  const issuedAt = new Date(clockMs(s)).toISOString();
+  const expiresAt = new Date(clockMs(s) + 600_000).toISOString();
   const message = challengeMessage({ purpose, subjectLabel: purpose === 'machine-identity' ? 'Identity' : 'Agent', subject, machineId, id, nonce: Math.random().toString(16).slice(2), issuedAt, expiresAt });
   s.challenges.set(id, { id, purpose, subject, machineId, message, expiresAt, used: false, controllers, keyed });
   return { id, message, expiresAt };
@@ -128,7 +128,7 @@ function mockPolicyHash(p: unknown): string {
 /** A JWT-shaped token with the documented claims. The mock does not sign it: it recognises it by value. */
 function newToken(s: MockState, p: AgentPairing) {
   const b64 = (o: unknown) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-  const iat = Math.floor(Date.parse(p.sessionIssuedAt ?? new Date().toISOString()) / 1000);
+  const iat = Math.floor(Date.parse(p.sessionIssuedAt ?? new Date(clockMs(s)).toISOString()) / 1000);
   const claims = { machineId: p.machineId, pairingId: p.id, sessionId: p.sessionId, agentAddress: p.agentAddress, agentDid: p.agentDid, delegationPolicyHash: mockPolicyHash(p.delegationPolicy), jti: p.sessionTokenId, iat, exp: iat + 3600, iss: 'peaqos-machine-markets-mock' };
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.mock-signature-${s.seq}`;
 }
@@ -165,7 +165,7 @@ function policiesOf(s: MockState, m: Machine): MachinePolicyRule[] {
 }
 
 function runtimeProviders(s: MockState, machineId: string) {
-  const nowIso = new Date().toISOString();
+  const nowIso = new Date(clockMs(s)).toISOString();
   return new Set([...s.endpoints.values()].filter((e) => e.machineId === machineId && e.status === 'active' && (!e.leaseExpiresAt || e.leaseExpiresAt > nowIso)).map((e) => e.providerKey));
 }
 
@@ -331,7 +331,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       {
         const f = (await resolve(b.identityRef)) ?? (() => { throw new ApiError('MACHINE_IDENTITY_PROOF_INVALID', 'identityRef does not resolve.'); })();
         const v = consume(s, b.identityProof, 'machine-identity', b.identityRef, { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' }, f.controllers);
-        proof = { method: 'eip191', identityRef: b.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date().toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
+        proof = { method: 'eip191', identityRef: b.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date(clockMs(s)).toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
       }
       const at = now(s);
       const m: Machine = { id: mockId(s, 'mch'), displayName: b.displayName, status: 'draft', ownerId: b.ownerId, identityRef: b.identityRef, identityProof: proof, machineType: b.machineType, runtimeProfile: b.runtimeProfile, capabilities: b.capabilities ?? [], labels: b.labels ?? {}, policyIds: b.policyIds ?? [], skillKeys: b.skillKeys ?? [], createdAt: at, updatedAt: at };
@@ -351,7 +351,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (b.identityProof) {
         const f = (await resolve(m.identityRef)) ?? gone('identityRef');
         const v = consume(s, b.identityProof, 'machine-identity', m.identityRef, { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' }, f.controllers);
-        m.identityProof = { method: 'eip191', identityRef: m.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date().toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
+        m.identityProof = { method: 'eip191', identityRef: m.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date(clockMs(s)).toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
       }
       if (b.status === 'active' && !m.identityProof) throw new ApiError('MACHINE_NOT_ACTIVATED', 'Only a machine with a verified identity can be activated.');
       if (b.status === 'archived' && [...s.orders.values()].some((o) => o.machineId === m.id && !CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))) throw new ApiError('OPEN_MARKET_ORDERS', 'The machine has open market orders.');
@@ -441,7 +441,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const p = pairingFor(s, r.headers, r.body.machineId);
       const m = activeMachine(s, r.body.machineId);
       const b = r.body;
-      const today = new Date().toISOString().slice(0, 10);
+      const today = new Date(clockMs(s)).toISOString().slice(0, 10);
       const spentTodayMicros = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === today).reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
       const result = rankServices(catalog.services, {
         serviceType: b.serviceType, skillKey: b.skillKey, operation: b.operation, requiredCapabilities: b.requiredCapabilities, region: b.region, budget: b.budget,
@@ -450,7 +450,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
         runtimeProviders: runtimeProviders(s, m.id), credentialProviders: new Set(Object.keys(b.providerCredentials ?? {})), machineSkillKeys: m.skillKeys,
       }, b.maxResults ?? 10);
       const at = now(s);
-      const expiresAt = new Date(Date.now() + 600_000).toISOString();
+      const expiresAt = new Date(clockMs(s) + 600_000).toISOString();
       const quotes = result.ranked.map((x) => ({
         id: mockId(s, 'mqt'), serviceId: x.service.id, skillKey: x.service.skillKey, providerKey: x.service.providerKey, executionMode: x.service.executionMode, integrationStatus: x.service.integrationStatus, operation: b.operation ?? x.service.operations[0]!, score: x.score, reasons: x.reasons,
         pricing: { mode: x.service.pricing.mode, amount: x.service.pricing.amount ?? null, currency: x.service.pricing.currency ?? null, rate: x.service.pricing.rate ?? null, notes: x.service.pricing.notes },
@@ -478,7 +478,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (b.searchId || b.quoteId) {
         const search = s.searches.get(b.searchId) ?? gone('Market search');
         const q = search.quotes.find((x) => x.id === b.quoteId) ?? gone('Quote');
-        if (Date.parse(q.expiresAt) <= Date.now()) throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
+        if (Date.parse(q.expiresAt) <= clockMs(s)) throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
         service = catalog.service(q.serviceId);
         operation ??= q.operation;
         quoteBudget = (search.query as { budget?: { amount?: number; currency?: string } }).budget;
@@ -487,7 +487,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (!service) gone('Service');
       // The server's evaluation, shared with search: a quote the mock offered is an order it accepts.
       const policy = p.delegationPolicy as DelegationPolicy;
-      const day = new Date().toISOString().slice(0, 10);
+      const day = new Date(clockMs(s)).toISOString().slice(0, 10);
       const spent = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === day).reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
       const spend = { delegationPolicy: policy, machinePolicies: policiesOf(s, activeMachine(s, b.machineId)), budget: b.budget ?? quoteBudget ?? null, spentTodayMicros: spent };
       const refusal = policyRefusals(service!, spend)?.[0];
@@ -674,7 +674,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       activeMachine(s, b.machineId);
       const denied = (b.endpoints ?? []).filter((e: { providerKey: string }) => !a!.allowedProviderKeys.includes(e.providerKey.toLowerCase()));
       if (denied.length) throw new ApiError('AGENT_POLICY_DENIED', 'Provider key not allowed for this agent.');
-      const lease = new Date(Date.now() + (b.leaseSeconds ?? 120) * 1000).toISOString();
+      const lease = new Date(clockMs(s) + (b.leaseSeconds ?? 120) * 1000).toISOString();
       const endpoints = (b.endpoints ?? []).map((e: Record<string, string>) => publicEndpoint(upsertEndpoint(s, b.machineId, e.providerKey!.toLowerCase(), e, 'agent', a!.id, lease).endpoint));
       const at = now(s);
       Object.assign(a!, { status: 'active', lastSeenAt: at, updatedAt: at });

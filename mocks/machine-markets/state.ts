@@ -32,7 +32,11 @@ export interface Challenge {
 
 export interface MockState {
   seq: number;
+  /** The mock clock (ms): the last time it handed out. */
   clock: number;
+  /** real: the clock follows the wall clock (plus `offset`); virtual: it moves only by writes and advanceClock. */
+  clockMode: 'real' | 'virtual';
+  offset: number;
   machines: Map<string, Machine>;
   pairings: Map<string, AgentPairing & { token?: string }>;
   policies: Map<string, PolicyRecord>;
@@ -51,10 +55,12 @@ export interface MockState {
   challenges: Map<string, Challenge>;
 }
 
-export function emptyState(clock: number): MockState {
+export function emptyState(clock: number, clockMode: MockState['clockMode'] = 'virtual'): MockState {
   return {
     seq: 0,
     clock,
+    clockMode,
+    offset: 0,
     machines: new Map(),
     pairings: new Map(),
     policies: new Map(),
@@ -80,10 +86,19 @@ export function mockId(s: MockState, prefix: string): string {
   return `${prefix}_${s.clock.toString(16).padStart(12, '0')}${s.seq.toString(16).padStart(8, '0')}`;
 }
 
+/** The mock clock's current time in ms, without moving it (for expiry checks). */
+export const clockMs = (s: MockState): number => (s.clockMode === 'real' ? Math.max(s.clock, Date.now() + s.offset) : s.clock);
+
+/** The time of a write: every write moves the clock by at least a millisecond, so createdAt orders writes. */
 export function now(s: MockState): string {
-  // Every write moves the mock clock by a millisecond, so createdAt orders writes.
-  s.clock += 1;
+  s.clock = Math.max(s.clock + 1, s.clockMode === 'real' ? Date.now() + s.offset : 0);
   return new Date(s.clock).toISOString();
+}
+
+/** Moves the mock clock forward by `ms`. */
+export function advance(s: MockState, ms: number): void {
+  if (s.clockMode === 'real') s.offset += ms;
+  else s.clock += ms;
 }
 
 /** The mock MCR fleet that fixtures and proofs use (wallet keys are in mocks/mcr/fixtures.ts). */
