@@ -2,7 +2,7 @@
 // maps) with the TypeScript compiler, then points the declarations' relative imports at .js like the code's.
 // Runs from `prepare` (npm ci / npm install in a checkout) and `prepack` (npm pack / publish).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,4 +21,8 @@ for (const file of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
   const fixed = text.replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]+?)\.ts(['"])/g, '$1$2.js$3');
   if (fixed !== text) writeFileSync(file, fixed);
 }
+// The API reference page's renderer ships with the package, so /docs works without internet access.
+const require = createRequire(import.meta.url);
+mkdirSync(join(dist, 'docs'), { recursive: true });
+for (const f of ['redoc.standalone.js', 'redoc.standalone.js.LICENSE.txt']) copyFileSync(require.resolve(`redoc/bundles/${f}`), join(dist, 'docs', f));
 writeFileSync(join(dist, '.build-stamp'), `${new Date().toISOString()}\n`);

@@ -11,7 +11,9 @@ import type { Clock } from './clock.ts';
 import { ApiError } from './http/errors.ts';
 import { errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
-import { readJsonBody } from './http/body.ts';
+import { checkParsedBody, readJsonBody } from './http/body.ts';
+import { createCors } from './http/cors.ts';
+import { createDocs, DOC_PATHS } from './http/docs.ts';
 import { checkUrl } from './http/hostile.ts';
 import { clientKey } from './http/rate-limit.ts';
 import { sendError } from './http/respond.ts';
@@ -57,9 +59,21 @@ export interface AppDeps {
   fastRouting?: boolean;
 }
 
+/** How a host framework takes part in a request (the express adapter); node:http needs none of it. */
+export interface RequestHooks {
+  /** The body a body parser already read (express.json): used instead of reading the stream. */
+  parsedBody?: { value: unknown };
+  /** Unexpected errors go here instead of a 500 envelope (express: next(err)). */
+  onUnexpected?: (err: unknown) => void;
+}
+
 export interface App {
-  /** The request listener: `http.createServer(app)`. */
+  /** The request listener: `http.createServer(app)`. Answers every path (unknown ones with the 404 envelope). */
   app: RequestListener;
+  /** The framework-neutral core behind `app`: one request, with a host framework's hooks. */
+  handle(req: IncomingMessage, res: ServerResponse, hooks?: RequestHooks): void;
+  /** Whether `path` (as seen below any mount point) is one this API answers: /health, /api/v1/..., the docs. */
+  owns(path: string): boolean;
   services: Services;
   implemented: string[];
   close(): Promise<void>;
@@ -86,7 +100,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const logDebug = logger.isLevelEnabled('debug');
   const logTrace = logger.isLevelEnabled('trace');
 
-  const app: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
+  const cors = createCors(deps.config.corsOrigins);
+  const docs = deps.config.serveDocs ? createDocs() : undefined;
+  const isApi = (path: string) => path === '/api/v1' || path.startsWith('/api/v1/');
+  const owns = (path: string) => path === '/health' || isApi(path) || (!!docs && DOC_PATHS.includes(path));
+
+  const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
     const started = logRequests ? performance.now() : 0;
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -94,40 +113,38 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const request = new Request(
-      req.method ?? 'GET',
-      path,
-      q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
-      req.headers,
-      id,
-      logger,
-    );
+    // HEAD is GET without the body (node:http leaves the body out of a HEAD response by itself).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const request = new Request(method, path, q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>), req.headers, id, logger);
     if (q !== -1) request.rawQuery = url.slice(q + 1);
     if (logRequests) {
       res.once('finish', () => {
         const status = res.statusCode;
-        const line = { req: { id, method: request.method, url }, res: { statusCode: status }, responseTime: Math.round(performance.now() - started) };
+        const line = { req: { id, method: req.method, url }, res: { statusCode: status }, responseTime: Math.round(performance.now() - started) };
         if (status >= 500) logger.error(line, 'request errored');
         else if (status >= 400) logger.warn(line, 'request completed');
         else logger.info(line, 'request completed');
       });
     }
-    handle(request, req, res).catch((err: unknown) => fail(request, req, res, err));
+    if (cors?.apply(req, res)) return;
+    if (docs?.serve(path, req, res)) return;
+    handle(request, req, res, hooks).catch((err: unknown) => fail(request, req, res, err, hooks));
   };
 
-  const fail = (request: HttpRequest, req: IncomingMessage, res: ServerResponse, err: unknown) => {
+  const fail = (request: HttpRequest, req: IncomingMessage, res: ServerResponse, err: unknown, hooks: RequestHooks = {}) => {
     if (err instanceof ApiError) return sendError(res, err);
     if (err instanceof StoreBusyError) {
       request.log.warn({ reason: err.message }, 'store busy');
       return sendError(res, new ApiError('STORE_BUSY', 'The database is busy: nothing was changed; retry shortly.'), { 'retry-after': '1' });
     }
     if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
+    if (hooks.onUnexpected && !res.headersSent) return hooks.onUnexpected(err);
     request.log.error({ err: errorForLog(err) }, 'unhandled error');
     sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
   };
 
-  const handle = async (request: HttpRequest, req: IncomingMessage, res: ServerResponse) => {
-    if (request.path === '/api/v1' || request.path.startsWith('/api/v1/')) {
+  const handle = async (request: HttpRequest, req: IncomingMessage, res: ServerResponse, hooks: RequestHooks) => {
+    if (isApi(request.path)) {
       const role = apiKey(req.headers);
       if (role instanceof ApiError) throw role;
       request.keyRole = role;
@@ -136,20 +153,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await rateLimits.charge(request.method, request.path, key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`);
     }
     checkUrl(request.path, request.rawQuery);
-    request.body = await readJsonBody(req);
+    request.body = hooks.parsedBody ? checkParsedBody(hooks.parsedBody.value) : await readJsonBody(req);
     // debug: what came in, headers included; trace: the body too. Secrets are redacted at any depth.
     if (logDebug) {
       request.log[logTrace ? 'trace' : 'debug'](
-        { req: { method: request.method, url: req.url, headers: redactDeep(req.headers), ...(logTrace ? { body: redactDeep(request.body) } : {}) } },
+        { req: { method: req.method, url: req.url, headers: redactDeep(req.headers), ...(logTrace ? { body: redactDeep(request.body) } : {}) } },
         'request received',
       );
     }
-    if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err));
+    if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err, hooks));
     await dispatch(request, res);
   };
 
   return {
-    app,
+    app: (req, res) => handleRequest(req, res),
+    handle: handleRequest,
+    owns,
     services,
     implemented: Object.keys(handlers),
     close: async () => {

@@ -47,6 +47,8 @@ export interface Config {
   keepAliveTimeoutMs: number;
   maxConnections: number;
   shutdownTimeoutMs: number;
+  corsOrigins: string[];
+  serveDocs: boolean;
 }
 
 export class ConfigError extends Error {
@@ -121,6 +123,22 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
   const shared = agentKeys.filter((k) => keys.includes(k));
   if (shared.length) throw new ConfigError('PEAQOS_AGENT_API_KEYS', 'holds a key that is also an operator key (PEAQOS_API_KEY / PEAQOS_API_KEYS); agent keys must be their own');
   const requireApiAuth = bool(env, 'PEAQOS_REQUIRE_API_AUTH', false);
+  const corsOrigins = (raw(env, 'PEAQOS_CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of corsOrigins) {
+    if (o === '*') {
+      if (requireApiAuth) throw new ConfigError('PEAQOS_CORS_ORIGINS', "'*' is allowed only with PEAQOS_REQUIRE_API_AUTH=false: list the origins that may use API keys");
+      continue;
+    }
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new ConfigError('PEAQOS_CORS_ORIGINS', `expected comma-separated origins (https://app.example.com) or *, got "${o}"`);
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search || u.hash) {
+      throw new ConfigError('PEAQOS_CORS_ORIGINS', `an origin is a scheme, host and port only, got "${o}"`);
+    }
+  }
   if (requireApiAuth && keys.length === 0) {
     throw new ConfigError('PEAQOS_REQUIRE_API_AUTH', 'is true but neither PEAQOS_API_KEY nor PEAQOS_API_KEYS holds a key');
   }
@@ -188,6 +206,8 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     keepAliveTimeoutMs: int(env, 'PEAQOS_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxConnections: int(env, 'PEAQOS_MAX_CONNECTIONS', 1_024, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'PEAQOS_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    corsOrigins,
+    serveDocs: bool(env, 'PEAQOS_SERVE_DOCS', true),
   };
 }
 

@@ -47,6 +47,10 @@ export interface Orchestrator {
   logger: Logger;
   /** The node:http request listener. */
   app: App['app'];
+  /** The framework-neutral core (what the express adapter calls). */
+  handle: App['handle'];
+  /** Whether a path (below any mount point) is the API's. */
+  owns: App['owns'];
   services: App['services'];
   /** Closes the services and the store (not a server: see startServer). */
   close(): Promise<void>;
@@ -76,6 +80,8 @@ export async function createOrchestrator(opts: OrchestratorOptions = {}): Promis
     config,
     logger,
     app: built.app,
+    handle: built.handle,
+    owns: built.owns,
     services: built.services,
     close: async () => {
       await built.close();

@@ -82,7 +82,7 @@ describe('HTTP skeleton', () => {
     const wrong = await srv.client.call('DELETE', '/api/v1/machines');
     expect(wrong.status).toBe(405);
     expect(wrong.body.error.code).toBe('METHOD_NOT_ALLOWED');
-    expect(wrong.headers.get('allow')).toBe('GET, POST');
+    expect(wrong.headers.get('allow')).toBe('GET, POST, HEAD, OPTIONS');
     expect(await count(srv, 'machines')).toBe(0);
   });
 

@@ -109,6 +109,7 @@ import { setupMachineMarketsServer, createMockApi } from 'peaqos-machine-markets
 import { setupMachineMarketsWorker, createMockApi as createBrowserMockApi } from 'peaqos-machine-markets/mocks/browser';
 import { startMockMcr, defaultMachines } from 'peaqos-machine-markets/mocks/mcr';
 import { runConformance, GROUPS } from 'peaqos-machine-markets/conformance';
+import { createMachineMarketsMiddleware } from 'peaqos-machine-markets/express';
 import { parse } from 'yaml';
 
 const out = {};
@@ -133,6 +134,9 @@ await mcr.close();
 out.errors = ERROR_STATUS.NOT_FOUND;
 out.version = version();
 out.groups = GROUPS.length;
+const mw = await createMachineMarketsMiddleware({ env: { PEAQOS_DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } });
+out.express = mw.orchestrator.owns('/api/v1/machines') && !mw.orchestrator.owns('/elsewhere');
+await mw.close();
 console.log(JSON.stringify(out));
 process.exit(0);
 `,
@@ -140,7 +144,7 @@ process.exit(0);
     const r = sh('node', ['use.mjs'], { timeout: 60_000 });
     expect(r.status, r.all).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(out).toMatchObject({ health: { ok: true }, machines: 0, conformance: { failed: 0 }, closed: { cut: 0 }, mockMachines: expect.any(Number), nodeMock: 'function', browser: 200, mcr: 200, errors: 404 });
+    expect(out).toMatchObject({ health: { ok: true }, machines: 0, conformance: { failed: 0 }, closed: { cut: 0 }, mockMachines: expect.any(Number), nodeMock: 'function', browser: 200, mcr: 200, errors: 404, express: true });
     expect(out.conformance.passed).toBeGreaterThan(0);
     expect(out.operations).toBeGreaterThan(40);
     expect(out.mockMachines).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
-// The README's Node example for frontend teams runs verbatim: it is cut out of README.md, written next to the
-// package (so `peaqos-machine-markets/mocks` resolves to this package's own exports, as for an installed one)
-// and run by vitest in a child process.
-import { spawnSync } from 'node:child_process';
+// The README's examples run verbatim: each is cut out of README.md and written next to the package (so
+// `peaqos-machine-markets/...` resolves to this package's own exports, as for an installed one). The vitest
+// example for frontend teams runs under vitest in a child process; the express example runs with node and answers.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -21,3 +21,30 @@ it("runs the README's vitest example as written", () => {
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   expect(r.stdout).toMatch(/1 passed/);
 }, 150_000);
+
+it("runs the README's express example as written: host route, mounted API, docs", async () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const section = readme.split('## Embedding in an express app')[1]!;
+  const code = /```js\n([\s\S]*?)```/.exec(section)![1]!;
+  expect(code.trim().split('\n').length).toBeLessThanOrEqual(12);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'express-example.mjs'), code);
+  const proc = spawn(process.execPath, [join(dir, 'express-example.mjs')], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!/listening on (\d+)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const port = /listening on (\d+)/.exec(out)?.[1];
+    expect(port, out).toBeTruthy();
+    const base = `http://127.0.0.1:${port}`;
+    expect(await (await fetch(`${base}/status`)).json()).toEqual({ host: 'my app' });
+    expect(await (await fetch(`${base}/machine-markets/health`)).json()).toEqual({ ok: true });
+    expect((await fetch(`${base}/machine-markets/docs`)).status).toBe(200);
+    expect((await fetch(`${base}/machine-markets/api/v1/skills`)).status).toBe(200);
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+}, 60_000);

@@ -5,6 +5,7 @@ import { createServer } from '@mswjs/http-middleware';
 import { loadSpec } from '../../src/contract/spec.ts';
 import { createMockApi, type MockApi, type MockApiOptions } from './mock.ts';
 import { drainable, listen } from '../../src/http/lifecycle.ts';
+import { createCors } from '../../src/http/cors.ts';
 
 import { McrClient } from '../../src/identity/mcr-client.ts';
 import { fixtureResolver } from './operations.ts';
@@ -38,9 +39,14 @@ export interface MachineMarketsHttp {
   shutdown(timeoutMs: number): Promise<{ cut: number }>;
 }
 
-export async function startMachineMarketsHttp(opts: NodeMockOptions & { port?: number; host?: string } = {}): Promise<MachineMarketsHttp> {
+export async function startMachineMarketsHttp(opts: NodeMockOptions & { port?: number; host?: string; /** Origins browsers may call from; default any (`*`): the mock holds no secrets. `[]` sends no CORS headers. */ corsOrigins?: string[] } = {}): Promise<MachineMarketsHttp> {
   const api = await createMockApi(withMcr(opts));
-  const server: Server = createHttpServer(createServer(...(api.handlers as unknown as Parameters<typeof createServer>)));
+  const app = createServer(...(api.handlers as unknown as Parameters<typeof createServer>));
+  const cors = createCors(opts.corsOrigins ?? ['*']);
+  const server: Server = createHttpServer((req, res) => {
+    if (cors?.apply(req, res)) return;
+    app(req, res);
+  });
   const lifecycle = drainable(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await listen(server, opts.port ?? 0, host);

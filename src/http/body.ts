@@ -114,3 +114,27 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * A body a host framework already parsed (express.json): the same checks as a body read here, where they can
+ * still be made on the value (depth, NUL, lone surrogates, non-finite numbers).
+ */
+export function checkParsedBody(value: unknown): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object') throw malformed();
+  if (depthOf(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new ApiError('VALIDATION_ERROR', `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+  }
+  checkJsonStrings(value);
+  return value;
+}
+
+function depthOf(v: unknown, limit: number, d = 1): number {
+  if (d > limit || v === null || typeof v !== 'object') return d - (v !== null && typeof v === 'object' ? 0 : 1);
+  let max = d;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) {
+    if (x !== null && typeof x === 'object') max = Math.max(max, depthOf(x, limit, d + 1));
+    if (max > limit) break;
+  }
+  return max;
+}

@@ -125,7 +125,15 @@ export async function createRouter(opts: RouterOptions) {
     notFound: (_c: Context, req: HttpRequest, res: ServerResponse) => sendError(res, new ApiError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)),
     methodNotAllowed: (_c: Context, req: HttpRequest, res: ServerResponse) => {
       const allowed = allowedMethods(api, req.path);
-      sendError(res, new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }), allowed.length ? { allow: allowed.join(', ').toUpperCase() } : undefined);
+      // GET routes answer HEAD too; OPTIONS (outside a CORS preflight) just lists what the path allows.
+      const allow = [...allowed.map((m) => m.toUpperCase()), ...(allowed.includes('get') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+      if (req.method === 'OPTIONS') {
+        res.statusCode = 204;
+        res.setHeader('allow', allow);
+        res.end();
+        return;
+      }
+      sendError(res, new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }), { allow });
     },
     notImplemented: (c: Context, _req: HttpRequest, res: ServerResponse) =>
       sendError(res, new ApiError('NOT_IMPLEMENTED', `${c.operation.operationId} is not implemented by this server.`)),
@@ -139,9 +147,37 @@ export async function createRouter(opts: RouterOptions) {
   await api.init();
   if (opts.fastRouting !== false) installFastRouting(api);
 
+  // Unknown query parameters are ignored (a cache-buster such as ?_=123 must not fail a request): only the
+  // parameters the operation declares reach validation and the handler.
+  type Param = { in?: string; name?: string; $ref?: string };
+  const deref = (p: Param): Param => (p.$ref ? (opts.spec.components?.parameters?.[p.$ref.split('/').pop()!] as Param) : p);
+  const queryNames = new Map<string, Set<string>>();
+  for (const item of Object.values(opts.spec.paths ?? {})) {
+    const shared = ((item as { parameters?: Param[] }).parameters ?? []).map(deref);
+    for (const o of Object.values(item as Record<string, unknown>)) {
+      const operation = o as { operationId?: string; parameters?: Param[] };
+      if (!operation?.operationId) continue;
+      const params = [...shared, ...(operation.parameters ?? []).map(deref)];
+      queryNames.set(operation.operationId, new Set(params.filter((p) => p?.in === 'query').map((p) => p.name!)));
+    }
+  }
+  const declaredQuery = (req: HttpRequest): Record<string, string | string[]> => {
+    const keys = Object.keys(req.query);
+    if (keys.length === 0) return req.query;
+    let op: { operationId?: string } | undefined;
+    try {
+      op = api.router.matchOperation({ method: req.method, path: req.path, headers: {} }) as { operationId?: string } | undefined;
+    } catch {
+      return req.query;
+    }
+    const names = op?.operationId ? queryNames.get(op.operationId) : undefined;
+    if (!names || keys.every((k) => names.has(k))) return req.query;
+    return Object.fromEntries(keys.filter((k) => names.has(k)).map((k) => [k, req.query[k]!]));
+  };
+
   /** Routes, validates and runs the operation; rejects with whatever the handler threw. */
   const dispatch = (req: HttpRequest, res: ServerResponse): Promise<unknown> =>
-    api.handleRequest({ method: req.method, path: req.path, query: req.query, headers: req.headers as Record<string, string | string[]>, body: req.body }, req, res);
+    api.handleRequest({ method: req.method, path: req.path, query: declaredQuery(req), headers: req.headers as Record<string, string | string[]>, body: req.body }, req, res);
   return { api, dispatch };
 }
 
