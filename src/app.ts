@@ -33,6 +33,7 @@ class Request implements HttpRequest {
   body: unknown = undefined;
   keyRole: 'operator' | 'agent' | undefined = undefined;
   rawQuery: string | undefined = undefined;
+  operationId: string | undefined = undefined;
   #log: Logger | undefined;
   constructor(
     readonly method: string,
@@ -85,7 +86,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const handlers: HandlerMap = buildHandlers(services);
   const logger = deps.logger;
 
-  const { dispatch } = await createRouter({
+  const { dispatch, operationOf } = await createRouter({
     spec,
     handlers,
     logger,
@@ -93,7 +94,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     fastRouting: deps.fastRouting,
   });
   const apiKey = apiKeyAuth({ operatorKeys: deps.config.apiKeys, agentKeys: deps.config.agentApiKeys, required: deps.config.requireApiAuth });
-  const idempotency = createIdempotency({ store: services.idempotency });
+  const metrics = services.metrics;
+  const idempotency = createIdempotency({ store: services.idempotency, ...(metrics ? { onReplay: () => metrics.idempotentReplays.inc() } : {}) });
   const rateLimits = services.rateLimits;
   const knownKeys = new Set([...deps.config.apiKeys, ...deps.config.agentApiKeys]);
   const logRequests = logger.isLevelEnabled('error');
@@ -103,10 +105,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const cors = createCors(deps.config.corsOrigins);
   const docs = deps.config.serveDocs ? createDocs() : undefined;
   const isApi = (path: string) => path === '/api/v1' || path.startsWith('/api/v1/');
-  const owns = (path: string) => path === '/health' || isApi(path) || (!!docs && DOC_PATHS.includes(path));
+  const owns = (path: string) => path === '/health' || isApi(path) || (!!docs && DOC_PATHS.includes(path)) || (!!metrics && path === '/metrics');
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
-    const started = logRequests ? performance.now() : 0;
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', id);
@@ -117,18 +118,47 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const request = new Request(method, path, q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>), req.headers, id, logger);
     if (q !== -1) request.rawQuery = url.slice(q + 1);
-    if (logRequests) {
+    const measured = logRequests || metrics;
+    if (measured) {
+      const t0 = performance.now();
       res.once('finish', () => {
         const status = res.statusCode;
-        const line = { req: { id, method: req.method, url }, res: { statusCode: status }, responseTime: Math.round(performance.now() - started) };
+        const ms = performance.now() - t0;
+        metrics?.http(request.operationId ?? operationOf(request.method, request.path) ?? 'unmatched', req.method ?? 'GET', status, ms / 1000);
+        if (!logRequests) return;
+        const line = { req: { id, method: req.method, url }, res: { statusCode: status }, responseTime: Math.round(ms) };
         if (status >= 500) logger.error(line, 'request errored');
         else if (status >= 400) logger.warn(line, 'request completed');
         else logger.info(line, 'request completed');
       });
     }
-    if (cors?.apply(req, res)) return;
-    if (docs?.serve(path, req, res)) return;
+    if (cors?.apply(req, res)) {
+      request.operationId = 'preflight';
+      return;
+    }
+    if (docs?.serve(path, req, res)) {
+      request.operationId = 'docs';
+      return;
+    }
+    if (metrics && path === '/metrics') {
+      request.operationId = 'metrics';
+      serveMetrics(req, res).catch((err: unknown) => fail(request, req, res, err, hooks));
+      return;
+    }
     handle(request, req, res, hooks).catch((err: unknown) => fail(request, req, res, err, hooks));
+  };
+
+  // GET /metrics: outside /api/v1, an operator operation when API auth is on (an agent key is refused).
+  const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on /metrics.`, { allowed: ['get'] }, { allow: 'GET, HEAD' });
+    const role = apiKey(req.headers);
+    if (role instanceof ApiError) throw role;
+    if (role === 'agent') throw new ApiError('AUTH_FORBIDDEN', '/metrics is an operator operation; an agent-scoped key cannot read it.');
+    const text = await metrics!.registry.metrics();
+    res.statusCode = 200;
+    res.setHeader('content-type', metrics!.registry.contentType);
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.end(text);
   };
 
   const fail = (request: HttpRequest, req: IncomingMessage, res: ServerResponse, err: unknown, hooks: RequestHooks = {}) => {

@@ -49,6 +49,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   corsOrigins: string[];
   serveDocs: boolean;
+  metrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -208,6 +209,7 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
     shutdownTimeoutMs: int(env, 'PEAQOS_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     corsOrigins,
     serveDocs: bool(env, 'PEAQOS_SERVE_DOCS', true),
+    metrics: bool(env, 'PEAQOS_METRICS', true),
   };
 }
 

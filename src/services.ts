@@ -19,6 +19,7 @@ import { IdempotencyStore } from './store/idempotency.ts';
 import { ClusterLease } from './store/lease.ts';
 import { errorForLog } from './logger.ts';
 import { createRateLimits, type RateLimits } from './http/rate-limit.ts';
+import { Metrics } from './metrics.ts';
 
 export interface Services {
   config: Config;
@@ -39,6 +40,8 @@ export interface Services {
   orders: OrdersService;
   idempotency: IdempotencyStore;
   rateLimits: RateLimits;
+  /** Prometheus metrics (absent with PEAQOS_METRICS=false). */
+  metrics?: Metrics;
   /** Deletes what has expired (run every ten minutes). */
   purgeExpired(): Promise<void>;
   readinessChecks: Array<() => Promise<ReadinessCheck>>;
@@ -57,9 +60,17 @@ export interface ServiceDeps {
 
 export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const { config, db, clock, logger } = deps;
+  const metrics = config.metrics ? new Metrics({ db, readDb: deps.readDb }) : undefined;
   const mcr =
     deps.services?.mcr ??
-    new McrClient({ baseUrl: config.mcrApiUrl, timeoutMs: config.mcrTimeoutMs, cacheTtlMs: config.mcrCacheTtlMs, requestsPerMinute: config.mcrRequestsPerMinute, now: () => clock.now().getTime() });
+    new McrClient({
+      baseUrl: config.mcrApiUrl,
+      timeoutMs: config.mcrTimeoutMs,
+      cacheTtlMs: config.mcrCacheTtlMs,
+      requestsPerMinute: config.mcrRequestsPerMinute,
+      now: () => clock.now().getTime(),
+      ...(metrics ? { onRequest: (outcome, seconds) => (metrics.mcrRequests.inc({ outcome }), metrics.mcrDuration.observe(seconds)), onCache: (hit) => metrics.mcrCache.inc({ result: hit ? 'hit' : 'miss' }) } : {}),
+    });
   const reader = deps.readDb ?? db;
   const machines = new MachinesService(db, config, clock, mcr, reader);
   const pairings = new PairingsService(db, config, clock, machines);
@@ -80,7 +91,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   pairings.hooks.hasOpenOrders = (trx, pairingId) => orders.hasOpenOrders(trx, { agent_pairing_id: pairingId });
   const idempotency = new IdempotencyStore({ db, now: () => clock.now().getTime(), ttlMs: config.idempotencyTtlMs });
   prober.start();
-  const rateLimits = createRateLimits({ db, writesPerMinute: config.rateLimitWritesPerMinute, challengesPerMinute: config.rateLimitChallengesPerMinute });
+  const rateLimits = createRateLimits({ db, writesPerMinute: config.rateLimitWritesPerMinute, challengesPerMinute: config.rateLimitChallengesPerMinute, ...(metrics ? { onLimited: (budget) => metrics.rateLimited.inc({ budget }) } : {}) });
   // Expired idempotency keys, challenges expired over an hour ago, stale rate-limit counters. Every ten minutes,
   // on every replica (DELETEs by expiry date, harmless when several run at once).
   const purgeExpired = async () => {
@@ -99,7 +110,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     },
     async () => ({ name: 'runtime', ok: true, detail: config.runtimeProbeIntervalMs > 0 ? `prober every ${config.runtimeProbeIntervalMs} ms` : 'prober off' }),
   ];
-  const closers: Array<() => Promise<void>> = [() => prober.stop(), async () => clearInterval(purge)];
+  const closers: Array<() => Promise<void>> = [async () => metrics?.close(), () => prober.stop(), async () => clearInterval(purge)];
   return {
     config,
     db,
@@ -119,6 +130,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     orders,
     idempotency,
     rateLimits,
+    ...(metrics ? { metrics } : {}),
     purgeExpired,
     readinessChecks,
     close: async () => {

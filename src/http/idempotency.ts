@@ -47,6 +47,8 @@ export interface IdempotencyOptions {
   store: IdempotencyStore;
   /** How long a duplicate waits for the first request before 409 IDEMPOTENCY_KEY_IN_PROGRESS. */
   waitMs?: number;
+  /** Metrics: an answer replayed. */
+  onReplay?: () => void;
 }
 
 export interface Idempotency {
@@ -81,7 +83,10 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
       for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
         const claim = await store.claim(scope, key, fingerprint);
         if (claim.kind === 'run') break;
-        if (claim.kind === 'replay') return sendJson(res, claim.status, claim.body, { 'idempotent-replayed': 'true' });
+        if (claim.kind === 'replay') {
+          opts.onReplay?.();
+          return sendJson(res, claim.status, claim.body, { 'idempotent-replayed': 'true' });
+        }
         if (claim.kind === 'mismatch') throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request: use a new key for a new request.');
         if (claim.kind === 'lost') {
           throw new ApiError('IDEMPOTENCY_KEY_IN_PROGRESS', 'The first request with this Idempotency-Key changed state but its answer was lost: read the resource instead of retrying.');

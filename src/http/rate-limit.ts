@@ -15,6 +15,8 @@ export interface RateLimitOptions {
   writesPerMinute: number;
   /** Identity and pairing challenges per client per minute; 0 turns the limit off. */
   challengesPerMinute: number;
+  /** Metrics: a request refused, by budget. */
+  onLimited?: (budget: 'writes' | 'challenges') => void;
 }
 
 export interface RateLimits {
@@ -50,12 +52,13 @@ export const clientKey = (apiKey: string) => `key:${createHash('sha256').update(
 export function createRateLimits(opts: RateLimitOptions): RateLimits {
   const writes = limiter(opts.db, opts.writesPerMinute, 'w');
   const challenges = limiter(opts.db, opts.challengesPerMinute, 'c');
-  const take = async (l: RateLimiterAbstract | undefined, client: string, what: string) => {
+  const take = async (l: RateLimiterAbstract | undefined, client: string, what: 'writes' | 'challenges') => {
     if (!l) return;
     try {
       await l.consume(client);
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
+      opts.onLimited?.(what);
       const seconds = String(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
       throw new ApiError('RATE_LIMITED', `Too many ${what} from this client: retry in ${seconds} s.`, undefined, { 'retry-after': seconds });
     }

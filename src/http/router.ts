@@ -108,6 +108,7 @@ export async function createRouter(opts: RouterOptions) {
 
   for (const [operationId, handler] of Object.entries(opts.handlers)) {
     api.register(operationId, async (c: Context, req: HttpRequest, res: ServerResponse) => {
+      req.operationId = operationId;
       admits(operationId, req);
       respond(c, res, await handler(toContext(c, req)));
     });
@@ -115,6 +116,7 @@ export async function createRouter(opts: RouterOptions) {
 
   api.register({
     validationFail: (c: Context, req: HttpRequest, res: ServerResponse) => {
+      req.operationId = c.operation.operationId as string;
       // Who may call comes before what was sent: an agent key on an operator operation learns nothing more.
       admits(c.operation.operationId as string, req);
       const details = validationDetails(c.validation.errors);
@@ -178,7 +180,15 @@ export async function createRouter(opts: RouterOptions) {
   /** Routes, validates and runs the operation; rejects with whatever the handler threw. */
   const dispatch = (req: HttpRequest, res: ServerResponse): Promise<unknown> =>
     api.handleRequest({ method: req.method, path: req.path, query: declaredQuery(req), headers: req.headers as Record<string, string | string[]>, body: req.body }, req, res);
-  return { api, dispatch };
+  /** The operation a method and path route to, if any (labels for answers given before routing: 401, 429, replays). */
+  const operationOf = (method: string, path: string): string | undefined => {
+    try {
+      return (api.router.matchOperation({ method, path, headers: {} }) as { operationId?: string } | undefined)?.operationId;
+    } catch {
+      return undefined;
+    }
+  };
+  return { api, dispatch, operationOf };
 }
 
 function allowedMethods(api: OpenAPIBackend, path: string): string[] {

@@ -17,6 +17,8 @@ export interface HttpRequest {
   keyRole?: 'operator' | 'agent';
   /** The query string as sent (after `?`), for checks that need the raw percent-encoding. */
   rawQuery?: string;
+  /** The operation the router matched (metrics label); undefined when none matched. */
+  operationId?: string;
 }
 
 export interface RequestContext {

@@ -6,6 +6,7 @@ import { getAddress, verifyMessage } from 'ethers';
 import type { Knex } from 'knex';
 import { newId } from '../ids.ts';
 import { fromJson, toJson } from '../store/db.ts';
+import { emit } from '../observe.ts';
 import { ApiError, type ErrorCode } from '../http/errors.ts';
 import { challengeMessage } from './challenge-message.ts';
 
@@ -57,6 +58,7 @@ export async function issueChallenge(
     expires_at: expiresAt,
     consumed_at: null,
   });
+  emit({ kind: 'challenge', db, purpose: input.purpose });
   return { id, purpose: input.purpose, subject: input.subject, machineId: input.machineId ?? null, payload: input.payload, message, issuedAt, expiresAt };
 }
 

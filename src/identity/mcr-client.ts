@@ -31,6 +31,10 @@ export interface McrClientOptions {
   maxResponseBytes?: number;
   fetch?: typeof fetch;
   now?: () => number;
+  /** Metrics: every request sent (or refused by the budget), with its outcome and duration. */
+  onRequest?: (outcome: 'ok' | 'not_found' | 'unavailable' | 'invalid' | 'budget', seconds: number) => void;
+  /** Metrics: every resolution, answered from the cache or not. */
+  onCache?: (hit: boolean) => void;
 }
 
 /** A token bucket: `capacity` requests at once, refilled at capacity per minute. */
@@ -99,8 +103,12 @@ export class McrClient {
   async resolve(identityRef: string): Promise<IdentityResolution | null> {
     if (this.opts.cacheTtlMs > 0) {
       const hit = this.cache.get(identityRef);
-      if (hit && hit.expires > this.now()) return hit.value;
+      if (hit && hit.expires > this.now()) {
+        this.opts.onCache?.(true);
+        return hit.value;
+      }
     }
+    this.opts.onCache?.(false);
     const pending = this.inflight.get(identityRef);
     if (pending) return pending;
     const p = this.lookup(identityRef)
@@ -176,6 +184,21 @@ export class McrClient {
   }
 
   private async lookup(identityRef: string): Promise<IdentityResolution | null> {
+    if (!this.opts.onRequest) return this.lookupOnce(identityRef);
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const r = await this.lookupOnce(identityRef);
+      this.opts.onRequest(r ? 'ok' : 'not_found', seconds());
+      return r;
+    } catch (err) {
+      const m = (err as Error).message ?? '';
+      this.opts.onRequest(/request budget/.test(m) ? 'budget' : /contract|another|not JSON|unreadable|over \d+ bytes/.test(m) ? 'invalid' : 'unavailable', seconds());
+      throw err;
+    }
+  }
+
+  private async lookupOnce(identityRef: string): Promise<IdentityResolution | null> {
     const did = DID_RE.exec(identityRef);
     if (did) {
       const body = await this.fetchJson(`/machine/${encodeURIComponent(identityRef)}`);

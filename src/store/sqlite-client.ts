@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
 import { StoreBusyError, isSqliteBusy, sleep } from './busy.ts';
+import { emit } from '../observe.ts';
 
 const require = createRequire(import.meta.url);
 // knex ships its dialects as CommonJS classes without type declarations.
@@ -65,14 +66,21 @@ export class CachingBetterSqlite3Client extends KnexBetterSqlite3 {
       if (!isSqliteBusy(err)) throw err;
     }
     const budget = (this as unknown as { config: { busyTimeoutMs?: number } }).config.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    const deadline = Date.now() + budget;
+    const started = Date.now();
+    const deadline = started + budget;
+    const client = this as unknown as Knex.Client;
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       await sleep(wait + Math.random() * wait);
       try {
-        return this.runStatement(connection, obj as QueryObject & { sql: string });
+        const out = this.runStatement(connection, obj as QueryObject & { sql: string });
+        emit({ kind: 'busy', client, waitedMs: Date.now() - started, gaveUp: false });
+        return out;
       } catch (err) {
         if (!isSqliteBusy(err)) throw err;
-        if (Date.now() >= deadline) throw new StoreBusyError(`The SQLite database stayed locked by another process for ${budget} ms.`);
+        if (Date.now() >= deadline) {
+          emit({ kind: 'busy', client, waitedMs: Date.now() - started, gaveUp: true });
+          throw new StoreBusyError(`The SQLite database stayed locked by another process for ${budget} ms.`);
+        }
       }
     }
   }

@@ -12,6 +12,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { StoreBusyError, isPgRetryable, sleep } from './busy.ts';
+import { emit, hasListeners } from '../observe.ts';
 
 type Executor = Knex | Knex.Transaction;
 
@@ -35,20 +36,38 @@ export const requestWrites = new AsyncLocalStorage<RequestWrites>();
 
 const PG_ATTEMPTS = 5;
 
+/** Work to run once the transaction `trx` has committed (metrics of what it changed); dropped on rollback. */
+const committed = new WeakMap<Knex.Transaction, Array<(root: Knex) => void>>();
+export function afterCommit(db: Knex | Knex.Transaction, fn: (root: Knex) => void): void {
+  if (!db.isTransaction) return fn(db as Knex);
+  const trx = db as Knex.Transaction;
+  const list = committed.get(trx);
+  if (list) list.push(fn);
+  else committed.set(trx, [fn]);
+}
+
 export async function withTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   const writes = requestWrites.getStore();
+  const observed = hasListeners();
   for (let attempt = 1; ; attempt++) {
+    const started = observed ? performance.now() : 0;
+    let done: Array<(root: Knex) => void> | undefined;
     try {
       const out = await db.transaction(async (trx) => {
         const result = await work(trx);
         if (writes) await writes.beforeCommit(trx);
+        done = committed.get(trx);
         return result;
       });
       if (writes) writes.applied = true;
+      if (observed) emit({ kind: 'tx', db, seconds: (performance.now() - started) / 1000, outcome: 'commit' });
+      if (done) for (const fn of done) fn(db);
       return out;
     } catch (err) {
+      const retry = isPgRetryable(err) && attempt < PG_ATTEMPTS;
+      if (observed) emit({ kind: 'tx', db, seconds: (performance.now() - started) / 1000, outcome: retry ? 'retry' : 'rollback' });
       if (!isPgRetryable(err)) throw err;
-      if (attempt >= PG_ATTEMPTS) throw new StoreBusyError(`PostgreSQL kept aborting the transaction (${(err as { code: string }).code}) after ${attempt} attempts.`);
+      if (!retry) throw new StoreBusyError(`PostgreSQL kept aborting the transaction (${(err as { code: string }).code}) after ${attempt} attempts.`);
       await sleep(5 * attempt + Math.random() * 10 * attempt);
     }
   }

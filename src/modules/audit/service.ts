@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { newId } from '../../ids.ts';
 import { toJson, fromJson } from '../../store/db.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+import { afterCommit } from '../../store/tx.ts';
+import { emit, hasListeners } from '../../observe.ts';
 
 export type Actor = 'api' | 'system:machine-markets' | `agent:${string}` | `machine-agent:${string}`;
 
@@ -49,6 +51,8 @@ export async function recordAudit(trx: Knex | Knex.Transaction, e: AuditInput): 
     payload: toJson(redactSecrets(e.payload ?? {})),
     created_at: e.at,
   });
+  // Counted (metrics) only once the change it records has committed.
+  if (hasListeners()) afterCommit(trx, (db) => emit({ kind: 'audit', db, type: e.type }));
 }
 
 interface AuditRow {

@@ -22,6 +22,7 @@ import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
 import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
 import { verifyTransfer } from '../../chain/payment-verifier.ts';
+import { emit } from '../../observe.ts';
 import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
 import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, spentToday, type OrderRecord, type PaymentRecord } from './repo.ts';
 import { chargeOf, policyRefusals, type Refusal } from '../market/policy-check.ts';
@@ -326,7 +327,13 @@ export class OrdersService {
       } catch {
         throw validationError(`amount ${amount} cannot be expressed with ${decimals} decimals.`);
       }
-      await verifyTransfer(rpc, { txHash: body.txHash, token, to: payee, from: payer, rawAmount: raw }, this.config.runtimeTimeoutMs);
+      try {
+        await verifyTransfer(rpc, { txHash: body.txHash, token, to: payee, from: payer, rawAmount: raw }, this.config.runtimeTimeoutMs);
+        emit({ kind: 'rpc', db: this.db, outcome: 'verified' });
+      } catch (err) {
+        emit({ kind: 'rpc', db: this.db, outcome: err instanceof ApiError ? err.code.toLowerCase() : 'error' });
+        throw err;
+      }
       verifiedAt = this.now().toISOString();
     }
     const at = this.now().toISOString();

@@ -5,6 +5,7 @@ import { forUpdate, withTransaction } from '../../store/tx.ts';
 import { lockMachine } from '../machines/repo.ts';
 import type { ClusterLease } from '../../store/lease.ts';
 import { errorForLog } from '../../logger.ts';
+import { emit } from '../../observe.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Knex } from 'knex';
@@ -356,6 +357,7 @@ export class RuntimeService {
         }
       }
       const at = this.now();
+      emit({ kind: 'probe', db: this.db, healthy });
       // Only if the endpoint is still the one probed: a heartbeat or PUT meanwhile wins over this verdict.
       await this.db('runtime_endpoints').where({ id: r.id, updated_at: r.updated_at }).update({ status: healthy ? 'active' : 'unreachable', last_checked_at: at, ...(healthy ? { last_healthy_at: at } : {}) });
     }
