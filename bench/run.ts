@@ -218,6 +218,14 @@ row('GET /machines/{id} (MCR cache on)', 'bare express (median round)', mExpress
 row('GET /machines/{id} (MCR cache on)', 'reference, precompiled routing (median round)', mRef, `${Math.round(ratio * 100)}% of express; MCR calls/request ${mcrPerReq.toFixed(5)}`);
 notes.push(`GET /machines/{id}, reference vs bare express per round: ${rounds.map((x) => `${x.ref.rps}/${x.express.rps} = ${Math.round(x.ratio * 100)}%`).join(', ')}; the table shows the median round.`);
 
+log('metrics cost: the same read with PEAQOS_METRICS=false');
+const noMetrics = await start('bench/servers/reference.ts', { ...baseEnv, PEAQOS_METRICS: 'false' });
+const mNoMetrics = await load(noMetrics.url, { path: `/api/v1/machines/${id0}`, pid: noMetrics.pid });
+const mMetrics = await load(ref.url, { path: `/api/v1/machines/${id0}`, pid: ref.pid });
+row('GET /machines/{id} (MCR cache on)', 'reference, metrics off', mNoMetrics, `metrics on (same run, after): ${mMetrics.cpu} µs CPU/request, ${mMetrics.rps} req/s`);
+notes.push(`Metrics cost on GET /machines/{id}: ${mMetrics.cpu} µs of server CPU per request with metrics on, ${mNoMetrics.cpu} µs with PEAQOS_METRICS=false (${(mMetrics.cpu ?? 0) - (mNoMetrics.cpu ?? 0)} µs difference; the counter and histogram updates of one request).`);
+await stop(noMetrics);
+
 log('routing cost: openapi-backend router');
 const slow = await start('bench/servers/reference.ts', { ...baseEnv, BENCH_FAST_ROUTING: '0' });
 const mSlow = await load(slow.url, { path: `/api/v1/machines/${id0}`, pid: slow.pid });

@@ -1,10 +1,10 @@
 // peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP[,GROUP]]
 //   [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
-//   [--agent-api-key K] [--rate-limit-burst N]
-import { writeFileSync } from 'node:fs';
+//   [--agent-api-key K] [--rate-limit-burst N] [--baseline PREVIOUS.json] [--fail-on failure|regression]
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GROUPS, runConformance } from './run.ts';
-import { junit, prettyLine, prettySummary, type Report } from './report.ts';
+import { compareReports, htmlReport, junit, prettyComparison, prettyLine, prettySummary, type Report } from './report.ts';
 import { ListenError } from '../src/http/lifecycle.ts';
 
 /** The mock MCR's port in use is a one-line error with the way out, not a stack trace. */
@@ -22,7 +22,10 @@ async function runConformanceOrExit(o: Parameters<typeof runConformance>[0]): Pr
 
 const USAGE = `Usage: peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP]
        [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
-       [--agent-api-key K] [--rate-limit-burst N]
+       [--agent-api-key K] [--rate-limit-burst N] [--baseline PREVIOUS.json] [--fail-on failure|regression]
+Reporters: pretty (default), json, junit, html (one self-contained page; use --out report.html).
+--baseline compares with an earlier JSON report: what newly fails, what got fixed, what coverage changed.
+--fail-on regression exits non-zero only when a check fails that did not fail in the baseline.
 Groups: ${GROUPS.join(', ')}`;
 
 function die(msg: string): never {
@@ -45,6 +48,8 @@ const { values } = (() => {
         'no-identity': { type: 'boolean', default: false },
         'mcr-cache-wait-ms': { type: 'string', default: '0' },
         'agent-api-key': { type: 'string' },
+        baseline: { type: 'string' },
+        'fail-on': { type: 'string', default: 'failure' },
         'rate-limit-burst': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -64,7 +69,19 @@ if (!/^https?:\/\//.test(baseUrl)) die('--base-url must be an http(s) URL');
 const profile = values.profile as string;
 if (profile !== 'documented' && profile !== 'reference') die('--profile must be documented or reference');
 const reporter = values.reporter as string;
-if (!['pretty', 'json', 'junit'].includes(reporter)) die('--reporter must be pretty, json or junit');
+if (!['pretty', 'json', 'junit', 'html'].includes(reporter)) die('--reporter must be pretty, json, junit or html');
+const failOn = values['fail-on'] as string;
+if (failOn !== 'failure' && failOn !== 'regression') die('--fail-on must be failure or regression');
+if (failOn === 'regression' && !values.baseline) die('--fail-on regression needs --baseline');
+let baseline: Report | undefined;
+if (values.baseline) {
+  try {
+    baseline = JSON.parse(readFileSync(values.baseline, 'utf8')) as Report;
+    if (!Array.isArray(baseline.results) || !baseline.coverage) throw new Error('not a report');
+  } catch (err) {
+    die(`--baseline ${values.baseline}: not a JSON report of this kit (${(err as Error).message})`);
+  }
+}
 if (values['no-identity'] && values['mcr-port']) die('--mcr-port and --no-identity exclude each other');
 const only = values.only ? values.only.split(',').map((g) => g.trim()) : undefined;
 for (const g of only ?? []) if (!GROUPS.includes(g)) die(`unknown group ${g}`);
@@ -93,7 +110,10 @@ const report = await runConformanceOrExit({
   onResult: (r) => progress(prettyLine(r)),
 });
 progress(prettySummary(report));
-const rendered = reporter === 'json' ? JSON.stringify(report, null, 2) : reporter === 'junit' ? junit(report) : null;
+const comparison = baseline ? compareReports(baseline, report) : undefined;
+if (comparison) progress(prettyComparison(comparison));
+const rendered = reporter === 'json' ? JSON.stringify(report, null, 2) : reporter === 'junit' ? junit(report) : reporter === 'html' ? htmlReport(report, comparison) : null;
 if (values.out) writeFileSync(values.out, rendered ?? JSON.stringify(report, null, 2));
 else if (rendered) console.log(rendered);
-process.exit(report.summary.failed > 0 ? 1 : 0);
+const failed = failOn === 'regression' ? comparison!.newlyFailing.length > 0 : report.summary.failed > 0;
+process.exit(failed ? 1 : 0);

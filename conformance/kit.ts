@@ -31,8 +31,17 @@ export class CheckFailure extends Error {
 
 export class SkipCheck extends Error {}
 
+const SECRET = /token|secret|signature|password|credential|authorization|api.?key|private|payment.?headers/i;
+
+/** A copy of a request or response body for a report: values under secret-looking names are masked. */
+export function maskSecrets(v: unknown, depth = 0): unknown {
+  if (depth > 12 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => maskSecrets(x, depth + 1));
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, SECRET.test(k) && typeof x === 'string' ? `${x.slice(0, 4)}…(masked)` : maskSecrets(x, depth + 1)]));
+}
+
 const excerpt = (v: unknown, n = 400) => {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = typeof v === 'string' ? v : JSON.stringify(maskSecrets(v));
   return s === undefined ? '(empty)' : s.length > n ? `${s.slice(0, n)}…` : s;
 };
 
@@ -68,6 +77,9 @@ export class Kit {
   readonly results: CheckResult[] = [];
   readonly coveredOperations = new Set<string>();
   readonly coveredErrorCodes = new Set<string>();
+  /** Which groups called which operations (the report's coverage matrix). */
+  readonly operationsByGroup = new Map<string, Set<string>>();
+  private currentGroup = '';
   private readonly groups: Array<{ name: string; checks: CheckDef[] }> = [];
   private readonly errorTable: Record<string, { status: number; source: string }>;
 
@@ -93,6 +105,7 @@ export class Kit {
     for (const g of this.groups) {
       if (this.opts.only && !this.opts.only.includes(g.name)) continue;
       this.opts.onGroup?.(g.name);
+      this.currentGroup = g.name;
       for (const c of g.checks) {
         const started = performance.now();
         let r: CheckResult;
@@ -138,8 +151,15 @@ export class Kit {
   }
 
   /** A success response: status (any 2xx in the documented profile when the status is designed), JSON, schema, envelope. */
-  ok(ex: Exchange, operationId: string, expected: number | number[]): Exchange {
+  private cover(operationId: string): void {
     this.coveredOperations.add(operationId);
+    let set = this.operationsByGroup.get(this.currentGroup);
+    if (!set) this.operationsByGroup.set(this.currentGroup, (set = new Set()));
+    set.add(operationId);
+  }
+
+  ok(ex: Exchange, operationId: string, expected: number | number[]): Exchange {
+    this.cover(operationId);
     const wanted = Array.isArray(expected) ? expected : [expected];
     const lenient = this.profile === 'documented' && wanted.every((s) => this.statusIsDesigned(operationId, s));
     const statusOk = wanted.includes(ex.status) || (lenient && ex.status >= 200 && ex.status < 300);
@@ -153,7 +173,7 @@ export class Kit {
 
   /** An error response in the envelope with the documented code and the status the error table gives it. */
   error(ex: Exchange, operationId: string | null, code: string | string[]): Exchange {
-    if (operationId) this.coveredOperations.add(operationId);
+    if (operationId) this.cover(operationId);
     const codes = Array.isArray(code) ? code : [code];
     const env = this.validator.validateSchema('ErrorResponse', ex.body);
     this.assert(env.ok, ex, operationId, `an error envelope {error:{code,message,details?}} with code ${codes.join(' or ')}`, `HTTP ${ex.status} ${excerpt(ex.body)}`);
