@@ -4,6 +4,11 @@
 import { delay, http, HttpResponse, type HttpHandler } from 'msw';
 import { RequestValidator } from '../../src/contract/request-validator.ts';
 import { ApiError, ERROR_STATUS, type ErrorCode } from '../../src/http/errors.ts';
+import { MAX_JSON_DEPTH, checkJsonStrings, checkUrl, jsonDepthExceeds } from '../../src/http/hostile.ts';
+
+/** The server's body limit (src/http/body.ts), kept here so the mock stays browser-safe. */
+const BODY_LIMIT = 1024 * 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 import type { Catalog } from '../../src/modules/catalog/catalog-core.ts';
 import { operations, type IdentityResolver, type Operation } from './operations.ts';
 import { advance, emptyState, type MockState } from './state.ts';
@@ -116,21 +121,40 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
       http[method](mswPath, async ({ request, params }) => {
         if (latency > 0) await delay(latency);
         const url = new URL(request.url);
-        const text = ['get', 'delete'].includes(method) ? '' : await request.text();
+        const refuse = (err: ApiError) => {
+          const e = errorBody(err);
+          return HttpResponse.json(e.body as never, { status: e.status });
+        };
+        const bytes = ['get', 'delete'].includes(method) ? new Uint8Array() : new Uint8Array(await request.arrayBuffer());
+        if (bytes.length > BODY_LIMIT) return refuse(new ApiError('PAYLOAD_TOO_LARGE', 'The request body exceeds 1 MiB.'));
+        // The server's input rules: valid UTF-8, no NUL or lone surrogate anywhere, JSON no deeper than 64 levels.
+        let text: string;
+        try {
+          text = utf8.decode(bytes);
+        } catch {
+          return refuse(new ApiError('VALIDATION_ERROR', 'The request body is not valid UTF-8.', [{ location: 'body', path: '/', rule: 'utf-8', message: 'invalid UTF-8' }]));
+        }
         let body: unknown = undefined;
-        if (text) {
-          try {
-            body = JSON.parse(text);
-          } catch {
-            const e = errorBody(new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]));
-            return HttpResponse.json(e.body as never, { status: e.status });
+        try {
+          checkUrl(url.pathname, url.search ? url.search.slice(1) : undefined);
+          if (text) {
+            if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ApiError('VALIDATION_ERROR', `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+            try {
+              body = JSON.parse(text);
+            } catch {
+              throw new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]);
+            }
+            checkJsonStrings(body);
           }
+        } catch (err) {
+          if (err instanceof ApiError) return refuse(err);
+          throw err;
         }
         const r = await run(operationId, {
           params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(String(v))])),
           query: Object.fromEntries(url.searchParams),
           body,
-          hasBody: text.length > 0,
+          hasBody: bytes.length > 0,
           headers: request.headers,
         });
         const headers = r.replayed ? { 'idempotent-replayed': 'true' } : undefined;

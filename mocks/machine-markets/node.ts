@@ -14,13 +14,14 @@ export type NodeMockOptions = Omit<MockApiOptions, 'spec'> & { spec?: MockApiOpt
 
 function withMcr(opts: NodeMockOptions): MockApiOptions {
   if (!opts.mcrUrl) return { ...opts, spec: opts.spec ?? loadSpec() };
-  const mcr = new McrClient({ baseUrl: opts.mcrUrl.replace(/\/+$/, ''), timeoutMs: 5000, cacheTtlMs: 0 });
+  // No request budget: this MCR is a test double (the kit's mock MCR), not the public one.
+  const mcr = new McrClient({ baseUrl: opts.mcrUrl.replace(/\/+$/, ''), timeoutMs: 5000, cacheTtlMs: 0, requestsPerMinute: 0 });
   // The seeded fixture fleet resolves locally; every other identity goes to the MCR.
   return { ...opts, spec: opts.spec ?? loadSpec(), resolveIdentity: async (ref) => {
     const local = await fixtureResolver(ref);
     if (local) return local;
     const r = await mcr.resolve(ref);
-    return r ? { controllers: r.controllerAddresses } : null;
+    return r ? { controllers: r.controllerAddresses, did: r.did } : null;
   } };
 }
 

@@ -68,15 +68,18 @@ function activeMachine(s: MockState, id: string): Machine {
   if (m.status !== 'active') throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${m.status}, not active.`);
   return m;
 }
-/** Resolves an identityRef to its controller addresses, or null when it does not resolve. */
-export type IdentityResolver = (identityRef: string) => Promise<{ controllers: string[] } | null>;
+/** Resolves an identityRef to its controller addresses (and the machine's DID), or null when it does not resolve. */
+export type IdentityResolver = (identityRef: string) => Promise<{ controllers: string[]; did?: string } | null>;
 
 /** The default: the mock MCR fixture fleet, in memory (works in a browser). */
 export const fixtureResolver: IdentityResolver = async (ref) => {
   const pub = /^peaqos:machine:(\d+)$/.exec(ref);
   const f = FIXTURE_IDENTITIES.find((x) => (pub ? x.mcrId === Number(pub[1]) : x.did.toLowerCase() === ref.toLowerCase()));
-  return f ? { controllers: [f.address, ...(f.operator ? [f.operator] : [])] } : null;
+  return f ? { controllers: [f.address, ...(f.operator ? [f.operator] : [])], did: f.did } : null;
 };
+
+/** One MCR machine is one identity whichever identityRef form names it (the DID, lower-cased, when known). */
+const identityKey = (ref: string, did?: string) => (did ?? (/^did:peaq:/.test(ref) ? ref : `ref:${ref}`)).toLowerCase();
 
 function consume(s: MockState, proof: { challengeId: string; signature: string }, purpose: 'machine-identity' | 'agent-pairing', subject: string, codes: { invalid: 'MACHINE_IDENTITY_PROOF_INVALID' | 'AGENT_PAIRING_PROOF_INVALID'; expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' | 'AGENT_PAIRING_PROOF_EXPIRED' }, signers: string[]) {
   const c = s.challenges.get(proof.challengeId);
@@ -327,15 +330,22 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if ([...s.machines.values()].some((m) => m.identityRef.toLowerCase() === b.identityRef.toLowerCase())) throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       for (const id of b.policyIds ?? []) if (!s.policies.has(id)) throw new ApiError('VALIDATION_ERROR', `Unknown policy id ${id}.`);
       let proof: Machine['identityProof'] = null;
+      let resolvedDid: string | undefined;
       if (!b.identityProof) throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.');
       {
         const f = (await resolve(b.identityRef)) ?? (() => { throw new ApiError('MACHINE_IDENTITY_PROOF_INVALID', 'identityRef does not resolve.'); })();
+        resolvedDid = f.did;
         const v = consume(s, b.identityProof, 'machine-identity', b.identityRef, { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' }, f.controllers);
         proof = { method: 'eip191', identityRef: b.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date(clockMs(s)).toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
+      }
+      const key = identityKey(b.identityRef, resolvedDid);
+      for (const other of s.machines.values()) {
+        if (identityKey(other.identityRef, s.identityDids.get(other.id)) === key) throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identity is already registered (as this identityRef or its other form).');
       }
       const at = now(s);
       const m: Machine = { id: mockId(s, 'mch'), displayName: b.displayName, status: 'draft', ownerId: b.ownerId, identityRef: b.identityRef, identityProof: proof, machineType: b.machineType, runtimeProfile: b.runtimeProfile, capabilities: b.capabilities ?? [], labels: b.labels ?? {}, policyIds: b.policyIds ?? [], skillKeys: b.skillKeys ?? [], createdAt: at, updatedAt: at };
       s.machines.set(m.id, m);
+      if (resolvedDid) s.identityDids.set(m.id, resolvedDid);
       audit(s, 'machine.created', 'machine', m.id, { identityRef: m.identityRef });
       return created({ item: m });
     },
@@ -425,7 +435,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if ([...s.orders.values()].some((o) => o.agentPairingId === p!.id && !CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))) throw new ApiError('OPEN_MARKET_ORDERS', 'The pairing has open market orders.');
       p!.status = 'revoked';
       p!.hasAuthToken = false;
-      p!.token = undefined;
+      // The token is still recognised, as the server does, so that using it answers AGENT_PAIRING_INACTIVE.
       p!.updatedAt = now(s);
       audit(s, 'agent-pairing.revoked', 'agent-pairing', p!.id);
       return ok({ item: publicPairing(p!) });

@@ -53,6 +53,8 @@ export interface MockState {
   searches: Map<string, MarketSearch>;
   audit: Map<string, AuditEventRecord>;
   challenges: Map<string, Challenge>;
+  /** machine id -> the DID its identity resolved to (one MCR machine registers once). */
+  identityDids: Map<string, string>;
 }
 
 export function emptyState(clock: number, clockMode: MockState['clockMode'] = 'virtual'): MockState {
@@ -77,6 +79,7 @@ export function emptyState(clock: number, clockMode: MockState['clockMode'] = 'v
     searches: new Map(),
     audit: new Map(),
     challenges: new Map(),
+    identityDids: new Map(),
   };
 }
 
