@@ -3,7 +3,7 @@
 //   [--agent-api-key K] [--rate-limit-burst N] [--baseline PREVIOUS.json] [--fail-on failure|regression]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { GROUPS, runConformance } from './run.ts';
+import { GROUPS, runConformance, withPrerequisites } from './run.ts';
 import { compareReports, htmlReport, junit, prettyComparison, prettyLine, prettySummary, type Report } from './report.ts';
 import { ListenError } from '../src/http/lifecycle.ts';
 
@@ -23,6 +23,10 @@ async function runConformanceOrExit(o: Parameters<typeof runConformance>[0]): Pr
 const USAGE = `Usage: peaqos-conformance --base-url URL [--api-key K] [--profile documented|reference] [--only GROUP]
        [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
        [--agent-api-key K] [--rate-limit-burst N] [--baseline PREVIOUS.json] [--fail-on failure|regression]
+       [--timeout-ms N]
+--only runs the named groups and the groups they build on (market needs identity and pairings, for instance).
+--timeout-ms bounds each request (default 15000); after 5 requests in a row without an answer the run stops and
+says why (connection refused, timeout, unknown host).
 Reporters: pretty (default), json, junit, html (one self-contained page; use --out report.html).
 --baseline compares with an earlier JSON report: what newly fails, what got fixed, what coverage changed.
 --fail-on regression exits non-zero only when a check fails that did not fail in the baseline.
@@ -49,6 +53,7 @@ const { values } = (() => {
         'mcr-cache-wait-ms': { type: 'string', default: '0' },
         'agent-api-key': { type: 'string' },
         baseline: { type: 'string' },
+        'timeout-ms': { type: 'string', default: '15000' },
         'fail-on': { type: 'string', default: 'failure' },
         'rate-limit-burst': { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -85,6 +90,8 @@ if (values.baseline) {
 if (values['no-identity'] && values['mcr-port']) die('--mcr-port and --no-identity exclude each other');
 const only = values.only ? values.only.split(',').map((g) => g.trim()) : undefined;
 for (const g of only ?? []) if (!GROUPS.includes(g)) die(`unknown group ${g}`);
+const timeoutMs = Number(values['timeout-ms']);
+if (!Number.isInteger(timeoutMs) || timeoutMs < 100) die('--timeout-ms must be a whole number of milliseconds, at least 100');
 const seed = Number(values.seed);
 if (!Number.isInteger(seed)) die('--seed must be an integer');
 const mcrPort = values['mcr-port'] !== undefined ? Number(values['mcr-port']) : undefined;
@@ -94,6 +101,11 @@ if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPo
 
 // Progress goes to stderr when a machine-readable report goes to stdout.
 const progress = reporter === 'pretty' || values.out ? console.log : console.error;
+if (only) {
+  const all = withPrerequisites(only);
+  const added = all.filter((g) => !only.includes(g));
+  if (added.length) progress(`--only ${only.join(',')}: also running ${added.join(', ')}, whose state ${only.length > 1 ? 'they build' : 'it builds'} on.`);
+}
 const report = await runConformanceOrExit({
   baseUrl,
   apiKey: values['api-key'],
@@ -104,6 +116,7 @@ const report = await runConformanceOrExit({
   identity: !values['no-identity'],
   mcrCacheWaitMs: Number(values['mcr-cache-wait-ms']),
   agentApiKey: values['agent-api-key'],
+  timeoutMs,
   rateLimitBurst: burst,
   onMcr: (url) => progress(`mock MCR listening on ${url} — the target must use PEAQOS_MCR_API_URL=${url}`),
   onGroup: (g) => progress(`\n${g}`),
@@ -115,5 +128,11 @@ if (comparison) progress(prettyComparison(comparison));
 const rendered = reporter === 'json' ? JSON.stringify(report, null, 2) : reporter === 'junit' ? junit(report) : reporter === 'html' ? htmlReport(report, comparison) : null;
 if (values.out) writeFileSync(values.out, rendered ?? JSON.stringify(report, null, 2));
 else if (rendered) console.log(rendered);
+if (report.summary.passed + report.summary.failed === 0) {
+  // Nothing was checked: not a pass. Say why (the skip reasons) and fail.
+  const reasons = [...new Set(report.results.map((r) => r.reason).filter(Boolean))];
+  console.error(`No check ran${reasons.length ? `: ${reasons.join('; ')}` : ''}.`);
+  process.exit(1);
+}
 const failed = failOn === 'regression' ? comparison!.newlyFailing.length > 0 : report.summary.failed > 0;
 process.exit(failed ? 1 : 0);

@@ -109,7 +109,8 @@ export class Kit {
       for (const c of g.checks) {
         const started = performance.now();
         let r: CheckResult;
-        if (c.designed && this.profile === 'documented') r = { group: g.name, name: c.name, status: 'skip', reason: 'designed behaviour: checked by the reference profile only', ms: 0 };
+        if (this.http.unreachable) r = { group: g.name, name: c.name, status: 'skip', reason: `not run: the target stopped answering (${this.http.lastCause})`, ms: 0 };
+        else if (c.designed && this.profile === 'documented') r = { group: g.name, name: c.name, status: 'skip', reason: 'designed behaviour: checked by the reference profile only', ms: 0 };
         else if (c.needsIdentity && !this.opts.identity) r = { group: g.name, name: c.name, status: 'skip', reason: '--no-identity: this check needs machines registered with proofs from the mock MCR', ms: 0 };
         else {
           try {
@@ -133,7 +134,7 @@ export class Kit {
       operationId,
       request: ex ? describeRequest(ex) : '(none)',
       expectation,
-      actual: actual ?? (ex ? `${ex.status} ${excerpt(ex.body ?? ex.rawBody)}` : '(none)'),
+      actual: actual ?? (ex ? (ex.status === 0 ? ex.rawBody : `${ex.status} ${excerpt(ex.body ?? ex.rawBody)}`) : '(none)'),
     });
   }
 
@@ -176,7 +177,7 @@ export class Kit {
     if (operationId) this.cover(operationId);
     const codes = Array.isArray(code) ? code : [code];
     const env = this.validator.validateSchema('ErrorResponse', ex.body);
-    this.assert(env.ok, ex, operationId, `an error envelope {error:{code,message,details?}} with code ${codes.join(' or ')}`, `HTTP ${ex.status} ${excerpt(ex.body)}`);
+    this.assert(env.ok, ex, operationId, `an error envelope {error:{code,message,details?}} with code ${codes.join(' or ')}`, ex.status === 0 ? ex.rawBody : `HTTP ${ex.status} ${excerpt(ex.body)}`);
     const got = ex.body.error.code as string;
     this.assert(codes.includes(got), ex, operationId, `error code ${codes.join(' or ')}`, `${ex.status} ${got}: ${ex.body.error.message}`);
     const entry = this.errorTable[got];

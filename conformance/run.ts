@@ -15,6 +15,8 @@ export interface RunOptions {
   mcrPort?: number;
   identity?: boolean;
   mcrCacheWaitMs?: number;
+  /** Per-request timeout (default 15 s). */
+  timeoutMs?: number;
   agentApiKey?: string;
   rateLimitBurst?: number;
   onGroup?: (g: string) => void;
@@ -25,6 +27,23 @@ export interface RunOptions {
 
 export const GROUPS = ['health', 'auth', 'errors', 'pagination', 'negative', 'identity', 'pairings', 'security', 'runtime', 'tasks', 'market', 'limits'];
 
+/** Groups whose checks build on the state earlier groups create (a registered machine, a pairing). */
+export const PREREQUISITES: Record<string, string[]> = {
+  pairings: ['identity'],
+  security: ['identity', 'pairings'],
+  runtime: ['identity'],
+  tasks: ['identity'],
+  market: ['identity', 'pairings'],
+  limits: ['identity'],
+};
+
+/** `only` with the prerequisites of every group it names, in the kit's order. */
+export function withPrerequisites(only: string[]): string[] {
+  const wanted = new Set(only);
+  for (const g of only) for (const p of PREREQUISITES[g] ?? []) wanted.add(p);
+  return GROUPS.filter((g) => wanted.has(g));
+}
+
 export async function runConformance(o: RunOptions): Promise<Report> {
   const started = new Date();
   const identity = o.identity ?? true;
@@ -32,10 +51,10 @@ export async function runConformance(o: RunOptions): Promise<Report> {
   try {
     if (fx.mcr) await o.onMcr?.(fx.mcr.url);
     const profile = o.profile ?? 'reference';
-    const kit = new Kit(new KitHttp(o.baseUrl.replace(/\/+$/, ''), o.apiKey), validatorFor(profile), {
+    const kit = new Kit(new KitHttp(o.baseUrl.replace(/\/+$/, ''), o.apiKey, o.timeoutMs), validatorFor(profile), {
       profile,
       identity,
-      only: o.only,
+      only: o.only ? withPrerequisites(o.only) : undefined,
       seed: o.seed ?? 1,
       apiKeyGiven: !!o.apiKey,
       mcrCacheWaitMs: o.mcrCacheWaitMs,

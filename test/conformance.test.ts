@@ -136,4 +136,31 @@ describe('peaqos-conformance CLI', () => {
       await srv.close();
     }
   }, 60_000);
+
+  it('--only runs the groups it needs first; a run that checks nothing exits non-zero; an unreachable target stops early with the cause', async () => {
+    const mcrPort = await freePort();
+    const srv = await startTestServer({ env: { PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcrPort}` } });
+    try {
+      const market = await cli(['--base-url', srv.url, '--mcr-port', String(mcrPort), '--only', 'market', '--reporter', 'json']);
+      expect(market.code, market.stderr).toBe(0);
+      expect(market.stderr).toMatch(/also running identity, pairings/);
+      const report = JSON.parse(market.stdout);
+      expect(new Set(report.results.map((r: { group: string }) => r.group))).toEqual(new Set(['identity', 'pairings', 'market']));
+      expect(report.results.filter((r: { group: string; status: string }) => r.group === 'market' && r.status === 'pass').length).toBeGreaterThan(0);
+    } finally {
+      await srv.close();
+    }
+    const nothing = await cli(['--base-url', 'http://127.0.0.1:9', '--only', 'identity', '--no-identity']);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/No check ran: --no-identity/);
+    const closed = await freePort();
+    const started = Date.now();
+    const gone = await cli(['--base-url', `http://127.0.0.1:${closed}`, '--no-identity', '--timeout-ms', '500']);
+    expect(gone.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(gone.stdout).toMatch(/connection refused \(ECONNREFUSED\)/);
+    expect(gone.stdout).toMatch(/not run: the target stopped answering/);
+    expect(gone.stdout).not.toMatch(/HTTP 0 \(empty\)/);
+  }, 120_000);
 });
+
