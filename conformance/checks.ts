@@ -382,6 +382,18 @@ export function registerChecks(kit: Kit, fx: Fixtures): void {
       kit.ok(del, 'deleteRuntimeEndpoint', 204);
       kit.error(await h.send('DELETE', `/api/v1/machines/${m.id}/runtime-endpoints/confkit`), 'deleteRuntimeEndpoint', 'NOT_FOUND');
     }, { identity: true });
+    check('machine agents are listed; a revoked agent is listed as revoked and its token stops working', async () => {
+      const m = need(state.machine, 'a machine');
+      const e = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/agents/enrollment`, { body: { allowedProviderKeys: ['qvac'] } }), 'enrollMachineAgent', 201);
+      const list = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/agents`), 'listMachineAgents', 200);
+      kit.assert(list.body.items.some((x: { id: string }) => x.id === e.body.item.id), list, 'listMachineAgents', 'the list holds the enrolled agent');
+      const revoked = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/agents/${e.body.item.id}/revoke`, { body: {} }), 'revokeMachineAgent', 200);
+      kit.assert(revoked.body.item.status === 'revoked', revoked, 'revokeMachineAgent', 'status revoked');
+      const relisted = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/agents`), 'listMachineAgents', 200);
+      kit.assert(relisted.body.items.find((x: { id: string }) => x.id === e.body.item.id)?.status === 'revoked', relisted, 'listMachineAgents', 'the revocation persists');
+      kit.error(await h.send('POST', '/api/v1/machine-agents/heartbeat', { body: { machineId: m.id, agentId: e.body.item.id, agentToken: e.body.item.agentToken } }), 'machineAgentHeartbeat', 'AGENT_PAIRING_INACTIVE');
+      kit.error(await h.send('POST', `/api/v1/machines/${m.id}/agents/conformance-missing/revoke`, { body: {} }), 'revokeMachineAgent', 'NOT_FOUND');
+    }, { identity: true, designed: true });
     check('a runtime agent enrols (token once) and heartbeats its endpoint in with a lease', async () => {
       const m = need(state.machine, 'a machine');
       const e = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/agents/enrollment`, { body: { allowedProviderKeys: ['qvac'] } }), 'enrollMachineAgent', 201);
@@ -429,11 +441,72 @@ export function registerChecks(kit: Kit, fx: Fixtures): void {
       const g = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/graph`), 'getGraph', 200);
       kit.assert(!g.body.edges.some((x: { id: string }) => x.id === e.body.item.id), g, 'getGraph', "deleting a node deletes its edges");
     }, { identity: true });
-    check('policies: create, get, patch', async () => {
-      const p = kit.ok(await h.send('POST', '/api/v1/policies', { body: { name: 'kit policy', regionRules: ['eu-central'] } }), 'createPolicy', 201);
-      kit.ok(await h.send('GET', `/api/v1/policies/${p.body.item.id}`), 'getPolicy', 200);
-      kit.ok(await h.send('PATCH', `/api/v1/policies/${p.body.item.id}`, { body: { nativeOnly: true } }), 'updatePolicy', 200);
+    check('policies: what is created reads back exactly, ids are distinct, PATCH persists, DELETE removes (404, gone from the list)', async () => {
+      const tag = `kit-${Math.random().toString(36).slice(2, 8)}`;
+      const a = kit.ok(await h.send('POST', '/api/v1/policies', { body: { name: `${tag} a`, regionRules: ['eu-central'], deniedSkillKeys: ['kit.denied'] } }), 'createPolicy', 201);
+      const b = kit.ok(await h.send('POST', '/api/v1/policies', { body: { name: `${tag} b` } }), 'createPolicy', 201);
+      const stateless = 'a target that keeps no state cannot pass this';
+      kit.assert(a.body.item.id !== b.body.item.id, b, 'createPolicy', `distinct ids for distinct creates (${stateless})`);
+      const got = kit.ok(await h.send('GET', `/api/v1/policies/${a.body.item.id}`), 'getPolicy', 200);
+      kit.assert(got.body.item.name === `${tag} a` && got.body.item.regionRules?.[0] === 'eu-central' && got.body.item.deniedSkillKeys?.[0] === 'kit.denied', got, 'getPolicy', `GET returns what was created (${stateless})`);
+      kit.ok(await h.send('PATCH', `/api/v1/policies/${a.body.item.id}`, { body: { nativeOnly: true, name: `${tag} a2` } }), 'updatePolicy', 200);
+      const after = kit.ok(await h.send('GET', `/api/v1/policies/${a.body.item.id}`), 'getPolicy', 200);
+      kit.assert(after.body.item.nativeOnly === true && after.body.item.name === `${tag} a2`, after, 'getPolicy', `a PATCH persists (${stateless})`);
+      const listed = kit.ok(await h.send('GET', '/api/v1/policies?limit=500'), 'listPolicies', 200);
+      kit.assert(listed.body.items.some((x: { id: string }) => x.id === b.body.item.id), listed, 'listPolicies', `the list holds what was created (${stateless})`);
+      kit.ok(await h.send('DELETE', `/api/v1/policies/${b.body.item.id}`), 'deletePolicy', 204);
+      kit.error(await h.send('GET', `/api/v1/policies/${b.body.item.id}`), 'getPolicy', 'NOT_FOUND');
+      kit.error(await h.send('DELETE', `/api/v1/policies/${b.body.item.id}`), 'deletePolicy', 'NOT_FOUND');
+      const relisted = kit.ok(await h.send('GET', '/api/v1/policies?limit=500'), 'listPolicies', 200);
+      kit.assert(!relisted.body.items.some((x: { id: string }) => x.id === b.body.item.id), relisted, 'listPolicies', `a deleted policy leaves the list (${stateless})`);
       kit.ok(await h.send('GET', '/api/v1/audit-events?limit=5'), 'listAuditEvents', 200);
+    });
+    check('tasks: listed and read back as created; unknown tasks are 404', async () => {
+      const m = need(state.machine, 'a machine');
+      const t = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/tasks`, { body: { serviceType: 'oracle.price-feed', taskType: 'kit-read-back', operation: 'price.latest' } }), 'createTask', 201);
+      const got = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/tasks/${t.body.item.id}`), 'getTask', 200);
+      kit.assert(got.body.item.taskType === 'kit-read-back' && got.body.item.serviceType === 'oracle.price-feed', got, 'getTask', 'GET returns the task as created');
+      const list = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/tasks?limit=500`), 'listTasks', 200);
+      kit.assert(list.body.items.some((x: { id: string }) => x.id === t.body.item.id), list, 'listTasks', 'the list holds the task');
+      kit.error(await h.send('GET', `/api/v1/machines/${m.id}/tasks/conformance-missing`), 'getTask', 'NOT_FOUND');
+    }, { identity: true });
+    check('graph edges: DELETE answers 204, the edge leaves the graph, a second DELETE is 404', async () => {
+      const m = need(state.machine, 'a machine');
+      const a = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/graph/nodes`, { body: { type: 'task', title: 'kit a' } }), 'createGraphNode', 201);
+      const b = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/graph/nodes`, { body: { type: 'route', title: 'kit b' } }), 'createGraphNode', 201);
+      const e = kit.ok(await h.send('POST', `/api/v1/machines/${m.id}/graph/edges`, { body: { sourceNodeId: a.body.item.id, targetNodeId: b.body.item.id, type: 'connects' } }), 'createGraphEdge', 201);
+      const before = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/graph`), 'getGraph', 200);
+      kit.assert(before.body.edges.some((x: { id: string }) => x.id === e.body.item.id), before, 'getGraph', 'the graph holds the created edge');
+      kit.ok(await h.send('DELETE', `/api/v1/machines/${m.id}/graph/edges/${e.body.item.id}`), 'deleteGraphEdge', 204);
+      const g = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/graph`), 'getGraph', 200);
+      kit.assert(!g.body.edges.some((x: { id: string }) => x.id === e.body.item.id), g, 'getGraph', 'a deleted edge leaves the graph');
+      kit.error(await h.send('DELETE', `/api/v1/machines/${m.id}/graph/edges/${e.body.item.id}`), 'deleteGraphEdge', 'NOT_FOUND');
+    }, { identity: true });
+    check('catalogue: skills, services and adapters page completely and read back; unknown keys are 404', async () => {
+      const walk = async (path: string, op: string, key: string) => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let guard = 0;
+        do {
+          const r = kit.ok(await h.send('GET', `${path}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), op, 200);
+          seen.push(...r.body.items.map((x: Record<string, string>) => x[key]!));
+          cursor = r.body.nextCursor;
+        } while (cursor && ++guard < 1000);
+        kit.assert(seen.length > 0 && new Set(seen).size === seen.length, null, op, 'the catalogue pages without duplicates', `${seen.length} items`);
+        return seen;
+      };
+      const skills = await walk('/api/v1/skills', 'listSkills', 'key');
+      const skill = kit.ok(await h.send('GET', `/api/v1/skills/${encodeURIComponent(skills[0]!)}`), 'getSkill', 200);
+      kit.assert(skill.body.item.key === skills[0], skill, 'getSkill', 'GET returns the listed skill');
+      kit.error(await h.send('GET', '/api/v1/skills/conformance.none'), 'getSkill', 'NOT_FOUND');
+      const services = await walk('/api/v1/market/services', 'listMarketServices', 'id');
+      const service = kit.ok(await h.send('GET', `/api/v1/market/services/${encodeURIComponent(services[0]!)}`), 'getMarketService', 200);
+      kit.assert(service.body.item.id === services[0], service, 'getMarketService', 'GET returns the listed service');
+      kit.error(await h.send('GET', '/api/v1/market/services/conformance-none'), 'getMarketService', 'NOT_FOUND');
+      const adapters = await walk('/api/v1/market/adapters', 'listMarketAdapters', 'providerKey');
+      const adapter = kit.ok(await h.send('GET', `/api/v1/market/adapters/${encodeURIComponent(adapters[0]!)}`), 'getMarketAdapter', 200);
+      kit.assert(adapter.body.item.providerKey === adapters[0], adapter, 'getMarketAdapter', 'GET returns the listed adapter');
+      kit.error(await h.send('GET', '/api/v1/market/adapters/conformance-none'), 'getMarketAdapter', 'NOT_FOUND');
     });
   });
 
@@ -469,6 +542,55 @@ export function registerChecks(kit: Kit, fx: Fixtures): void {
       kit.assert(!o2.rawBody.includes(state.secret), o2, 'getMarketOrder', 'providerCredentials never reappear');
       kit.ok(await h.send('GET', `/api/v1/market/orders?machineId=${m.id}`), 'listMarketOrders', 200);
     }, { identity: true });
+    check('payment and order lifecycles: release, escrow with dispute and refund, cancel; refused transitions in each state', async () => {
+      const m = need(state.machine, 'a machine');
+      const p = need(state.pairing, 'a pairing');
+      const t = tokenHeader(p.token);
+      const s = kit.ok(await h.send('POST', '/api/v1/market/search', { body: { machineId: m.id, maxResults: 25 }, headers: t }), 'searchMarket', 201);
+      const paid = (s.body.item.quotes as Array<{ id: string; payment: { required: boolean }; executionMode: string }>).find((q) => q.payment?.required && q.executionMode === 'external-handoff');
+      if (!paid) kit.skip('the target catalogue offers no paid external-handoff service to this pairing');
+      const order = async () => kit.ok(await h.send('POST', '/api/v1/market/orders', { body: { machineId: m.id, searchId: s.body.item.id, quoteId: paid.id }, headers: t }), 'createMarketOrder', 201).body.item;
+      const path = (id: string, step: string) => `/api/v1/market/orders/${id}/${step}`;
+      const tx = () => `0x${Math.random().toString(16).slice(2).padEnd(64, '7').slice(0, 64)}`;
+      // 1. intent, recorded proof, execute (hand-off), confirm, release; a second release is refused.
+      const a = await order();
+      kit.error(await h.send('POST', path(a.id, 'confirm'), { headers: t }), 'confirmMarketOrder', 'ORDER_NOT_DELIVERED');
+      kit.ok(await h.send('POST', path(a.id, 'payment-intent'), { body: { rail: 'wallet' }, headers: t }), 'createMarketPaymentIntent', 201);
+      const held = kit.ok(await h.send('POST', path(a.id, 'payment-proof'), { body: { txHash: tx(), verificationMode: 'recorded' }, headers: t }), 'submitMarketPaymentProof', 200);
+      kit.assert(held.body.item.status === 'held', held, 'submitMarketPaymentProof', 'the payment is held');
+      kit.error(await h.send('POST', path(a.id, 'payment/release'), { body: {} }), 'releaseMarketPayment', 'ORDER_NOT_DELIVERED');
+      kit.ok(await h.send('POST', path(a.id, 'execute'), { body: {}, headers: t }), 'executeMarketOrder', [200, 202]);
+      const confirmed = kit.ok(await h.send('POST', path(a.id, 'confirm'), { headers: t }), 'confirmMarketOrder', 200);
+      kit.assert(confirmed.body.item.paymentStatus === 'release_pending', confirmed, 'confirmMarketOrder', 'confirming moves a held payment to release_pending');
+      const released = kit.ok(await h.send('POST', path(a.id, 'payment/release'), { body: {} }), 'releaseMarketPayment', 200);
+      kit.assert(released.body.item.status === 'released', released, 'releaseMarketPayment', 'released');
+      kit.error(await h.send('POST', path(a.id, 'payment/release'), { body: {} }), 'releaseMarketPayment', 'ORDER_CLOSED');
+      const readBack = kit.ok(await h.send('GET', path(a.id, 'payment')), 'getMarketPayment', 200);
+      kit.assert(readBack.body.item.status === 'released', readBack, 'getMarketPayment', 'the release persists');
+      // 2. escrow lock, execute, dispute (payment frozen), refund; the disputed order refuses confirm.
+      const b = await order();
+      const escrow = kit.ok(await h.send('POST', path(b.id, 'payment/escrow-lock'), { body: { escrowRef: 'kit-escrow' }, headers: t }), 'lockMarketPaymentEscrow', 200);
+      kit.assert(escrow.body.item.status === 'held', escrow, 'lockMarketPaymentEscrow', 'escrow holds the payment');
+      kit.ok(await h.send('POST', path(b.id, 'execute'), { body: {}, headers: t }), 'executeMarketOrder', [200, 202]);
+      const disputed = kit.ok(await h.send('POST', path(b.id, 'dispute'), { body: { reason: 'kit dispute' }, headers: t }), 'disputeMarketOrder', 200);
+      kit.assert(disputed.body.item.status === 'disputed' && disputed.body.item.paymentStatus === 'frozen', disputed, 'disputeMarketOrder', 'disputed, payment frozen');
+      kit.error(await h.send('POST', path(b.id, 'confirm'), { headers: t }), 'confirmMarketOrder', 'ORDER_CLOSED');
+      const refunded = kit.ok(await h.send('POST', path(b.id, 'payment/refund'), { body: { note: 'kit' } }), 'refundMarketPayment', 200);
+      kit.assert(refunded.body.item.status === 'refunded', refunded, 'refundMarketPayment', 'refunded');
+      kit.error(await h.send('POST', path(b.id, 'payment/refund'), { body: {} }), 'refundMarketPayment', 'ORDER_CLOSED');
+      // 3. cancel before execution; a cancelled order refuses execution, and a held payment refuses cancel.
+      const c = await order();
+      const cancelled = kit.ok(await h.send('POST', path(c.id, 'cancel'), { body: { reason: 'kit' }, headers: t }), 'cancelMarketOrder', 200);
+      kit.assert(cancelled.body.item.status === 'cancelled', cancelled, 'cancelMarketOrder', 'cancelled');
+      kit.error(await h.send('POST', path(c.id, 'execute'), { body: {}, headers: t }), 'executeMarketOrder', 'ORDER_CLOSED');
+      kit.error(await h.send('POST', path(c.id, 'cancel'), { body: {}, headers: t }), 'cancelMarketOrder', 'ORDER_CLOSED');
+      const d = await order();
+      kit.ok(await h.send('POST', path(d.id, 'payment-proof'), { body: { txHash: tx() }, headers: t }), 'submitMarketPaymentProof', 200);
+      kit.error(await h.send('POST', path(d.id, 'cancel'), { body: {}, headers: t }), 'cancelMarketOrder', 'ORDER_PAYMENT_HELD');
+      kit.ok(await h.send('POST', path(d.id, 'payment/refund'), { body: {} }), 'refundMarketPayment', 200);
+      const after = kit.ok(await h.send('GET', `/api/v1/market/orders/${d.id}`), 'getMarketOrder', 200);
+      kit.assert(after.body.item.status === 'cancelled', after, 'getMarketOrder', 'a refund before execution cancels the order');
+    }, { identity: true, designed: true });
     check('order errors: an unknown service is refused; confirming an unknown order is NOT_FOUND', async () => {
       const m = need(state.machine, 'a machine');
       const p = need(state.pairing, 'a pairing');
