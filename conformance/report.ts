@@ -2,6 +2,25 @@
 import { listOperations } from '../src/contract/spec.ts';
 import type { CheckResult, Kit } from './kit.ts';
 
+/** Error codes no request from outside can make a conforming target answer, and why. */
+export const NOT_PROVOKABLE: Record<string, string> = {
+  INTERNAL_ERROR: 'only a defect of the target answers it',
+  NOT_IMPLEMENTED: 'a complete target implements every operation',
+  STORE_BUSY: "needs the target's database to be locked by another process",
+  PAYMENT_RPC_ERROR: "needs the target's EVM RPC endpoint to fail",
+  PAYMENT_NOT_MINED: "needs a transaction on the target's chain that is not mined yet",
+  PAYMENT_TX_FAILED: "needs a reverted transaction on the target's chain",
+  PAYMENT_TRANSFER_NOT_FOUND: "needs a mined transaction on the target's chain without the expected transfer",
+  PAYMENT_RPC_REQUIRED: 'answered only by a target configured without an EVM RPC endpoint',
+  PAYMENT_REQUIRED: 'answered only with PEAQOS_REQUIRE_PAYMENT_BEFORE_EXECUTE=true on the target',
+  AGENT_AUTH_EXPIRED: "needs a session token older than the target's session lifetime (an hour by default)",
+  RUNTIME_EXECUTION_FAILED: "needs the machine's runtime endpoint to fail a call",
+  RUNTIME_UNAVAILABLE: 'needs a native route with no reachable runtime endpoint',
+  IDEMPOTENCY_KEY_IN_PROGRESS: 'needs two requests with one key to overlap on the target',
+  AGENT_PAIRING_REQUIRED: 'answered only with PEAQOS_REQUIRE_AGENT_PAIRING_AUTH=false on the target',
+  QUOTE_EXPIRED: "needs a quote older than the target's quote lifetime (10 minutes by default)",
+};
+
 export interface Report {
   target: string;
   profile: string;
@@ -12,6 +31,8 @@ export interface Report {
   coverage: {
     operations: { exercised: string[]; notExercised: string[] };
     errorCodes: { exercised: string[]; notExercised: string[] };
+    /** Codes not exercised that cannot be provoked from outside, with the reason. */
+    notProvokable?: Record<string, string>;
     /** group -> the operations its checks called */
     byGroup?: Record<string, string[]>;
   };
@@ -36,6 +57,7 @@ export function buildReport(kit: Kit, target: string, startedAt: Date): Report {
       operations: { exercised: ops.filter((o) => kit.coveredOperations.has(o)), notExercised: ops.filter((o) => !kit.coveredOperations.has(o)) },
       errorCodes: { exercised: codes.filter((c) => kit.coveredErrorCodes.has(c)), notExercised: codes.filter((c) => !kit.coveredErrorCodes.has(c)) },
       byGroup: Object.fromEntries([...kit.operationsByGroup].map(([g, set]) => [g, [...set].sort()])),
+      notProvokable: Object.fromEntries(codes.filter((c) => !kit.coveredErrorCodes.has(c) && NOT_PROVOKABLE[c]).map((c) => [c, NOT_PROVOKABLE[c]!])),
     },
   };
 }
@@ -60,6 +82,7 @@ export function prettySummary(rep: Report): string {
     `Coverage: ${c.operations.exercised.length}/${c.operations.exercised.length + c.operations.notExercised.length} operations, ${c.errorCodes.exercised.length}/${c.errorCodes.exercised.length + c.errorCodes.notExercised.length} error codes exercised.`,
     c.operations.notExercised.length ? `  operations not exercised: ${c.operations.notExercised.join(', ')}` : '',
     c.errorCodes.notExercised.length ? `  error codes not exercised: ${c.errorCodes.notExercised.join(', ')}` : '',
+    ...Object.entries(c.notProvokable ?? {}).map(([code, why]) => `    ${code}: not provokable from outside (${why})`),
     '',
     `${rep.summary.passed} passed, ${rep.summary.failed} failed, ${rep.summary.skipped} skipped (${rep.profile} profile, ${(rep.durationMs / 1000).toFixed(1)} s)`,
   ]
@@ -183,7 +206,8 @@ ${cmp}
 ${matrix}
 </tbody></table>
 <h3>Error codes: ${rep.coverage.errorCodes.exercised.length} of ${rep.coverage.errorCodes.exercised.length + rep.coverage.errorCodes.notExercised.length} exercised</h3>
-<p>${codes(rep.coverage.errorCodes.exercised, 'hit')} ${codes(rep.coverage.errorCodes.notExercised, 'miss')}</p></section>
+<p>${codes(rep.coverage.errorCodes.exercised, 'hit')} ${codes(rep.coverage.errorCodes.notExercised, 'miss')}</p>
+<ul>${Object.entries(rep.coverage.notProvokable ?? {}).map(([c, why]) => `<li><code>${html(c)}</code>: not provokable from outside (${html(why)})</li>`).join('')}</ul></section>
 <section id="failures"><h2>Failures (${failures.length})</h2>${failureBlocks || '<p>None.</p>'}</section>
 <section id="checks"><h2>Every check</h2><table><thead><tr><th>group</th><th>check</th><th>result</th><th>reason</th></tr></thead><tbody>
 ${rows}

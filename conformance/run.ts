@@ -25,7 +25,7 @@ export interface RunOptions {
   onMcr?: (url: string) => void | Promise<void>;
 }
 
-export const GROUPS = ['health', 'auth', 'errors', 'pagination', 'negative', 'identity', 'pairings', 'security', 'runtime', 'tasks', 'market', 'limits'];
+export const GROUPS = ['health', 'auth', 'errors', 'pagination', 'negative', 'identity', 'pairings', 'security', 'runtime', 'tasks', 'market', 'codes', 'limits'];
 
 /** Groups whose checks build on the state earlier groups create (a registered machine, a pairing). */
 export const PREREQUISITES: Record<string, string[]> = {
@@ -34,6 +34,7 @@ export const PREREQUISITES: Record<string, string[]> = {
   runtime: ['identity'],
   tasks: ['identity'],
   market: ['identity', 'pairings'],
+  codes: ['identity'],
   limits: ['identity'],
 };
 

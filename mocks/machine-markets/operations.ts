@@ -311,6 +311,17 @@ function newPayment(s: MockState, o: MarketOrderRecord, rail: MarketPayment['rai
 
 export function operations(catalog: Catalog, resolve: IdentityResolver = fixtureResolver): Record<string, Operation> {
   const resolves = async (m: Machine) => !m.identityProof || !!(await resolve(m.identityRef));
+  /** Pairing writes need the machine's identity to resolve now; an unreachable MCR is AGENT_PAIRING_UNAVAILABLE there. */
+  const pairable = async (s: MockState, machineId: string): Promise<Machine> => {
+    const m = activeMachine(s, machineId);
+    try {
+      if (!(await resolves(m))) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'PEAQOS_IDENTITY_UNAVAILABLE') throw new ApiError('AGENT_PAIRING_UNAVAILABLE', 'Pairing cannot be verified right now: peaqOS MCR is unavailable.');
+      throw err;
+    }
+    return m;
+  };
   return {
     getHealth: () => ok({ ok: true }),
     getReadiness: () => ok({ status: 'ready', checks: [{ name: 'store', ok: true, detail: 'mock (in memory)' }, { name: 'catalog', ok: true, detail: `${catalog.services.length} services` }] }),
@@ -380,8 +391,8 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (!p || p.machineId !== r.params.machineId) gone('Agent pairing');
       return ok({ item: publicPairing(p!) });
     },
-    createAgentPairingChallenge: (s, r) => {
-      const m = activeMachine(s, r.params.machineId!);
+    createAgentPairingChallenge: async (s, r) => {
+      const m = await pairable(s, r.params.machineId!);
       const address = getAddress(r.body.agentAddress);
       const did = r.body.agentDid ?? `did:pkh:eip155:1:${address}`;
       const c = issueChallenge(s, 'agent-pairing', address, m.id, [address], { agentProvider: r.body.agentProvider, agentRole: r.body.agentRole });
