@@ -48,7 +48,7 @@ async function serve(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, inFlight: running.server.listening ? undefined : 0 }, 'shutting down: finishing in-flight requests');
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const { cut } = await running.close();
     if (cut > 0) {
       logger.error({ cut, timeoutMs: config.shutdownTimeoutMs }, `shut down after PEAQOS_SHUTDOWN_TIMEOUT_MS: ${cut} request(s) cut`);
