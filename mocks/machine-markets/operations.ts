@@ -78,6 +78,14 @@ export const fixtureResolver: IdentityResolver = async (ref) => {
   return f ? { controllers: [f.address, ...(f.operator ? [f.operator] : [])], did: f.did } : null;
 };
 
+/** What counts against a pairing's daily limit today (UTC), as the server counts it (orders/repo.ts spentToday). */
+function spentToday(s: MockState, pairingId: string): number {
+  const day = new Date(clockMs(s)).toISOString().slice(0, 10);
+  return [...s.orders.values()]
+    .filter((o) => o.agentPairingId === pairingId && o.createdAt.slice(0, 10) === day && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)))
+    .reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
+}
+
 /** One MCR machine is one identity whichever identityRef form names it (the DID, lower-cased, when known). */
 const identityKey = (ref: string, did?: string) => (did ?? (/^did:peaq:/.test(ref) ? ref : `ref:${ref}`)).toLowerCase();
 
@@ -462,8 +470,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const p = pairingFor(s, r.headers, r.body.machineId);
       const m = activeMachine(s, r.body.machineId);
       const b = r.body;
-      const today = new Date(clockMs(s)).toISOString().slice(0, 10);
-      const spentTodayMicros = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === today).reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
+      const spentTodayMicros = spentToday(s, p.id);
       const result = rankServices(catalog.services, {
         serviceType: b.serviceType, skillKey: b.skillKey, operation: b.operation, requiredCapabilities: b.requiredCapabilities, region: b.region, budget: b.budget,
         nativeOnly: b.executionPreference?.nativeOnly ?? false, allowExternalHandoff: b.executionPreference?.allowExternalHandoff ?? true,
@@ -508,9 +515,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (!service) gone('Service');
       // The server's evaluation, shared with search: a quote the mock offered is an order it accepts.
       const policy = p.delegationPolicy as DelegationPolicy;
-      const day = new Date(clockMs(s)).toISOString().slice(0, 10);
-      const spent = [...s.orders.values()].filter((o) => o.agentPairingId === p.id && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)) && o.createdAt.slice(0, 10) === day).reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
-      const spend = { delegationPolicy: policy, machinePolicies: policiesOf(s, activeMachine(s, b.machineId)), budget: b.budget ?? quoteBudget ?? null, spentTodayMicros: spent };
+      const spend = { delegationPolicy: policy, machinePolicies: policiesOf(s, activeMachine(s, b.machineId)), budget: b.budget ?? quoteBudget ?? null, spentTodayMicros: spentToday(s, p.id) };
       const refusal = policyRefusals(service!, spend)?.[0];
       if (refusal) throw new ApiError(refusal.code, `${refusal.reason}.`);
       const { amount } = chargeOf(service!, spend);
