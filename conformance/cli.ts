@@ -3,7 +3,7 @@
 //   [--agent-api-key K] [--rate-limit-burst N] [--baseline PREVIOUS.json] [--fail-on failure|regression]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { GROUPS, runConformance, withPrerequisites } from './run.ts';
+import { GROUPS, runConformance } from './run.ts';
 import { compareReports, htmlReport, junit, prettyComparison, prettyLine, prettySummary, type Report } from './report.ts';
 import { ListenError } from '../src/http/lifecycle.ts';
 
@@ -24,7 +24,7 @@ const USAGE = `Usage: peaqos-conformance --base-url URL [--api-key K] [--profile
        [--reporter pretty|json|junit] [--out FILE] [--seed N] [--mcr-port N | --no-identity] [--mcr-cache-wait-ms N]
        [--agent-api-key K] [--rate-limit-burst N] [--baseline PREVIOUS.json] [--fail-on failure|regression]
        [--timeout-ms N]
---only runs the named groups and the groups they build on (market needs identity and pairings, for instance).
+--only runs just the named groups; each sets up the machines and pairings it needs itself.
 --timeout-ms bounds each request (default 15000); after 5 requests in a row without an answer the run stops and
 says why (connection refused, timeout, unknown host).
 Reporters: pretty (default), json, junit, html (one self-contained page; use --out report.html).
@@ -101,11 +101,6 @@ if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPo
 
 // Progress goes to stderr when a machine-readable report goes to stdout.
 const progress = reporter === 'pretty' || values.out ? console.log : console.error;
-if (only) {
-  const all = withPrerequisites(only);
-  const added = all.filter((g) => !only.includes(g));
-  if (added.length) progress(`--only ${only.join(',')}: also running ${added.join(', ')}, whose state ${only.length > 1 ? 'they build' : 'it builds'} on.`);
-}
 const report = await runConformanceOrExit({
   baseUrl,
   apiKey: values['api-key'],

@@ -21,6 +21,14 @@ export const NOT_PROVOKABLE: Record<string, string> = {
   QUOTE_EXPIRED: "needs a quote older than the target's quote lifetime (10 minutes by default)",
 };
 
+/** Codes the kit provokes only when it is given an option (the option's check is skipped without it). */
+export const NEEDS_OPTION: Record<string, string> = {
+  AUTH_REQUIRED: 'run with --api-key against a target that requires API keys',
+  AUTH_INVALID: 'run with --api-key against a target that requires API keys',
+  AUTH_FORBIDDEN: "run with --agent-api-key (one of the target's agent-scoped keys)",
+  RATE_LIMITED: 'run with --rate-limit-burst N (spends this client\'s challenge budget on the target)',
+};
+
 export interface Report {
   target: string;
   profile: string;
@@ -33,6 +41,8 @@ export interface Report {
     errorCodes: { exercised: string[]; notExercised: string[] };
     /** Codes not exercised that cannot be provoked from outside, with the reason. */
     notProvokable?: Record<string, string>;
+    /** Codes not exercised that a run with an option would provoke, with the option. */
+    needsOption?: Record<string, string>;
     /** group -> the operations its checks called */
     byGroup?: Record<string, string[]>;
   };
@@ -58,6 +68,7 @@ export function buildReport(kit: Kit, target: string, startedAt: Date): Report {
       errorCodes: { exercised: codes.filter((c) => kit.coveredErrorCodes.has(c)), notExercised: codes.filter((c) => !kit.coveredErrorCodes.has(c)) },
       byGroup: Object.fromEntries([...kit.operationsByGroup].map(([g, set]) => [g, [...set].sort()])),
       notProvokable: Object.fromEntries(codes.filter((c) => !kit.coveredErrorCodes.has(c) && NOT_PROVOKABLE[c]).map((c) => [c, NOT_PROVOKABLE[c]!])),
+      needsOption: Object.fromEntries(codes.filter((c) => !kit.coveredErrorCodes.has(c) && NEEDS_OPTION[c]).map((c) => [c, NEEDS_OPTION[c]!])),
     },
   };
 }
@@ -83,6 +94,7 @@ export function prettySummary(rep: Report): string {
     c.operations.notExercised.length ? `  operations not exercised: ${c.operations.notExercised.join(', ')}` : '',
     c.errorCodes.notExercised.length ? `  error codes not exercised: ${c.errorCodes.notExercised.join(', ')}` : '',
     ...Object.entries(c.notProvokable ?? {}).map(([code, why]) => `    ${code}: not provokable from outside (${why})`),
+    ...Object.entries(c.needsOption ?? {}).map(([code, how]) => `    ${code}: to exercise it, ${how}`),
     '',
     `${rep.summary.passed} passed, ${rep.summary.failed} failed, ${rep.summary.skipped} skipped (${rep.profile} profile, ${(rep.durationMs / 1000).toFixed(1)} s)`,
   ]
@@ -207,7 +219,7 @@ ${matrix}
 </tbody></table>
 <h3>Error codes: ${rep.coverage.errorCodes.exercised.length} of ${rep.coverage.errorCodes.exercised.length + rep.coverage.errorCodes.notExercised.length} exercised</h3>
 <p>${codes(rep.coverage.errorCodes.exercised, 'hit')} ${codes(rep.coverage.errorCodes.notExercised, 'miss')}</p>
-<ul>${Object.entries(rep.coverage.notProvokable ?? {}).map(([c, why]) => `<li><code>${html(c)}</code>: not provokable from outside (${html(why)})</li>`).join('')}</ul></section>
+<ul>${Object.entries(rep.coverage.notProvokable ?? {}).map(([c, why]) => `<li><code>${html(c)}</code>: not provokable from outside (${html(why)})</li>`).join('')}${Object.entries(rep.coverage.needsOption ?? {}).map(([c, how]) => `<li><code>${html(c)}</code>: to exercise it, ${html(how)}</li>`).join('')}</ul></section>
 <section id="failures"><h2>Failures (${failures.length})</h2>${failureBlocks || '<p>None.</p>'}</section>
 <section id="checks"><h2>Every check</h2><table><thead><tr><th>group</th><th>check</th><th>result</th><th>reason</th></tr></thead><tbody>
 ${rows}

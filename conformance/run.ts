@@ -3,7 +3,7 @@ import { KitHttp } from './http.ts';
 import { Kit, type CheckResult } from './kit.ts';
 import { validatorFor, type Profile } from './spec-profile.ts';
 import { Fixtures } from './fixtures.ts';
-import { registerChecks } from './checks.ts';
+import { registerChecks, GROUPS } from './checks/index.ts';
 import { buildReport, type Report } from './report.ts';
 
 export interface RunOptions {
@@ -25,25 +25,7 @@ export interface RunOptions {
   onMcr?: (url: string) => void | Promise<void>;
 }
 
-export const GROUPS = ['health', 'auth', 'errors', 'pagination', 'negative', 'identity', 'pairings', 'security', 'runtime', 'tasks', 'market', 'codes', 'limits'];
-
-/** Groups whose checks build on the state earlier groups create (a registered machine, a pairing). */
-export const PREREQUISITES: Record<string, string[]> = {
-  pairings: ['identity'],
-  security: ['identity', 'pairings'],
-  runtime: ['identity'],
-  tasks: ['identity'],
-  market: ['identity', 'pairings'],
-  codes: ['identity'],
-  limits: ['identity'],
-};
-
-/** `only` with the prerequisites of every group it names, in the kit's order. */
-export function withPrerequisites(only: string[]): string[] {
-  const wanted = new Set(only);
-  for (const g of only) for (const p of PREREQUISITES[g] ?? []) wanted.add(p);
-  return GROUPS.filter((g) => wanted.has(g));
-}
+export { GROUPS };
 
 export async function runConformance(o: RunOptions): Promise<Report> {
   const started = new Date();
@@ -55,7 +37,7 @@ export async function runConformance(o: RunOptions): Promise<Report> {
     const kit = new Kit(new KitHttp(o.baseUrl.replace(/\/+$/, ''), o.apiKey, o.timeoutMs), validatorFor(profile), {
       profile,
       identity,
-      only: o.only ? withPrerequisites(o.only) : undefined,
+      only: o.only,
       seed: o.seed ?? 1,
       apiKeyGiven: !!o.apiKey,
       mcrCacheWaitMs: o.mcrCacheWaitMs,

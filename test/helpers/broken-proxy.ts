@@ -12,7 +12,11 @@ export type Fault =
   | 'accepted-replayed-challenge'
   | 'wrong-error-code'
   | '500-on-bad-input'
-  | 'ignored-api-key';
+  | 'ignored-api-key'
+  // Stateful faults: each answer is well-formed on its own; only state across requests gives them away.
+  | 'cached-gets'
+  | 'swallowed-deletes'
+  | 'dropped-list-item';
 
 interface Reply {
   status: number;
@@ -22,6 +26,7 @@ interface Reply {
 
 export async function startBrokenProxy(target: string, fault: Fault): Promise<{ url: string; close(): Promise<void> }> {
   const successes = new Map<string, Reply>();
+  const getCache = new Map<string, { status: number; text: string }>();
   const mutate = (req: IncomingMessage, reqBody: string, r: Reply): Reply => {
     const path = (req.url ?? '').split('?')[0]!;
     const isList = r.body && Array.isArray(r.body.items);
@@ -53,6 +58,9 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
       case 'wrong-error-code':
         if (r.body?.error?.code === 'NOT_FOUND') r.body.error.code = 'RESOURCE_MISSING';
         return r;
+      case 'dropped-list-item':
+        if (req.method === 'GET' && isList && r.body.items.length > 0) r.body.items.splice(0, 1);
+        return r;
       case '500-on-bad-input':
         return r.status === 400 && r.body?.error?.code === 'VALIDATION_ERROR' ? { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'boom' } } } : r;
       default:
@@ -67,8 +75,20 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
       if (fault === 'ignored-api-key') delete headers['x-api-key'];
+      if (fault === 'swallowed-deletes' && req.method === 'DELETE') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      const cached = fault === 'cached-gets' && req.method === 'GET' ? getCache.get(req.url!) : undefined;
+      if (cached) {
+        res.writeHead(cached.status, { 'content-type': 'application/json' });
+        res.end(cached.text);
+        return;
+      }
       const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: ['GET', 'HEAD'].includes(req.method!) ? undefined : raw });
       const text = await upstream.text();
+      if (fault === 'cached-gets' && req.method === 'GET' && upstream.ok) getCache.set(req.url!, { status: upstream.status, text });
       let body: unknown = undefined;
       try {
         body = text ? JSON.parse(text) : undefined;
