@@ -6,7 +6,7 @@ export interface Exchange {
   requestBody?: unknown;
   status: number;
   contentType: string | null;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a target's JSON answer of any shape; checks validate it against openapi.yaml before reading it
   body: any;
   rawBody: string;
   ms: number;

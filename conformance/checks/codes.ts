@@ -3,7 +3,7 @@ import type { Kit } from '../kit.ts';
 import type { CheckContext } from './context.ts';
 
 export function registerCodes(kit: Kit, ctx: CheckContext): void {
-  const { h, tokenHeader, activeMachine, pairingChallenge, machine, pairing, fx } = ctx;
+  const { h, tokenHeader, activeMachine, pairingChallenge, machine, fx } = ctx;
   kit.group('codes', (check) => {
     check('spend limits: over the per-transaction limit is AGENT_SPEND_LIMIT_EXCEEDED, over the day is AGENT_DAILY_LIMIT_EXCEEDED', async () => {
       const m = await machine();

@@ -2,7 +2,7 @@ import type { Kit } from '../kit.ts';
 import { STATELESS, type CheckContext } from './context.ts';
 
 export function registerPagination(kit: Kit, ctx: CheckContext): void {
-  const { h, activeMachine, machine } = ctx;
+  const { h, activeMachine } = ctx;
   // The last request of a walk through the pages: what a report shows for a finding about the whole walk.
   const lastPage = () => h.exchanges[h.exchanges.length - 1] ?? null;
   kit.group('pagination', (check) => {

@@ -4,7 +4,7 @@ import type { Kit } from '../kit.ts';
 import { STATELESS, type CheckContext } from './context.ts';
 
 export function registerPairings(kit: Kit, ctx: CheckContext): void {
-  const { h, tokenHeader, activeMachine, pairingChallenge, pairAgent, machine, pairing } = ctx;
+  const { h, tokenHeader, pairingChallenge, pairAgent, machine, pairing } = ctx;
   kit.group('pairings', (check) => {
     check('pair an agent; the token is returned once and never shown again', async () => {
       const m = await machine();

@@ -15,7 +15,7 @@ import { advance, emptyState, type MockState } from './state.ts';
 import { seedFixtures } from './seed.ts';
 import { sampleCatalog } from './catalog-data.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed OpenAPI document of any shape; readers narrow what they use
 type Spec = Record<string, any>;
 
 export interface MockApiOptions {

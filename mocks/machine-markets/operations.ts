@@ -16,7 +16,7 @@ import { FIXTURE_IDENTITIES, clockMs, mockId, now, type MockState } from './stat
 export interface OpRequest {
   params: Record<string, string>;
   query: Record<string, string>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- validated against the operation's request schema before an operation reads it
   body: any;
   headers: Headers;
 }
@@ -348,7 +348,7 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const b = r.body;
       if ([...s.machines.values()].some((m) => m.identityRef.toLowerCase() === b.identityRef.toLowerCase())) throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       for (const id of b.policyIds ?? []) if (!s.policies.has(id)) throw new ApiError('VALIDATION_ERROR', `Unknown policy id ${id}.`);
-      let proof: Machine['identityProof'] = null;
+      let proof: Machine['identityProof'];
       let resolvedDid: string | undefined;
       if (!b.identityProof) throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.');
       {

@@ -7,7 +7,7 @@ import { addContractKeywords } from './keywords.ts';
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed OpenAPI document of any shape; readers narrow what they use
 type Doc = Record<string, any>;
 
 export interface Detail {

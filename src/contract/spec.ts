@@ -7,7 +7,7 @@ import { packageFile } from '../paths.ts';
 export const SPEC_PATH = packageFile('openapi.yaml');
 export const MCR_SPEC_PATH = packageFile('mocks', 'mcr', 'openapi.yaml');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed YAML document of any shape; readers narrow what they use
 export type OpenApiDoc = Record<string, any>;
 
 const cache = new Map<string, OpenApiDoc>();

@@ -69,7 +69,7 @@ const copyQuery = (query: unknown): Record<string, unknown> => {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function installFastRouting(api: OpenAPIBackend): void {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- openapi-backend's router internals are untyped
   const router = api.router as any;
   const ops: Op[] = router.getOperations();
   router.getOperations = () => ops;

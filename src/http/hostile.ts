@@ -48,7 +48,7 @@ export function checkJsonStrings(value: unknown, path = ''): void {
   }
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes('\u0000') || !wellFormed(k)) throw reject('body', `${path}/${k.replace(/[\u0000-\u001f]/g, '?')}`, 'key', 'property names must be well-formed text without NUL');
+      if (k.includes('\u0000') || !wellFormed(k)) throw reject('body', `${path}/${k.replace(/[\u0000-\u001f]/g, '?') /* eslint-disable-line no-control-regex -- control characters are what this replaces */}`, 'key', 'property names must be well-formed text without NUL');
       checkJsonStrings(v, `${path}/${k}`);
     }
   }

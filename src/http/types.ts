@@ -26,7 +26,7 @@ export interface RequestContext {
   params: Record<string, string>;
   query: Record<string, unknown>;
   // The body has been validated against the operation's request schema before a handler sees it.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- validated against the operation's request schema before a handler reads it
   body: any;
   headers: Record<string, string | string[] | undefined>;
   requestId: string;

@@ -19,7 +19,7 @@ import { emit } from '../observe.ts';
 
 const require = createRequire(import.meta.url);
 // knex ships its dialects as CommonJS classes without type declarations.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- knex ships its dialects as untyped CommonJS classes
 const KnexBetterSqlite3 = require('knex/lib/dialects/better-sqlite3/index.js') as new (config: Knex.Config) => any;
 
 interface Statement {

@@ -20,7 +20,7 @@ export type Fault =
 
 interface Reply {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a proxied JSON answer of any shape, altered per fault
   body: any;
 }
 
@@ -89,7 +89,7 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
       const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: ['GET', 'HEAD'].includes(req.method!) ? undefined : raw });
       const text = await upstream.text();
       if (fault === 'cached-gets' && req.method === 'GET' && upstream.ok) getCache.set(req.url!, { status: upstream.status, text });
-      let body: unknown = undefined;
+      let body: unknown;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch {

@@ -16,7 +16,7 @@ export async function startFakeRuntime(opts: { token?: string } = {}): Promise<F
     let raw = '';
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
-      let body: unknown = undefined;
+      let body: unknown;
       try {
         body = raw ? JSON.parse(raw) : undefined;
       } catch {

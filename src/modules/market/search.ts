@@ -2,7 +2,7 @@
 // pairing presenting its token. Ranks the catalogue with the pairing's delegation policy and the machine's
 // policies applied, persists the search and its quotes (with an expiry) for the order step, and never stores
 // or logs providerCredentials.
-import { forUpdate, withTransaction } from '../../store/tx.ts';
+import { withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';

@@ -11,7 +11,7 @@ export { fromMicros, toMicros };
 export type OrderRecord = MarketOrderRecord;
 export type PaymentRecord = MarketPayment;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a database row as knex returns it; every field is converted below
 export const orderFrom = (r: any): OrderRecord => ({
   id: r.id,
   machineId: r.machine_id,
@@ -77,6 +77,7 @@ export const orderRow = (o: OrderRecord, utcDay: string) => ({
   updated_at: o.updatedAt,
 });
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a database row as knex returns it; every field is converted below
 export const paymentFrom = (r: any): PaymentRecord => ({
   id: r.id,
   orderId: r.order_id,

@@ -17,7 +17,6 @@ import { findMachine } from '../machines/repo.ts';
 import { findPairing } from '../pairings/repo.ts';
 import type { PairingsService, PairingPrincipal } from '../pairings/service.ts';
 import { OPERATOR, type Caller } from '../../auth/caller.ts';
-import { policyDenial } from '../pairings/policy.ts';
 import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
 import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
