@@ -43,14 +43,21 @@ await build({
   logLevel: 'warning',
 });
 
-const SERVER_NODE_OPTIONS: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
+const SERVER_NODE_OPTIONS: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '')
+  .split(' ')
+  .filter(Boolean);
 
 function start(script: string, env: Record<string, string> = {}): Promise<Server> {
   const compiled = script.replace(/^bench\/servers\/(.+)\.ts$/, 'dist/bench/$1.js');
   // The reference server runs with the Node options `npm start` uses (package.json config.serverNodeOptions),
   // plus BENCH_NODE_ARGS if set (for example --cpu-prof to profile a run).
-  const nodeArgs = compiled.endsWith('reference.js') ? [...SERVER_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, compiled], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const nodeArgs = compiled.endsWith('reference.js')
+    ? [...SERVER_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
+    : [];
+  const proc = spawn(process.execPath, [...nodeArgs, compiled], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   children.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
@@ -94,7 +101,17 @@ interface Result {
   requests: number;
 }
 
-async function load(url: string, opts: { method?: string; path: string; body?: string; headers?: Record<string, string>; pid?: number; setupRequest?: (r: Record<string, unknown>) => Record<string, unknown> }): Promise<Result> {
+async function load(
+  url: string,
+  opts: {
+    method?: string;
+    path: string;
+    body?: string;
+    headers?: Record<string, string>;
+    pid?: number;
+    setupRequest?: (r: Record<string, unknown>) => Record<string, unknown>;
+  },
+): Promise<Result> {
   const cpu0 = opts.pid ? cpuMicros(opts.pid) : 0;
   const r = await autocannon({
     url: `${url}${opts.path}`,
@@ -107,11 +124,24 @@ async function load(url: string, opts: { method?: string; path: string; body?: s
   });
   const cpu = opts.pid ? Math.round((cpuMicros(opts.pid) - cpu0) / Math.max(1, r.requests.total)) : undefined;
   const rss = opts.pid ? peakRssMb(opts.pid) : undefined;
-  return { cpu, rss, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, requests: r.requests.total };
+  return {
+    cpu,
+    rss,
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    requests: r.requests.total,
+  };
 }
 
 async function json(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const b = await res.json();
   if (res.status >= 400) throw new Error(`${method} ${path} -> ${res.status} ${JSON.stringify(b)}`);
   return b;
@@ -119,7 +149,9 @@ async function json(url: string, method: string, path: string, body?: unknown, h
 
 const rows: string[] = [];
 const row = (scenario: string, target: string, r: Result, extra = '') =>
-  rows.push(`| ${scenario} | ${target} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpu ?? ''} | ${r.rss ?? ''} | ${r.non2xx + r.errors} | ${extra} |`);
+  rows.push(
+    `| ${scenario} | ${target} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpu ?? ''} | ${r.rss ?? ''} | ${r.non2xx + r.errors} | ${extra} |`,
+  );
 const notes: string[] = [];
 const log = (s: string) => console.log(s);
 
@@ -133,21 +165,47 @@ const fleet = Array.from({ length: 120 }, (_, i) => {
 const dbFile = join(work, 'bench.sqlite');
 // The abuse limits stay on (their cost is in every write measured) with budgets no load here reaches; the mock MCR
 // has no request budget, so the server's own is off.
-const baseEnv = { PEAQOS_DATABASE_URL: dbFile, PEAQOS_MCR_API_URL: mcr.url, PEAQOS_MCR_CACHE_TTL_MS: '30000', PEAQOS_MCR_REQUESTS_PER_MINUTE: '0', PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '100000000', PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '100000000', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!' };
+const baseEnv = {
+  PEAQOS_DATABASE_URL: dbFile,
+  PEAQOS_MCR_API_URL: mcr.url,
+  PEAQOS_MCR_CACHE_TTL_MS: '30000',
+  PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
+  PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '100000000',
+  PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '100000000',
+  PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!',
+};
 
 log('set-up: registering 120 machines through the API');
 let ref = await start('bench/servers/reference.ts', baseEnv);
 const machineIds: string[] = [];
 for (const f of fleet) {
   const c = await json(ref.url, 'POST', '/api/v1/machine-identity/challenges', { identityRef: f.did });
-  const m = await json(ref.url, 'POST', '/api/v1/machines', { displayName: 'bench', ownerId: 'bench', machineType: 'rig', runtimeProfile: 'bench', identityRef: f.did, identityProof: { challengeId: c.item.challengeId, signature: await f.wallet.signMessage(c.item.message) } });
+  const m = await json(ref.url, 'POST', '/api/v1/machines', {
+    displayName: 'bench',
+    ownerId: 'bench',
+    machineType: 'rig',
+    runtimeProfile: 'bench',
+    identityRef: f.did,
+    identityProof: { challengeId: c.item.challengeId, signature: await f.wallet.signMessage(c.item.message) },
+  });
   await json(ref.url, 'PATCH', `/api/v1/machines/${m.item.id}`, { status: 'active' });
   machineIds.push(m.item.id);
 }
 const agent = Wallet.createRandom() as unknown as Wallet;
-const pc = await json(ref.url, 'POST', `/api/v1/machines/${machineIds[0]}/agent-pairings/challenges`, { agentAddress: agent.address, agentProvider: 'bench', agentRole: 'buyer' });
-const pairing = await json(ref.url, 'POST', `/api/v1/machines/${machineIds[0]}/agent-pairings`, { agentAddress: agent.address, agentProvider: 'bench', agentRole: 'buyer', agentProof: { challengeId: pc.item.challengeId, signature: await agent.signMessage(pc.item.message) } });
-await json(ref.url, 'PUT', `/api/v1/machines/${machineIds[0]}/runtime-endpoints/qvac`, { endpointBaseUrl: 'http://127.0.0.1:11434' });
+const pc = await json(ref.url, 'POST', `/api/v1/machines/${machineIds[0]}/agent-pairings/challenges`, {
+  agentAddress: agent.address,
+  agentProvider: 'bench',
+  agentRole: 'buyer',
+});
+const pairing = await json(ref.url, 'POST', `/api/v1/machines/${machineIds[0]}/agent-pairings`, {
+  agentAddress: agent.address,
+  agentProvider: 'bench',
+  agentRole: 'buyer',
+  agentProof: { challengeId: pc.item.challengeId, signature: await agent.signMessage(pc.item.message) },
+});
+await json(ref.url, 'PUT', `/api/v1/machines/${machineIds[0]}/runtime-endpoints/qvac`, {
+  endpointBaseUrl: 'http://127.0.0.1:11434',
+});
 await stop(ref);
 
 log('set-up: writing 1,000,000 audit events');
@@ -164,7 +222,15 @@ const t0 = performance.now();
         const at = new Date(base + n * 10).toISOString();
         const id = `aev_bench${String(n).padStart(10, '0')}`;
         if (n === 99_899) cursorPage1000 = encodeCursor(at, id);
-        return { id, actor: 'api', type: n % 3 ? 'machine.updated' : 'task.created', resource_type: 'machine', resource_id: `mch_${n % 500}`, payload: '{}', created_at: at };
+        return {
+          id,
+          actor: 'api',
+          type: n % 3 ? 'machine.updated' : 'task.created',
+          resource_type: 'machine',
+          resource_id: `mch_${n % 500}`,
+          payload: '{}',
+          created_at: at,
+        };
       });
       // SQLite caps compound SELECTs at 500 terms and variables at 32766: 100 rows a statement.
       await trx.batchInsert('audit_events', batch, 100);
@@ -189,7 +255,12 @@ const hExpress = await load(bareExpress.url, { path: '/health', pid: bareExpress
 const hRef = await load(ref.url, { path: '/health', pid: ref.pid });
 row('GET /health', 'bare node:http', hHttp);
 row('GET /health', 'bare express', hExpress);
-row('GET /health', 'reference', hRef, `${Math.round((hRef.rps / hExpress.rps) * 100)}% of express, ${Math.round((hRef.rps / hHttp.rps) * 100)}% of node:http`);
+row(
+  'GET /health',
+  'reference',
+  hRef,
+  `${Math.round((hRef.rps / hExpress.rps) * 100)}% of express, ${Math.round((hRef.rps / hHttp.rps) * 100)}% of node:http`,
+);
 
 log('GET /api/v1/machines/{id}');
 // The ratio target is the noisiest number here (two cores shared by the servers and the load generator), so the
@@ -215,8 +286,15 @@ const ratio = mid.ratio;
 const mcrPerReq = mcrRequests / Math.max(1, refRequests);
 row('GET /machines/{id} (MCR cache on)', 'bare node:http', mHttp);
 row('GET /machines/{id} (MCR cache on)', 'bare express (median round)', mExpress);
-row('GET /machines/{id} (MCR cache on)', 'reference, precompiled routing (median round)', mRef, `${Math.round(ratio * 100)}% of express; MCR calls/request ${mcrPerReq.toFixed(5)}`);
-notes.push(`GET /machines/{id}, reference vs bare express per round: ${rounds.map((x) => `${x.ref.rps}/${x.express.rps} = ${Math.round(x.ratio * 100)}%`).join(', ')}; the table shows the median round.`);
+row(
+  'GET /machines/{id} (MCR cache on)',
+  'reference, precompiled routing (median round)',
+  mRef,
+  `${Math.round(ratio * 100)}% of express; MCR calls/request ${mcrPerReq.toFixed(5)}`,
+);
+notes.push(
+  `GET /machines/{id}, reference vs bare express per round: ${rounds.map((x) => `${x.ref.rps}/${x.express.rps} = ${Math.round(x.ratio * 100)}%`).join(', ')}; the table shows the median round.`,
+);
 
 log('metrics cost: the same read with PEAQOS_METRICS=false, alternating rounds');
 // Server CPU per request is steadier than req/s on two shared cores, but a single pair of runs still moves by tens
@@ -232,46 +310,92 @@ const medianCpu = (xs: Result[]) => median(xs.map((x) => x.cpu ?? 0));
 const cpuOn = medianCpu(metricRounds.map((r) => r.on));
 const cpuOff = medianCpu(metricRounds.map((r) => r.off));
 const offMid = metricRounds.map((r) => r.off).find((x) => x.cpu === cpuOff)!;
-row('GET /machines/{id} (MCR cache on)', 'reference, metrics off (median round)', offMid, `metrics on: ${cpuOn} µs CPU/request (median of ${ROUNDS}), off: ${cpuOff} µs`);
-notes.push(`Metrics cost on GET /machines/{id}, server CPU per request, median of ${ROUNDS} alternating rounds: ${cpuOn} µs with metrics on, ${cpuOff} µs with PEAQOS_METRICS=false (${cpuOn - cpuOff} µs; rounds: ${metricRounds.map((r) => `${r.on.cpu}/${r.off.cpu}`).join(', ')}).`);
+row(
+  'GET /machines/{id} (MCR cache on)',
+  'reference, metrics off (median round)',
+  offMid,
+  `metrics on: ${cpuOn} µs CPU/request (median of ${ROUNDS}), off: ${cpuOff} µs`,
+);
+notes.push(
+  `Metrics cost on GET /machines/{id}, server CPU per request, median of ${ROUNDS} alternating rounds: ${cpuOn} µs with metrics on, ${cpuOff} µs with PEAQOS_METRICS=false (${cpuOn - cpuOff} µs; rounds: ${metricRounds.map((r) => `${r.on.cpu}/${r.off.cpu}`).join(', ')}).`,
+);
 await stop(noMetrics);
 
 log('routing cost: openapi-backend router');
 const slow = await start('bench/servers/reference.ts', { ...baseEnv, BENCH_FAST_ROUTING: '0' });
 const mSlow = await load(slow.url, { path: `/api/v1/machines/${id0}`, pid: slow.pid });
-row('GET /machines/{id} (MCR cache on)', "reference, openapi-backend's own router", mSlow, `${Math.round((mSlow.rps / mExpress.rps) * 100)}% of express`);
+row(
+  'GET /machines/{id} (MCR cache on)',
+  "reference, openapi-backend's own router",
+  mSlow,
+  `${Math.round((mSlow.rps / mExpress.rps) * 100)}% of express`,
+);
 await stop(slow);
 
 log('GET /api/v1/machines?limit=100');
 const before2 = mcr.registry.requests;
 const lRef = await load(ref.url, { path: '/api/v1/machines?limit=100', pid: ref.pid });
-row('GET /machines?limit=100', 'reference', lRef, `MCR calls/request ${((mcr.registry.requests - before2) / Math.max(1, lRef.requests)).toFixed(4)}`);
+row(
+  'GET /machines?limit=100',
+  'reference',
+  lRef,
+  `MCR calls/request ${((mcr.registry.requests - before2) / Math.max(1, lRef.requests)).toFixed(4)}`,
+);
 
 log('PUT runtime endpoint');
-const pRef = await load(ref.url, { method: 'PUT', path: `/api/v1/machines/${id0}/runtime-endpoints/qvac`, body: JSON.stringify({ endpointBaseUrl: 'http://127.0.0.1:11434', modelAlias: 'bench' }), pid: ref.pid });
+const pRef = await load(ref.url, {
+  method: 'PUT',
+  path: `/api/v1/machines/${id0}/runtime-endpoints/qvac`,
+  body: JSON.stringify({ endpointBaseUrl: 'http://127.0.0.1:11434', modelAlias: 'bench' }),
+  pid: ref.pid,
+});
 row('PUT /machines/{id}/runtime-endpoints/qvac', 'reference', pRef);
 
 log('POST /market/search (shipped catalogue)');
-const sRef = await load(ref.url, { method: 'POST', path: '/api/v1/market/search', body: JSON.stringify({ machineId: id0, serviceType: 'compute.marketplace' }), headers: { 'x-agent-pairing-token': token }, pid: ref.pid });
+const sRef = await load(ref.url, {
+  method: 'POST',
+  path: '/api/v1/market/search',
+  body: JSON.stringify({ machineId: id0, serviceType: 'compute.marketplace' }),
+  headers: { 'x-agent-pairing-token': token },
+  pid: ref.pid,
+});
 row('POST /market/search (12 services)', 'reference', sRef);
 
 log('GET /audit-events page 1 and page 1,000 of 1,000,000');
 const a1 = await load(ref.url, { path: '/api/v1/audit-events?limit=100', pid: ref.pid });
 const a1000 = await load(ref.url, { path: `/api/v1/audit-events?limit=100&cursor=${page1000}`, pid: ref.pid });
 row('GET /audit-events?limit=100, page 1 (1M rows)', 'reference', a1);
-row('GET /audit-events?limit=100, page 1,000 (1M rows)', 'reference', a1000, `p50 ${(a1000.p50 / Math.max(a1.p50, 0.001)).toFixed(2)}x page 1`);
+row(
+  'GET /audit-events?limit=100, page 1,000 (1M rows)',
+  'reference',
+  a1000,
+  `p50 ${(a1000.p50 / Math.max(a1.p50, 0.001)).toFixed(2)}x page 1`,
+);
 const refPeak = peakRssMb(ref.pid);
 const refStartup = ref.startupMs;
 await stop(ref);
 
 log('POST /machines with identity verification off');
-const off = await start('bench/servers/reference.ts', { ...baseEnv, PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', PEAQOS_DATABASE_URL: join(work, 'off.sqlite') });
+const off = await start('bench/servers/reference.ts', {
+  ...baseEnv,
+  PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+  PEAQOS_DATABASE_URL: join(work, 'off.sqlite'),
+});
 let n = 0;
 const cRef = await load(off.url, {
   pid: off.pid,
   method: 'POST',
   path: '/api/v1/machines',
-  setupRequest: (req) => ({ ...req, body: JSON.stringify({ displayName: 'bench', ownerId: 'bench', machineType: 'rig', runtimeProfile: 'bench', identityRef: `peaqos:machine:${1_000_000 + n++}` }) }),
+  setupRequest: (req) => ({
+    ...req,
+    body: JSON.stringify({
+      displayName: 'bench',
+      ownerId: 'bench',
+      machineType: 'rig',
+      runtimeProfile: 'bench',
+      identityRef: `peaqos:machine:${1_000_000 + n++}`,
+    }),
+  }),
 });
 row('POST /machines (verification disabled)', 'reference', cRef);
 const offPeak = peakRssMb(off.pid);
@@ -283,10 +407,20 @@ mkdirSync(bigDir);
 cpSync(join(DEFAULT_CATALOG_DIR, 'skills.json'), join(bigDir, 'skills.json'));
 cpSync(join(DEFAULT_CATALOG_DIR, 'adapters.json'), join(bigDir, 'adapters.json'));
 const shipped = JSON.parse(readFileSync(join(DEFAULT_CATALOG_DIR, 'services.json'), 'utf8'));
-shipped.items = Array.from({ length: 10_000 }, (_, i) => ({ ...shipped.items[i % shipped.items.length], id: `svc_gen_${String(i).padStart(5, '0')}`, region: ['global', 'eu-central', 'us-east', 'local'][i % 4] }));
+shipped.items = Array.from({ length: 10_000 }, (_, i) => ({
+  ...shipped.items[i % shipped.items.length],
+  id: `svc_gen_${String(i).padStart(5, '0')}`,
+  region: ['global', 'eu-central', 'us-east', 'local'][i % 4],
+}));
 writeFileSync(join(bigDir, 'services.json'), JSON.stringify(shipped));
 const big = await start('bench/servers/reference.ts', { ...baseEnv, PEAQOS_CATALOG_DIR: bigDir });
-const bRef = await load(big.url, { method: 'POST', path: '/api/v1/market/search', body: JSON.stringify({ machineId: id0, serviceType: 'compute.marketplace' }), headers: { 'x-agent-pairing-token': token }, pid: big.pid });
+const bRef = await load(big.url, {
+  method: 'POST',
+  path: '/api/v1/market/search',
+  body: JSON.stringify({ machineId: id0, serviceType: 'compute.marketplace' }),
+  headers: { 'x-agent-pairing-token': token },
+  pid: big.pid,
+});
 row('POST /market/search (10,000 services)', 'reference', bRef);
 const bigPeak = peakRssMb(big.pid);
 await stop(big);
@@ -310,27 +444,69 @@ if (PG_BENCH_URL) {
   const agents: { machineId: string; token: string }[] = [];
   for (const f of [fleet[1]!, fleet[2]!]) {
     const c = await json(r1.url, 'POST', '/api/v1/machine-identity/challenges', { identityRef: f.did });
-    const m = await json(r1.url, 'POST', '/api/v1/machines', { displayName: 'bench', ownerId: 'bench', machineType: 'rig', runtimeProfile: 'bench', identityRef: f.did, identityProof: { challengeId: c.item.challengeId, signature: await f.wallet.signMessage(c.item.message) } });
+    const m = await json(r1.url, 'POST', '/api/v1/machines', {
+      displayName: 'bench',
+      ownerId: 'bench',
+      machineType: 'rig',
+      runtimeProfile: 'bench',
+      identityRef: f.did,
+      identityProof: { challengeId: c.item.challengeId, signature: await f.wallet.signMessage(c.item.message) },
+    });
     await json(r1.url, 'PATCH', `/api/v1/machines/${m.item.id}`, { status: 'active' });
     const w = Wallet.createRandom() as unknown as Wallet;
-    const ch = await json(r1.url, 'POST', `/api/v1/machines/${m.item.id}/agent-pairings/challenges`, { agentAddress: w.address, agentProvider: 'bench', agentRole: 'buyer' });
-    const pg = await json(r1.url, 'POST', `/api/v1/machines/${m.item.id}/agent-pairings`, { agentAddress: w.address, agentProvider: 'bench', agentRole: 'buyer', agentProof: { challengeId: ch.item.challengeId, signature: await w.signMessage(ch.item.message) } });
+    const ch = await json(r1.url, 'POST', `/api/v1/machines/${m.item.id}/agent-pairings/challenges`, {
+      agentAddress: w.address,
+      agentProvider: 'bench',
+      agentRole: 'buyer',
+    });
+    const pg = await json(r1.url, 'POST', `/api/v1/machines/${m.item.id}/agent-pairings`, {
+      agentAddress: w.address,
+      agentProvider: 'bench',
+      agentRole: 'buyer',
+      agentProof: { challengeId: ch.item.challengeId, signature: await w.signMessage(ch.item.message) },
+    });
     agents.push({ machineId: m.item.id, token: pg.item.pairingToken });
   }
   const orderLoad = (url: string, pid: number, a: { machineId: string; token: string }) =>
-    load(url, { method: 'POST', path: '/api/v1/market/orders', body: JSON.stringify({ machineId: a.machineId, serviceId: 'svc_humanity_pop' }), headers: { 'x-agent-pairing-token': a.token }, pid });
-  const sum = (x: Result, y: Result): Result => ({ ...x, rps: x.rps + y.rps, requests: x.requests + y.requests, non2xx: x.non2xx + y.non2xx, errors: x.errors + y.errors, cpu: undefined, rss: undefined, p50: Math.max(x.p50, y.p50), p99: Math.max(x.p99, y.p99) });
+    load(url, {
+      method: 'POST',
+      path: '/api/v1/market/orders',
+      body: JSON.stringify({ machineId: a.machineId, serviceId: 'svc_humanity_pop' }),
+      headers: { 'x-agent-pairing-token': a.token },
+      pid,
+    });
+  const sum = (x: Result, y: Result): Result => ({
+    ...x,
+    rps: x.rps + y.rps,
+    requests: x.requests + y.requests,
+    non2xx: x.non2xx + y.non2xx,
+    errors: x.errors + y.errors,
+    cpu: undefined,
+    rss: undefined,
+    p50: Math.max(x.p50, y.p50),
+    p99: Math.max(x.p99, y.p99),
+  });
   const one = await orderLoad(r1.url, r1.pid, agents[0]!);
   row('POST /market/orders (PostgreSQL)', 'one replica', one);
   const r2 = await start('bench/servers/reference.ts', pgEnv);
   const [s1, s2] = await Promise.all([orderLoad(r1.url, r1.pid, agents[0]!), orderLoad(r2.url, r2.pid, agents[1]!)]);
   const spread = sum(s1, s2);
-  row('POST /market/orders (PostgreSQL)', 'two replicas, one pairing each (sum)', spread, `${(spread.rps / Math.max(one.rps, 1)).toFixed(2)}x one replica`);
+  row(
+    'POST /market/orders (PostgreSQL)',
+    'two replicas, one pairing each (sum)',
+    spread,
+    `${(spread.rps / Math.max(one.rps, 1)).toFixed(2)}x one replica`,
+  );
   // Both replicas take orders for the same pairing at once: every order locks that machine and pairing row, so
   // orders of one agent serialise by design (the spend limit is checked against committed orders).
   const [t1, t2] = await Promise.all([orderLoad(r1.url, r1.pid, agents[0]!), orderLoad(r2.url, r2.pid, agents[0]!)]);
   const same = sum(t1, t2);
-  row('POST /market/orders (PostgreSQL)', 'two replicas, same pairing (sum)', same, `${(same.rps / Math.max(one.rps, 1)).toFixed(2)}x one replica`);
+  row(
+    'POST /market/orders (PostgreSQL)',
+    'two replicas, same pairing (sum)',
+    same,
+    `${(same.rps / Math.max(one.rps, 1)).toFixed(2)}x one replica`,
+  );
   await stop(r1);
   await stop(r2);
   await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -358,7 +534,14 @@ const mcr2Port = await new Promise<number>((r) => {
     s.close(() => r(p));
   });
 });
-const conf = await start('bench/servers/reference.ts', { PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcr2Port}`, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_MCR_REQUESTS_PER_MINUTE: '0', PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000', PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000' });
+const conf = await start('bench/servers/reference.ts', {
+  PEAQOS_DATABASE_URL: ':memory:',
+  PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcr2Port}`,
+  PEAQOS_MCR_CACHE_TTL_MS: '0',
+  PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
+  PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000',
+  PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000',
+});
 const c0 = performance.now();
 const rep = await runConformance({ baseUrl: conf.url, mcrPort: mcr2Port });
 const confSeconds = (performance.now() - c0) / 1000;
@@ -432,14 +615,26 @@ table) ${mRef.rps} req/s, p50 ${mRef.p50} ms, ${mRef.cpu} µs CPU/request: ${(mR
 (The "before" server has every other change above; only the router differs.)
 
 ${pgSection}
-${ratio >= 0.6 && Math.max(refPeak, offPeak) < 250 ? '' : `## Why targets are missed
+${
+  ratio >= 0.6 && Math.max(refPeak, offPeak) < 250
+    ? ''
+    : `## Why targets are missed
 
-${ratio >= 0.6 ? '' : `- **GET /machines/{id} at ${Math.round(ratio * 100)}% of bare express (target 60%).** See the per-round ratios
+${
+  ratio >= 0.6
+    ? ''
+    : `- **GET /machines/{id} at ${Math.round(ratio * 100)}% of bare express (target 60%).** See the per-round ratios
   below: on 2 cores shared with the load generator the ratio moves by 10 points or more between rounds. Server
-  CPU per request: reference ${mRef.cpu} µs, bare express ${mExpress.cpu} µs.`}
-${Math.max(refPeak, offPeak) < 250 ? '' : `- **RSS ${Math.max(refPeak, offPeak)} MB (target 250 MB).** The idle server holds about 125 MB (Node itself, the
-  compiled validators for openapi.yaml); the rest is V8 heap growth under load.`}
-`}
+  CPU per request: reference ${mRef.cpu} µs, bare express ${mExpress.cpu} µs.`
+}
+${
+  Math.max(refPeak, offPeak) < 250
+    ? ''
+    : `- **RSS ${Math.max(refPeak, offPeak)} MB (target 250 MB).** The idle server holds about 125 MB (Node itself, the
+  compiled validators for openapi.yaml); the rest is V8 heap growth under load.`
+}
+`
+}
 ## Notes
 
 ${notes.map((x) => `- ${x}`).join('\n')}

@@ -6,7 +6,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCES = ['src', 'conformance', 'mocks', 'generated', 'catalog', 'openapi.yaml', 'tsconfig.json', 'tsconfig.build.json'];
+const SOURCES = [
+  'src',
+  'conformance',
+  'mocks',
+  'generated',
+  'catalog',
+  'openapi.yaml',
+  'tsconfig.json',
+  'tsconfig.build.json',
+];
 
 function newest(path) {
   if (!existsSync(path)) return 0;
@@ -21,6 +30,8 @@ export function ensureBuilt() {
   const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
   if (built >= Math.max(...SOURCES.map((s) => newest(join(root, s))))) return;
   console.error('dist/ is older than the sources: building (npm run build)');
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

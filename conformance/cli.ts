@@ -4,7 +4,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GROUPS, runConformance } from './run.ts';
-import { compareReports, htmlReport, junit, prettyComparison, prettyLine, prettySummary, type Report } from './report.ts';
+import {
+  compareReports,
+  htmlReport,
+  junit,
+  prettyComparison,
+  prettyLine,
+  prettySummary,
+  type Report,
+} from './report.ts';
 import { ListenError } from '../src/http/lifecycle.ts';
 
 /** The mock MCR's port in use is a one-line error with the way out, not a stack trace. */
@@ -13,7 +21,9 @@ async function runConformanceOrExit(o: Parameters<typeof runConformance>[0]): Pr
     return await runConformance(o);
   } catch (err) {
     if (err instanceof ListenError) {
-      console.error(`The kit's mock MCR cannot start: ${err.message} Pass another --mcr-port (or 0 for any free port, then point the target at the URL it prints).`);
+      console.error(
+        `The kit's mock MCR cannot start: ${err.message} Pass another --mcr-port (or 0 for any free port, then point the target at the URL it prints).`,
+      );
       process.exit(69);
     }
     throw err;
@@ -91,13 +101,16 @@ if (values['no-identity'] && values['mcr-port']) die('--mcr-port and --no-identi
 const only = values.only ? values.only.split(',').map((g) => g.trim()) : undefined;
 for (const g of only ?? []) if (!GROUPS.includes(g)) die(`unknown group ${g}`);
 const timeoutMs = Number(values['timeout-ms']);
-if (!Number.isInteger(timeoutMs) || timeoutMs < 100) die('--timeout-ms must be a whole number of milliseconds, at least 100');
+if (!Number.isInteger(timeoutMs) || timeoutMs < 100)
+  die('--timeout-ms must be a whole number of milliseconds, at least 100');
 const seed = Number(values.seed);
 if (!Number.isInteger(seed)) die('--seed must be an integer');
 const mcrPort = values['mcr-port'] !== undefined ? Number(values['mcr-port']) : undefined;
 const burst = values['rate-limit-burst'] !== undefined ? Number(values['rate-limit-burst']) : undefined;
-if (burst !== undefined && (!Number.isInteger(burst) || burst < 1)) die('--rate-limit-burst must be a positive integer');
-if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPort > 65535)) die('--mcr-port must be a port number');
+if (burst !== undefined && (!Number.isInteger(burst) || burst < 1))
+  die('--rate-limit-burst must be a positive integer');
+if (mcrPort !== undefined && (!Number.isInteger(mcrPort) || mcrPort < 0 || mcrPort > 65535))
+  die('--mcr-port must be a port number');
 
 // Progress goes to stderr when a machine-readable report goes to stdout.
 const progress = reporter === 'pretty' || values.out ? console.log : console.error;
@@ -120,7 +133,14 @@ const report = await runConformanceOrExit({
 progress(prettySummary(report));
 const comparison = baseline ? compareReports(baseline, report) : undefined;
 if (comparison) progress(prettyComparison(comparison));
-const rendered = reporter === 'json' ? JSON.stringify(report, null, 2) : reporter === 'junit' ? junit(report) : reporter === 'html' ? htmlReport(report, comparison) : null;
+const rendered =
+  reporter === 'json'
+    ? JSON.stringify(report, null, 2)
+    : reporter === 'junit'
+      ? junit(report)
+      : reporter === 'html'
+        ? htmlReport(report, comparison)
+        : null;
 if (values.out) writeFileSync(values.out, rendered ?? JSON.stringify(report, null, 2));
 else if (rendered) console.log(rendered);
 if (report.summary.passed + report.summary.failed === 0) {

@@ -33,10 +33,15 @@ export class Fixtures {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const runtimeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return new Fixtures(mcr, runtimeUrl, () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }));
+    return new Fixtures(
+      mcr,
+      runtimeUrl,
+      () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
   }
 
   /** A fresh machine registered in the mock MCR, with its controller wallet. */
@@ -44,7 +49,9 @@ export class Fixtures {
     if (!this.mcr) throw new Error('no mock MCR (--no-identity)');
     const wallet = Wallet.createRandom() as unknown as Wallet;
     const mcrId = this.nextId++;
-    this.mcr.registry.add(fixtureMachine(mcrId, { wallet, operator: null, bondStatus: opts.bonded === false ? 'unbonded' : 'bonded' }));
+    this.mcr.registry.add(
+      fixtureMachine(mcrId, { wallet, operator: null, bondStatus: opts.bonded === false ? 'unbonded' : 'bonded' }),
+    );
     return { mcrId, wallet, did: didOf(wallet) };
   }
 

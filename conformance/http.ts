@@ -49,7 +49,17 @@ export class KitHttp {
     return this.consecutiveFailures >= NETWORK_FAILURES_TO_STOP;
   }
 
-  async send(method: string, path: string, opts: { body?: unknown; raw?: string; bytes?: Uint8Array<ArrayBuffer>; headers?: Record<string, string>; apiKey?: string | null } = {}): Promise<Exchange> {
+  async send(
+    method: string,
+    path: string,
+    opts: {
+      body?: unknown;
+      raw?: string;
+      bytes?: Uint8Array<ArrayBuffer>;
+      headers?: Record<string, string>;
+      apiKey?: string | null;
+    } = {},
+  ): Promise<Exchange> {
     const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
     const key = opts.apiKey === undefined ? this.apiKey : opts.apiKey;
     if (key) headers['x-api-key'] = key;
@@ -59,15 +69,39 @@ export class KitHttp {
       headers['content-type'] = 'application/json';
     } else if (payload !== undefined || opts.bytes) headers['content-type'] ??= 'application/json';
     // What a failure report shows of the request body: the JSON sent, or the raw text, or the size of raw bytes.
-    const described = opts.body !== undefined ? opts.body : opts.raw !== undefined ? (opts.raw.length > 300 ? `${opts.raw.slice(0, 300)}… (${opts.raw.length} characters)` : opts.raw) : opts.bytes ? `(${opts.bytes.length} raw bytes)` : undefined;
+    const described =
+      opts.body !== undefined
+        ? opts.body
+        : opts.raw !== undefined
+          ? opts.raw.length > 300
+            ? `${opts.raw.slice(0, 300)}… (${opts.raw.length} characters)`
+            : opts.raw
+          : opts.bytes
+            ? `(${opts.bytes.length} raw bytes)`
+            : undefined;
     const started = performance.now();
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: opts.bytes ? new Blob([opts.bytes]) : payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: opts.bytes ? new Blob([opts.bytes]) : payload,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
       this.consecutiveFailures++;
       this.lastCause = networkCause(err, this.timeoutMs);
-      const ex: Exchange = { method, path, requestHeaders: redact(headers), requestBody: described, status: 0, contentType: null, body: undefined, rawBody: `network error: ${this.lastCause}`, ms: performance.now() - started };
+      const ex: Exchange = {
+        method,
+        path,
+        requestHeaders: redact(headers),
+        requestBody: described,
+        status: 0,
+        contentType: null,
+        body: undefined,
+        rawBody: `network error: ${this.lastCause}`,
+        ms: performance.now() - started,
+      };
       this.exchanges.push(ex);
       return ex;
     }
@@ -81,7 +115,17 @@ export class KitHttp {
         body = rawBody;
       }
     }
-    const ex: Exchange = { method, path, requestHeaders: redact(headers), requestBody: described, status: res.status, contentType: res.headers.get('content-type'), body, rawBody, ms: performance.now() - started };
+    const ex: Exchange = {
+      method,
+      path,
+      requestHeaders: redact(headers),
+      requestBody: described,
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      body,
+      rawBody,
+      ms: performance.now() - started,
+    };
     this.exchanges.push(ex);
     return ex;
   }
@@ -89,6 +133,7 @@ export class KitHttp {
 
 function redact(h: Record<string, string>): Record<string, string> {
   const out = { ...h };
-  for (const k of ['x-api-key', 'x-agent-pairing-token', 'authorization']) if (out[k]) out[k] = `${out[k]!.slice(0, 6)}…`;
+  for (const k of ['x-api-key', 'x-agent-pairing-token', 'authorization'])
+    if (out[k]) out[k] = `${out[k]!.slice(0, 6)}…`;
   return out;
 }

@@ -21,7 +21,12 @@ export interface CheckResult {
   ms: number;
 }
 
-const DOCUMENTED_STATUSES = new Set(['PAYMENT_RPC_ERROR', 'PAYMENT_NOT_MINED', 'PAYMENT_TX_FAILED', 'PAYMENT_TRANSFER_NOT_FOUND']);
+const DOCUMENTED_STATUSES = new Set([
+  'PAYMENT_RPC_ERROR',
+  'PAYMENT_NOT_MINED',
+  'PAYMENT_TX_FAILED',
+  'PAYMENT_TRANSFER_NOT_FOUND',
+]);
 
 export class CheckFailure extends Error {
   constructor(readonly failure: Failure) {
@@ -37,7 +42,12 @@ const SECRET = /token|secret|signature|password|credential|authorization|api.?ke
 export function maskSecrets(v: unknown, depth = 0): unknown {
   if (depth > 12 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => maskSecrets(x, depth + 1));
-  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, SECRET.test(k) && typeof x === 'string' ? `${x.slice(0, 4)}…(masked)` : maskSecrets(x, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+      k,
+      SECRET.test(k) && typeof x === 'string' ? `${x.slice(0, 4)}…(masked)` : maskSecrets(x, depth + 1),
+    ]),
+  );
 }
 
 const excerpt = (v: unknown, n = 400) => {
@@ -95,7 +105,10 @@ export class Kit {
     return this.opts.profile;
   }
 
-  group(name: string, define: (check: (name: string, fn: CheckFn, o?: { designed?: boolean; identity?: boolean }) => void) => void): void {
+  group(
+    name: string,
+    define: (check: (name: string, fn: CheckFn, o?: { designed?: boolean; identity?: boolean }) => void) => void,
+  ): void {
     const checks: CheckDef[] = [];
     define((n, fn, o = {}) => checks.push({ name: n, fn, designed: !!o.designed, needsIdentity: o.identity ?? false }));
     this.groups.push({ name, checks });
@@ -109,17 +122,58 @@ export class Kit {
       for (const c of g.checks) {
         const started = performance.now();
         let r: CheckResult;
-        if (this.http.unreachable) r = { group: g.name, name: c.name, status: 'skip', reason: `not run: the target stopped answering (${this.http.lastCause})`, ms: 0 };
-        else if (c.designed && this.profile === 'documented') r = { group: g.name, name: c.name, status: 'skip', reason: 'designed behaviour: checked by the reference profile only', ms: 0 };
-        else if (c.needsIdentity && !this.opts.identity) r = { group: g.name, name: c.name, status: 'skip', reason: '--no-identity: this check needs machines registered with proofs from the mock MCR', ms: 0 };
+        if (this.http.unreachable)
+          r = {
+            group: g.name,
+            name: c.name,
+            status: 'skip',
+            reason: `not run: the target stopped answering (${this.http.lastCause})`,
+            ms: 0,
+          };
+        else if (c.designed && this.profile === 'documented')
+          r = {
+            group: g.name,
+            name: c.name,
+            status: 'skip',
+            reason: 'designed behaviour: checked by the reference profile only',
+            ms: 0,
+          };
+        else if (c.needsIdentity && !this.opts.identity)
+          r = {
+            group: g.name,
+            name: c.name,
+            status: 'skip',
+            reason: '--no-identity: this check needs machines registered with proofs from the mock MCR',
+            ms: 0,
+          };
         else {
           try {
             await c.fn();
             r = { group: g.name, name: c.name, status: 'pass', ms: performance.now() - started };
           } catch (err) {
-            if (err instanceof SkipCheck) r = { group: g.name, name: c.name, status: 'skip', reason: err.message, ms: performance.now() - started };
-            else if (err instanceof CheckFailure) r = { group: g.name, name: c.name, status: 'fail', failure: err.failure, ms: performance.now() - started };
-            else r = { group: g.name, name: c.name, status: 'fail', failure: { operationId: null, request: '(setup)', expectation: 'the check runs', actual: (err as Error).stack?.split('\n').slice(0, 3).join(' ') ?? String(err) }, ms: performance.now() - started };
+            if (err instanceof SkipCheck)
+              r = { group: g.name, name: c.name, status: 'skip', reason: err.message, ms: performance.now() - started };
+            else if (err instanceof CheckFailure)
+              r = {
+                group: g.name,
+                name: c.name,
+                status: 'fail',
+                failure: err.failure,
+                ms: performance.now() - started,
+              };
+            else
+              r = {
+                group: g.name,
+                name: c.name,
+                status: 'fail',
+                failure: {
+                  operationId: null,
+                  request: '(setup)',
+                  expectation: 'the check runs',
+                  actual: (err as Error).stack?.split('\n').slice(0, 3).join(' ') ?? String(err),
+                },
+                ms: performance.now() - started,
+              };
           }
         }
         this.results.push(r);
@@ -134,7 +188,8 @@ export class Kit {
       operationId,
       request: ex ? describeRequest(ex) : '(none)',
       expectation,
-      actual: actual ?? (ex ? (ex.status === 0 ? ex.rawBody : `${ex.status} ${excerpt(ex.body ?? ex.rawBody)}`) : '(none)'),
+      actual:
+        actual ?? (ex ? (ex.status === 0 ? ex.rawBody : `${ex.status} ${excerpt(ex.body ?? ex.rawBody)}`) : '(none)'),
     });
   }
 
@@ -142,7 +197,13 @@ export class Kit {
     throw new SkipCheck(reason);
   }
 
-  assert(cond: unknown, ex: Exchange | null, operationId: string | null, expectation: string, actual?: string): asserts cond {
+  assert(
+    cond: unknown,
+    ex: Exchange | null,
+    operationId: string | null,
+    expectation: string,
+    actual?: string,
+  ): asserts cond {
     if (!cond) this.fail(ex, operationId, expectation, actual);
   }
 
@@ -164,11 +225,29 @@ export class Kit {
     const wanted = Array.isArray(expected) ? expected : [expected];
     const lenient = this.profile === 'documented' && wanted.every((s) => this.statusIsDesigned(operationId, s));
     const statusOk = wanted.includes(ex.status) || (lenient && ex.status >= 200 && ex.status < 300);
-    this.assert(statusOk, ex, operationId, `status ${wanted.join(' or ')}${lenient ? ' (any 2xx in the documented profile)' : ''}`);
-    if (ex.status !== 204) this.assert(ex.contentType?.startsWith('application/json'), ex, operationId, 'content-type application/json', `content-type ${ex.contentType}`);
+    this.assert(
+      statusOk,
+      ex,
+      operationId,
+      `status ${wanted.join(' or ')}${lenient ? ' (any 2xx in the documented profile)' : ''}`,
+    );
+    if (ex.status !== 204)
+      this.assert(
+        ex.contentType?.startsWith('application/json'),
+        ex,
+        operationId,
+        'content-type application/json',
+        `content-type ${ex.contentType}`,
+      );
     const key = wanted.includes(ex.status) ? ex.status : wanted[0]!;
     const v = this.validator.validateResponse(operationId, key, ex.status === 204 ? undefined : ex.body);
-    this.assert(v.ok, ex, operationId, `the ${key} body matches openapi.yaml`, `${v.errors.slice(0, 4).join('; ')} in ${excerpt(ex.body)}`);
+    this.assert(
+      v.ok,
+      ex,
+      operationId,
+      `the ${key} body matches openapi.yaml`,
+      `${v.errors.slice(0, 4).join('; ')} in ${excerpt(ex.body)}`,
+    );
     return ex;
   }
 
@@ -177,15 +256,33 @@ export class Kit {
     if (operationId) this.cover(operationId);
     const codes = Array.isArray(code) ? code : [code];
     const env = this.validator.validateSchema('ErrorResponse', ex.body);
-    this.assert(env.ok, ex, operationId, `an error envelope {error:{code,message,details?}} with code ${codes.join(' or ')}`, ex.status === 0 ? ex.rawBody : `HTTP ${ex.status} ${excerpt(ex.body)}`);
+    this.assert(
+      env.ok,
+      ex,
+      operationId,
+      `an error envelope {error:{code,message,details?}} with code ${codes.join(' or ')}`,
+      ex.status === 0 ? ex.rawBody : `HTTP ${ex.status} ${excerpt(ex.body)}`,
+    );
     const got = ex.body.error.code as string;
-    this.assert(codes.includes(got), ex, operationId, `error code ${codes.join(' or ')}`, `${ex.status} ${got}: ${ex.body.error.message}`);
+    this.assert(
+      codes.includes(got),
+      ex,
+      operationId,
+      `error code ${codes.join(' or ')}`,
+      `${ex.status} ${got}: ${ex.body.error.message}`,
+    );
     const entry = this.errorTable[got];
     // The public docs give HTTP statuses for the payment codes only; the reference profile checks them all.
     if (entry && (this.profile === 'reference' || DOCUMENTED_STATUSES.has(got))) {
       this.assert(ex.status === entry.status, ex, operationId, `HTTP ${entry.status} for ${got}`, `HTTP ${ex.status}`);
     } else {
-      this.assert(ex.status >= 400 && ex.status < 600, ex, operationId, `an error status for ${got}`, `HTTP ${ex.status}`);
+      this.assert(
+        ex.status >= 400 && ex.status < 600,
+        ex,
+        operationId,
+        `an error status for ${got}`,
+        `HTTP ${ex.status}`,
+      );
     }
     this.coveredErrorCodes.add(got);
     return ex;

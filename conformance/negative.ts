@@ -49,7 +49,13 @@ function rng(seed: number) {
   };
 }
 
-export function negativeCases(doc: OpenApiDoc, schema: Schema | undefined, valid: Record<string, unknown>, seed: number, max = 12): NegativeCase[] {
+export function negativeCases(
+  doc: OpenApiDoc,
+  schema: Schema | undefined,
+  valid: Record<string, unknown>,
+  seed: number,
+  max = 12,
+): NegativeCase[] {
   const s = resolve(doc, schema);
   const props = (s.properties ?? {}) as Record<string, Schema>;
   const cases: NegativeCase[] = [];
@@ -62,14 +68,22 @@ export function negativeCases(doc: OpenApiDoc, schema: Schema | undefined, valid
     const p = resolve(doc, raw);
     const wrong = wrongTypeValue(p);
     if (wrong !== undefined) cases.push({ label: `${name} of the wrong type`, body: { ...valid, [name]: wrong } });
-    if (typeof p.minimum === 'number') cases.push({ label: `${name} below its minimum`, body: { ...valid, [name]: (p.minimum as number) - 1 } });
-    if (typeof p.maximum === 'number') cases.push({ label: `${name} above its maximum`, body: { ...valid, [name]: (p.maximum as number) + 1 } });
-    if (Array.isArray(p.enum)) cases.push({ label: `${name} outside its enum`, body: { ...valid, [name]: '__not_in_enum__' } });
-    if (typeof p.pattern === 'string' && (p.type === 'string' || !p.type)) cases.push({ label: `${name} not matching its pattern`, body: { ...valid, [name]: ' !bad value! ' } });
+    if (typeof p.minimum === 'number')
+      cases.push({ label: `${name} below its minimum`, body: { ...valid, [name]: (p.minimum as number) - 1 } });
+    if (typeof p.maximum === 'number')
+      cases.push({ label: `${name} above its maximum`, body: { ...valid, [name]: (p.maximum as number) + 1 } });
+    if (Array.isArray(p.enum))
+      cases.push({ label: `${name} outside its enum`, body: { ...valid, [name]: '__not_in_enum__' } });
+    if (typeof p.pattern === 'string' && (p.type === 'string' || !p.type))
+      cases.push({ label: `${name} not matching its pattern`, body: { ...valid, [name]: ' !bad value! ' } });
   }
-  if (s.additionalProperties === false) cases.push({ label: 'an unexpected property', body: { ...valid, __unexpected__: true } });
+  if (s.additionalProperties === false)
+    cases.push({ label: 'an unexpected property', body: { ...valid, __unexpected__: true } });
   const r = rng(seed);
-  const shuffled = cases.map((c) => [r(), c] as const).sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+  const shuffled = cases
+    .map((c) => [r(), c] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, c]) => c);
   // Keep every missing-required case, then fill up to `max` with the others.
   const required = shuffled.filter((c) => c.label.startsWith('missing'));
   const others = shuffled.filter((c) => !c.label.startsWith('missing'));

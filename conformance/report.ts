@@ -26,7 +26,7 @@ export const NEEDS_OPTION: Record<string, string> = {
   AUTH_REQUIRED: 'run with --api-key against a target that requires API keys',
   AUTH_INVALID: 'run with --api-key against a target that requires API keys',
   AUTH_FORBIDDEN: "run with --agent-api-key (one of the target's agent-scoped keys)",
-  RATE_LIMITED: 'run with --rate-limit-burst N (spends this client\'s challenge budget on the target)',
+  RATE_LIMITED: "run with --rate-limit-burst N (spends this client's challenge budget on the target)",
 };
 
 export interface Report {
@@ -61,14 +61,28 @@ export function buildReport(kit: Kit, target: string, startedAt: Date): Report {
     profile: kit.profile,
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
-    summary: { passed: r.filter((x) => x.status === 'pass').length, failed: r.filter((x) => x.status === 'fail').length, skipped: r.filter((x) => x.status === 'skip').length },
+    summary: {
+      passed: r.filter((x) => x.status === 'pass').length,
+      failed: r.filter((x) => x.status === 'fail').length,
+      skipped: r.filter((x) => x.status === 'skip').length,
+    },
     results: r,
     coverage: {
-      operations: { exercised: ops.filter((o) => kit.coveredOperations.has(o)), notExercised: ops.filter((o) => !kit.coveredOperations.has(o)) },
-      errorCodes: { exercised: codes.filter((c) => kit.coveredErrorCodes.has(c)), notExercised: codes.filter((c) => !kit.coveredErrorCodes.has(c)) },
+      operations: {
+        exercised: ops.filter((o) => kit.coveredOperations.has(o)),
+        notExercised: ops.filter((o) => !kit.coveredOperations.has(o)),
+      },
+      errorCodes: {
+        exercised: codes.filter((c) => kit.coveredErrorCodes.has(c)),
+        notExercised: codes.filter((c) => !kit.coveredErrorCodes.has(c)),
+      },
       byGroup: Object.fromEntries([...kit.operationsByGroup].map(([g, set]) => [g, [...set].sort()])),
-      notProvokable: Object.fromEntries(codes.filter((c) => !kit.coveredErrorCodes.has(c) && NOT_PROVOKABLE[c]).map((c) => [c, NOT_PROVOKABLE[c]!])),
-      needsOption: Object.fromEntries(codes.filter((c) => !kit.coveredErrorCodes.has(c) && NEEDS_OPTION[c]).map((c) => [c, NEEDS_OPTION[c]!])),
+      notProvokable: Object.fromEntries(
+        codes.filter((c) => !kit.coveredErrorCodes.has(c) && NOT_PROVOKABLE[c]).map((c) => [c, NOT_PROVOKABLE[c]!]),
+      ),
+      needsOption: Object.fromEntries(
+        codes.filter((c) => !kit.coveredErrorCodes.has(c) && NEEDS_OPTION[c]).map((c) => [c, NEEDS_OPTION[c]!]),
+      ),
     },
   };
 }
@@ -147,13 +161,20 @@ export function compareReports(baseline: Report, current: Report): Comparison {
     newlyFailing: now.filter((r) => r.status === 'fail' && before.get(key(r)) !== 'fail').map(key),
     fixed: now.filter((r) => r.status === 'pass' && before.get(key(r)) === 'fail').map(key),
     stillFailing: now.filter((r) => r.status === 'fail' && before.get(key(r)) === 'fail').map(key),
-    operations: { gained: diff(current.coverage.operations.exercised, baseline.coverage.operations.exercised), lost: diff(baseline.coverage.operations.exercised, current.coverage.operations.exercised) },
-    errorCodes: { gained: diff(current.coverage.errorCodes.exercised, baseline.coverage.errorCodes.exercised), lost: diff(baseline.coverage.errorCodes.exercised, current.coverage.errorCodes.exercised) },
+    operations: {
+      gained: diff(current.coverage.operations.exercised, baseline.coverage.operations.exercised),
+      lost: diff(baseline.coverage.operations.exercised, current.coverage.operations.exercised),
+    },
+    errorCodes: {
+      gained: diff(current.coverage.errorCodes.exercised, baseline.coverage.errorCodes.exercised),
+      lost: diff(baseline.coverage.errorCodes.exercised, current.coverage.errorCodes.exercised),
+    },
   };
 }
 
 export function prettyComparison(c: Comparison): string {
-  const list = (title: string, xs: string[]) => (xs.length ? [`${title} (${xs.length}):`, ...xs.map((x) => `  ${x}`)] : [`${title}: none`]);
+  const list = (title: string, xs: string[]) =>
+    xs.length ? [`${title} (${xs.length}):`, ...xs.map((x) => `  ${x}`)] : [`${title}: none`];
   return [
     '',
     'Compared with the baseline:',
@@ -170,7 +191,8 @@ export function prettyComparison(c: Comparison): string {
 
 // ---- a report to look at ----
 
-const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const html = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** One self-contained HTML file (no scripts, no network): summary, coverage matrix, error codes, failures. */
 export function htmlReport(rep: Report, comparison?: Comparison): string {
@@ -179,7 +201,9 @@ export function htmlReport(rep: Report, comparison?: Comparison): string {
   const byGroup = rep.coverage.byGroup ?? {};
   const matrix = ops
     .map((op) => {
-      const cells = groups.map((g) => (byGroup[g]?.includes(op) ? '<td class="hit" title="exercised">●</td>' : '<td></td>')).join('');
+      const cells = groups
+        .map((g) => (byGroup[g]?.includes(op) ? '<td class="hit" title="exercised">●</td>' : '<td></td>'))
+        .join('');
       const exercised = rep.coverage.operations.exercised.includes(op);
       return `<tr class="${exercised ? '' : 'missing'}"><th scope="row">${html(op)}</th>${cells}</tr>`;
     })
@@ -194,7 +218,12 @@ export function htmlReport(rep: Report, comparison?: Comparison): string {
 <dt>got</dt><dd><pre>${html(r.failure?.actual ?? '')}</pre></dd></dl></article>`,
     )
     .join('\n');
-  const rows = rep.results.map((r) => `<tr class="${r.status}"><td>${html(r.group)}</td><td>${html(r.name)}</td><td>${r.status}</td><td>${html(r.reason ?? '')}</td></tr>`).join('\n');
+  const rows = rep.results
+    .map(
+      (r) =>
+        `<tr class="${r.status}"><td>${html(r.group)}</td><td>${html(r.name)}</td><td>${r.status}</td><td>${html(r.reason ?? '')}</td></tr>`,
+    )
+    .join('\n');
   const codes = (xs: string[], cls: string) => xs.map((c) => `<span class="code ${cls}">${html(c)}</span>`).join(' ');
   const cmp = comparison
     ? `<section id="comparison"><h2>Compared with the baseline</h2><p>Newly failing: ${comparison.newlyFailing.length}, fixed: ${comparison.fixed.length}, still failing: ${comparison.stillFailing.length}.</p>
@@ -219,7 +248,11 @@ ${matrix}
 </tbody></table>
 <h3>Error codes: ${rep.coverage.errorCodes.exercised.length} of ${rep.coverage.errorCodes.exercised.length + rep.coverage.errorCodes.notExercised.length} exercised</h3>
 <p>${codes(rep.coverage.errorCodes.exercised, 'hit')} ${codes(rep.coverage.errorCodes.notExercised, 'miss')}</p>
-<ul>${Object.entries(rep.coverage.notProvokable ?? {}).map(([c, why]) => `<li><code>${html(c)}</code>: not provokable from outside (${html(why)})</li>`).join('')}${Object.entries(rep.coverage.needsOption ?? {}).map(([c, how]) => `<li><code>${html(c)}</code>: to exercise it, ${html(how)}</li>`).join('')}</ul></section>
+<ul>${Object.entries(rep.coverage.notProvokable ?? {})
+    .map(([c, why]) => `<li><code>${html(c)}</code>: not provokable from outside (${html(why)})</li>`)
+    .join('')}${Object.entries(rep.coverage.needsOption ?? {})
+    .map(([c, how]) => `<li><code>${html(c)}</code>: to exercise it, ${html(how)}</li>`)
+    .join('')}</ul></section>
 <section id="failures"><h2>Failures (${failures.length})</h2>${failureBlocks || '<p>None.</p>'}</section>
 <section id="checks"><h2>Every check</h2><table><thead><tr><th>group</th><th>check</th><th>result</th><th>reason</th></tr></thead><tbody>
 ${rows}

@@ -3,9 +3,18 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ListenError } from '../src/http/lifecycle.ts';
 
-export function parseOrExit<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+export function parseOrExit<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  usage: string,
+) {
   try {
-    const parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    const parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    });
     if ((parsed.values as { help?: boolean }).help) {
       console.log(usage);
       process.exit(0);

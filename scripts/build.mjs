@@ -15,7 +15,8 @@ rmSync(dist, { recursive: true, force: true });
 const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 
-const walk = (dir) => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]));
+const walk = (dir) =>
+  readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]));
 for (const file of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
   const text = readFileSync(file, 'utf8');
   const fixed = text.replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]+?)\.ts(['"])/g, '$1$2.js$3');
@@ -24,5 +25,6 @@ for (const file of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
 // The API reference page's renderer ships with the package, so /docs works without internet access.
 const require = createRequire(import.meta.url);
 mkdirSync(join(dist, 'docs'), { recursive: true });
-for (const f of ['redoc.standalone.js', 'redoc.standalone.js.LICENSE.txt']) copyFileSync(require.resolve(`redoc/bundles/${f}`), join(dist, 'docs', f));
+for (const f of ['redoc.standalone.js', 'redoc.standalone.js.LICENSE.txt'])
+  copyFileSync(require.resolve(`redoc/bundles/${f}`), join(dist, 'docs', f));
 writeFileSync(join(dist, '.build-stamp'), `${new Date().toISOString()}\n`);

@@ -16,17 +16,24 @@ const committed = 'generated';
 const fresh = mkdtempSync(join(tmpdir(), 'peaqos-generated-'));
 try {
   const base = (await config) as unknown as { input: string; plugins: unknown; output: object };
-  await createClient({ ...base, output: { ...(base as { output: object }).output, path: fresh }, logs: { level: 'silent' } } as Parameters<typeof createClient>[0]);
+  await createClient({
+    ...base,
+    output: { ...(base as { output: object }).output, path: fresh },
+    logs: { level: 'silent' },
+  } as Parameters<typeof createClient>[0]);
   const a = new Set(listFiles(committed));
   const b = new Set(listFiles(fresh));
   const problems: string[] = [];
   for (const f of b) {
     if (!a.has(f)) problems.push(`missing from generated/: ${f}`);
-    else if (readFileSync(join(committed, f), 'utf8') !== readFileSync(join(fresh, f), 'utf8')) problems.push(`out of date: generated/${f}`);
+    else if (readFileSync(join(committed, f), 'utf8') !== readFileSync(join(fresh, f), 'utf8'))
+      problems.push(`out of date: generated/${f}`);
   }
   for (const f of a) if (!b.has(f)) problems.push(`stale file in generated/: ${f}`);
   if (problems.length > 0) {
-    console.error(`generated/ has drifted from openapi.yaml (run \`npm run generate\` and commit):\n  ${problems.join('\n  ')}`);
+    console.error(
+      `generated/ has drifted from openapi.yaml (run \`npm run generate\` and commit):\n  ${problems.join('\n  ')}`,
+    );
     process.exit(1);
   }
   console.log(`generated/ is in sync with openapi.yaml (${b.size} files).`);

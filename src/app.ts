@@ -93,9 +93,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     responseValidator: deps.config.validateResponses ? new ContractValidator(spec) : undefined,
     fastRouting: deps.fastRouting,
   });
-  const apiKey = apiKeyAuth({ operatorKeys: deps.config.apiKeys, agentKeys: deps.config.agentApiKeys, required: deps.config.requireApiAuth });
+  const apiKey = apiKeyAuth({
+    operatorKeys: deps.config.apiKeys,
+    agentKeys: deps.config.agentApiKeys,
+    required: deps.config.requireApiAuth,
+  });
   const metrics = services.metrics;
-  const idempotency = createIdempotency({ store: services.idempotency, ...(metrics ? { onReplay: () => metrics.idempotentReplays.inc() } : {}) });
+  const idempotency = createIdempotency({
+    store: services.idempotency,
+    ...(metrics ? { onReplay: () => metrics.idempotentReplays.inc() } : {}),
+  });
   const rateLimits = services.rateLimits;
   const knownKeys = new Set([...deps.config.apiKeys, ...deps.config.agentApiKeys]);
   const logRequests = logger.isLevelEnabled('error');
@@ -105,7 +112,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const cors = createCors(deps.config.corsOrigins);
   const docs = deps.config.serveDocs ? createDocs() : undefined;
   const isApi = (path: string) => path === '/api/v1' || path.startsWith('/api/v1/');
-  const owns = (path: string) => path === '/health' || isApi(path) || (!!docs && DOC_PATHS.includes(path)) || (!!metrics && path === '/metrics');
+  const owns = (path: string) =>
+    path === '/health' || isApi(path) || (!!docs && DOC_PATHS.includes(path)) || (!!metrics && path === '/metrics');
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
     const incoming = req.headers['x-request-id'];
@@ -116,7 +124,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const path = q === -1 ? url : url.slice(0, q);
     // HEAD is GET without the body (node:http leaves the body out of a HEAD response by itself).
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-    const request = new Request(method, path, q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>), req.headers, id, logger);
+    const request = new Request(
+      method,
+      path,
+      q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
+      req.headers,
+      id,
+      logger,
+    );
     if (q !== -1) request.rawQuery = url.slice(q + 1);
     const measured = logRequests || metrics;
     if (measured) {
@@ -124,9 +139,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
       res.once('finish', () => {
         const status = res.statusCode;
         const ms = performance.now() - t0;
-        metrics?.http(request.operationId ?? operationOf(request.method, request.path) ?? 'unmatched', req.method ?? 'GET', status, ms / 1000);
+        metrics?.http(
+          request.operationId ?? operationOf(request.method, request.path) ?? 'unmatched',
+          req.method ?? 'GET',
+          status,
+          ms / 1000,
+        );
         if (!logRequests) return;
-        const line = { req: { id, method: req.method, url }, res: { statusCode: status }, responseTime: Math.round(ms) };
+        const line = {
+          req: { id, method: req.method, url },
+          res: { statusCode: status },
+          responseTime: Math.round(ms),
+        };
         if (status >= 500) logger.error(line, 'request errored');
         else if (status >= 400) logger.warn(line, 'request completed');
         else logger.info(line, 'request completed');
@@ -150,10 +174,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   // GET /metrics: outside /api/v1, an operator operation when API auth is on (an agent key is refused).
   const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on /metrics.`, { allowed: ['get'] }, { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      throw new ApiError(
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on /metrics.`,
+        { allowed: ['get'] },
+        { allow: 'GET, HEAD' },
+      );
     const role = apiKey(req.headers);
     if (role instanceof ApiError) throw role;
-    if (role === 'agent') throw new ApiError('AUTH_FORBIDDEN', '/metrics is an operator operation; an agent-scoped key cannot read it.');
+    if (role === 'agent')
+      throw new ApiError('AUTH_FORBIDDEN', '/metrics is an operator operation; an agent-scoped key cannot read it.');
     const text = await metrics!.registry.metrics();
     res.statusCode = 200;
     res.setHeader('content-type', metrics!.registry.contentType);
@@ -161,11 +192,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
     res.end(text);
   };
 
-  const fail = (request: HttpRequest, req: IncomingMessage, res: ServerResponse, err: unknown, hooks: RequestHooks = {}) => {
+  const fail = (
+    request: HttpRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    hooks: RequestHooks = {},
+  ) => {
     if (err instanceof ApiError) return sendError(res, err);
     if (err instanceof StoreBusyError) {
       request.log.warn({ reason: err.message }, 'store busy');
-      return sendError(res, new ApiError('STORE_BUSY', 'The database is busy: nothing was changed; retry shortly.'), { 'retry-after': '1' });
+      return sendError(res, new ApiError('STORE_BUSY', 'The database is busy: nothing was changed; retry shortly.'), {
+        'retry-after': '1',
+      });
     }
     if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
     if (hooks.onUnexpected && !res.headersSent) return hooks.onUnexpected(err);
@@ -180,18 +219,35 @@ export async function createApp(deps: AppDeps): Promise<App> {
       request.keyRole = role;
       const presented = req.headers['x-api-key'];
       const key = Array.isArray(presented) ? presented[0] : presented;
-      await rateLimits.charge(request.method, request.path, key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`);
+      await rateLimits.charge(
+        request.method,
+        request.path,
+        key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`,
+      );
     }
     checkUrl(request.path, request.rawQuery);
     request.body = hooks.parsedBody ? checkParsedBody(hooks.parsedBody.value) : await readJsonBody(req);
     // debug: what came in, headers included; trace: the body too. Secrets are redacted at any depth.
     if (logDebug) {
       request.log[logTrace ? 'trace' : 'debug'](
-        { req: { method: req.method, url: req.url, headers: redactDeep(req.headers), ...(logTrace ? { body: redactDeep(request.body) } : {}) } },
+        {
+          req: {
+            method: req.method,
+            url: req.url,
+            headers: redactDeep(req.headers),
+            ...(logTrace ? { body: redactDeep(request.body) } : {}),
+          },
+        },
         'request received',
       );
     }
-    if (idempotency.applies(request)) return idempotency.run(request, res, () => dispatch(request, res), (err) => fail(request, req, res, err, hooks));
+    if (idempotency.applies(request))
+      return idempotency.run(
+        request,
+        res,
+        () => dispatch(request, res),
+        (err) => fail(request, req, res, err, hooks),
+      );
     await dispatch(request, res);
   };
 

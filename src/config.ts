@@ -90,7 +90,8 @@ function int(env: Env, name: string, dflt: number, min: number, max: number): nu
 function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
   const v = raw(env, name);
   if (v === undefined) return dflt;
-  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${v}"`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${v}"`);
   return v as T;
 }
 
@@ -103,14 +104,19 @@ function httpUrl(env: Env, name: string, dflt: string | null): string | null {
   } catch {
     throw new ConfigError(name, `expected an http(s) URL, got "${v}"`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(name, `expected an http(s) URL, got "${v}"`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new ConfigError(name, `expected an http(s) URL, got "${v}"`);
   return v.replace(/\/+$/, '');
 }
 
 function databaseUrl(env: Env): string {
   const v = raw(env, 'PEAQOS_DATABASE_URL') ?? './data/orchestrator.sqlite';
-  if (/^postgres(ql)?:\/\//.test(v) || v === ':memory:' || /^sqlite:/.test(v) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return v;
-  throw new ConfigError('PEAQOS_DATABASE_URL', `expected a SQLite file path, ":memory:" or a postgres:// URL, got "${v}"`);
+  if (/^postgres(ql)?:\/\//.test(v) || v === ':memory:' || /^sqlite:/.test(v) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(v))
+    return v;
+  throw new ConfigError(
+    'PEAQOS_DATABASE_URL',
+    `expected a SQLite file path, ":memory:" or a postgres:// URL, got "${v}"`,
+  );
 }
 
 const MODES = ['required', 'optional', 'disabled'] as const;
@@ -120,35 +126,58 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
   const keys = [raw(env, 'PEAQOS_API_KEY'), ...(raw(env, 'PEAQOS_API_KEYS') ?? '').split(',')]
     .map((k) => k?.trim())
     .filter((k): k is string => !!k);
-  const agentKeys = (raw(env, 'PEAQOS_AGENT_API_KEYS') ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const agentKeys = (raw(env, 'PEAQOS_AGENT_API_KEYS') ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   const shared = agentKeys.filter((k) => keys.includes(k));
-  if (shared.length) throw new ConfigError('PEAQOS_AGENT_API_KEYS', 'holds a key that is also an operator key (PEAQOS_API_KEY / PEAQOS_API_KEYS); agent keys must be their own');
+  if (shared.length)
+    throw new ConfigError(
+      'PEAQOS_AGENT_API_KEYS',
+      'holds a key that is also an operator key (PEAQOS_API_KEY / PEAQOS_API_KEYS); agent keys must be their own',
+    );
   const requireApiAuth = bool(env, 'PEAQOS_REQUIRE_API_AUTH', false);
-  const corsOrigins = (raw(env, 'PEAQOS_CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const corsOrigins = (raw(env, 'PEAQOS_CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const o of corsOrigins) {
     if (o === '*') {
-      if (requireApiAuth) throw new ConfigError('PEAQOS_CORS_ORIGINS', "'*' is allowed only with PEAQOS_REQUIRE_API_AUTH=false: list the origins that may use API keys");
+      if (requireApiAuth)
+        throw new ConfigError(
+          'PEAQOS_CORS_ORIGINS',
+          "'*' is allowed only with PEAQOS_REQUIRE_API_AUTH=false: list the origins that may use API keys",
+        );
       continue;
     }
     let u: URL;
     try {
       u = new URL(o);
     } catch {
-      throw new ConfigError('PEAQOS_CORS_ORIGINS', `expected comma-separated origins (https://app.example.com) or *, got "${o}"`);
+      throw new ConfigError(
+        'PEAQOS_CORS_ORIGINS',
+        `expected comma-separated origins (https://app.example.com) or *, got "${o}"`,
+      );
     }
     if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search || u.hash) {
       throw new ConfigError('PEAQOS_CORS_ORIGINS', `an origin is a scheme, host and port only, got "${o}"`);
     }
   }
   if (requireApiAuth && keys.length === 0) {
-    throw new ConfigError('PEAQOS_REQUIRE_API_AUTH', 'is true but neither PEAQOS_API_KEY nor PEAQOS_API_KEYS holds a key');
+    throw new ConfigError(
+      'PEAQOS_REQUIRE_API_AUTH',
+      'is true but neither PEAQOS_API_KEY nor PEAQOS_API_KEYS holds a key',
+    );
   }
 
   let secret = raw(env, 'PEAQOS_AGENT_PAIRING_SESSION_SECRET');
   let generated = false;
   if (secret === undefined) {
     if (nodeEnv === 'production') {
-      throw new ConfigError('PEAQOS_AGENT_PAIRING_SESSION_SECRET', 'is required when NODE_ENV=production (at least 32 bytes)');
+      throw new ConfigError(
+        'PEAQOS_AGENT_PAIRING_SESSION_SECRET',
+        'is required when NODE_ENV=production (at least 32 bytes)',
+      );
     }
     secret = (opts.generateSecret ?? defaultSecret)();
     generated = true;
@@ -158,10 +187,13 @@ export function loadConfig(env: Env = process.env, opts: { generateSecret?: () =
   }
 
   const usdt = raw(env, 'PEAQOS_USDT_CONTRACT') ?? null;
-  if (usdt !== null && !/^0x[0-9a-fA-F]{40}$/.test(usdt)) throw new ConfigError('PEAQOS_USDT_CONTRACT', `expected a 0x-prefixed 20-byte address, got "${usdt}"`);
+  if (usdt !== null && !/^0x[0-9a-fA-F]{40}$/.test(usdt))
+    throw new ConfigError('PEAQOS_USDT_CONTRACT', `expected a 0x-prefixed 20-byte address, got "${usdt}"`);
 
   const rpc =
-    httpUrl(env, 'PEAQOS_PAYMENT_RPC_URL', null) ?? httpUrl(env, 'PEAQ_EVM_RPC_URL', null) ?? httpUrl(env, 'PEAQOS_EVM_RPC_URL', null);
+    httpUrl(env, 'PEAQOS_PAYMENT_RPC_URL', null) ??
+    httpUrl(env, 'PEAQ_EVM_RPC_URL', null) ??
+    httpUrl(env, 'PEAQOS_EVM_RPC_URL', null);
 
   const catalogDir = raw(env, 'PEAQOS_CATALOG_DIR') ?? null;
 

@@ -27,7 +27,9 @@ export interface MachineMarketsMiddleware {
  * Builds the middleware: with no argument configured from the environment exactly as `npm start`; otherwise from
  * `{ env }` (the PEAQOS_* names) and/or `{ config }` (typed settings). Opens the store and runs migrations.
  */
-export async function createMachineMarketsMiddleware(options: OrchestratorOptions = {}): Promise<MachineMarketsMiddleware> {
+export async function createMachineMarketsMiddleware(
+  options: OrchestratorOptions = {},
+): Promise<MachineMarketsMiddleware> {
   const o = await createOrchestrator(options);
   const middleware = ((req: ExpressRequest, res: ServerResponse, next: Next) => {
     const q = (req.url ?? '/').indexOf('?');

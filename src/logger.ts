@@ -17,7 +17,10 @@ export const REDACT_PATHS = [
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { service: 'peaqos-orchestrator' } }, destination);
+  return pino(
+    { level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { service: 'peaqos-orchestrator' } },
+    destination,
+  );
 }
 
 /**
@@ -38,7 +41,8 @@ export function errorForLog(err: unknown): { type: string; code?: string; messag
 }
 
 /** Field and header names whose values are secrets: what a log line shows of them is [REDACTED]. */
-const SECRET_NAME = /token|secret|password|passphrase|signature|credential|authorization|cookie|api[-_]?key|private|payment-?headers|^x-payment$|mnemonic/i;
+const SECRET_NAME =
+  /token|secret|password|passphrase|signature|credential|authorization|cookie|api[-_]?key|private|payment-?headers|^x-payment$|mnemonic/i;
 
 /**
  * A copy of `value` fit for a log line: values under secret-looking names are replaced, at any depth (pino's

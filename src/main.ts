@@ -14,7 +14,8 @@ Common settings: PORT (8080), HOST (0.0.0.0), PEAQOS_DATABASE_URL (./data/orches
 PEAQOS_REQUIRE_API_AUTH and PEAQOS_API_KEY(S), PEAQOS_AGENT_PAIRING_SESSION_SECRET, PEAQOS_MCR_API_URL.
 Every variable with its default: the README's Configuration table, or .env.example in the package.`;
 
-export const version = (): string => (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
+export const version = (): string =>
+  (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
 
 /** Exits with a one-line message for the failures an operator can fix; anything else keeps its stack. */
 function fail(err: unknown): never {
@@ -38,12 +39,19 @@ async function serve(): Promise<void> {
   }
   const { config, logger } = running;
   if (config.agentPairingSessionSecretGenerated) {
-    logger.warn('PEAQOS_AGENT_PAIRING_SESSION_SECRET is not set: using a random secret for this process only (pairing tokens will not survive a restart). Set it in production.');
+    logger.warn(
+      'PEAQOS_AGENT_PAIRING_SESSION_SECRET is not set: using a random secret for this process only (pairing tokens will not survive a restart). Set it in production.',
+    );
   }
   if (!config.requireApiAuth && config.nodeEnv === 'production') {
-    logger.warn('PEAQOS_REQUIRE_API_AUTH is false in production: every caller without an agent-scoped key is an operator. Set PEAQOS_REQUIRE_API_AUTH=true and PEAQOS_API_KEY(S).');
+    logger.warn(
+      'PEAQOS_REQUIRE_API_AUTH is false in production: every caller without an agent-scoped key is an operator. Set PEAQOS_REQUIRE_API_AUTH=true and PEAQOS_API_KEY(S).',
+    );
   }
-  logger.info({ port: running.port, host: config.host, startupMs: Math.round(performance.now() - started) }, `peaqOS Machine Markets orchestrator listening on http://${config.host}:${running.port}`);
+  logger.info(
+    { port: running.port, host: config.host, startupMs: Math.round(performance.now() - started) },
+    `peaqOS Machine Markets orchestrator listening on http://${config.host}:${running.port}`,
+  );
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -51,7 +59,10 @@ async function serve(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const { cut } = await running.close();
     if (cut > 0) {
-      logger.error({ cut, timeoutMs: config.shutdownTimeoutMs }, `shut down after PEAQOS_SHUTDOWN_TIMEOUT_MS: ${cut} request(s) cut`);
+      logger.error(
+        { cut, timeoutMs: config.shutdownTimeoutMs },
+        `shut down after PEAQOS_SHUTDOWN_TIMEOUT_MS: ${cut} request(s) cut`,
+      );
       process.exit(1);
     }
     logger.info('stopped');

@@ -11,23 +11,107 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly unlisten: () => void;
 
-  readonly httpRequests = new Counter({ name: 'peaqos_http_requests_total', help: 'HTTP requests by operation, method and status.', labelNames: ['operation', 'method', 'status'] as const, registers: [this.registry] });
-  readonly httpDuration = new Histogram({ name: 'peaqos_http_request_duration_seconds', help: 'HTTP request duration by operation and method.', labelNames: ['operation', 'method'] as const, buckets: LATENCY, registers: [this.registry] });
-  readonly orderTransitions = new Counter({ name: 'peaqos_market_order_transitions_total', help: 'Committed market order state changes, by event (created, executed, confirmed, disputed, cancelled).', labelNames: ['event'] as const, registers: [this.registry] });
-  readonly paymentTransitions = new Counter({ name: 'peaqos_market_payment_transitions_total', help: 'Committed payment state changes, by event (intent-created, proof-recorded, escrow-held, released, refunded).', labelNames: ['event'] as const, registers: [this.registry] });
-  readonly searches = new Counter({ name: 'peaqos_market_searches_total', help: 'Market searches performed.', registers: [this.registry] });
-  readonly pairings = new Counter({ name: 'peaqos_agent_pairings_total', help: 'Agent pairing changes, by event (created, revoked, session-rotated, updated).', labelNames: ['event'] as const, registers: [this.registry] });
-  readonly challenges = new Counter({ name: 'peaqos_challenges_issued_total', help: 'Identity and pairing challenges issued, by purpose.', labelNames: ['purpose'] as const, registers: [this.registry] });
-  readonly rateLimited = new Counter({ name: 'peaqos_rate_limited_total', help: 'Requests refused with 429 RATE_LIMITED, by budget.', labelNames: ['budget'] as const, registers: [this.registry] });
-  readonly idempotentReplays = new Counter({ name: 'peaqos_idempotent_replays_total', help: 'Requests answered from a stored Idempotency-Key answer.', registers: [this.registry] });
-  readonly mcrRequests = new Counter({ name: 'peaqos_mcr_requests_total', help: 'Requests to peaqOS MCR, by outcome (ok, not_found, unavailable, invalid, budget).', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly mcrDuration = new Histogram({ name: 'peaqos_mcr_request_duration_seconds', help: 'peaqOS MCR request duration.', buckets: LATENCY, registers: [this.registry] });
-  readonly mcrCache = new Counter({ name: 'peaqos_mcr_cache_total', help: 'MCR resolutions by cache result (hit, miss).', labelNames: ['result'] as const, registers: [this.registry] });
-  readonly probes = new Counter({ name: 'peaqos_runtime_probes_total', help: 'Runtime endpoint health probes, by result (healthy, unhealthy).', labelNames: ['result'] as const, registers: [this.registry] });
-  readonly rpcVerifications = new Counter({ name: 'peaqos_payment_rpc_verifications_total', help: 'EVM RPC payment verifications, by outcome.', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly storeTransactions = new Histogram({ name: 'peaqos_store_transaction_duration_seconds', help: 'Store transactions, by outcome (commit, rollback, retry after a deadlock).', labelNames: ['outcome'] as const, buckets: LATENCY, registers: [this.registry] });
-  readonly storeBusy = new Counter({ name: 'peaqos_store_lock_waits_total', help: "Statements that waited for another process's SQLite lock, by result (acquired, gave_up).", labelNames: ['result'] as const, registers: [this.registry] });
-  readonly storeBusySeconds = new Counter({ name: 'peaqos_store_lock_wait_seconds_total', help: "Time spent waiting for another process's SQLite lock.", registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: 'peaqos_http_requests_total',
+    help: 'HTTP requests by operation, method and status.',
+    labelNames: ['operation', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'peaqos_http_request_duration_seconds',
+    help: 'HTTP request duration by operation and method.',
+    labelNames: ['operation', 'method'] as const,
+    buckets: LATENCY,
+    registers: [this.registry],
+  });
+  readonly orderTransitions = new Counter({
+    name: 'peaqos_market_order_transitions_total',
+    help: 'Committed market order state changes, by event (created, executed, confirmed, disputed, cancelled).',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly paymentTransitions = new Counter({
+    name: 'peaqos_market_payment_transitions_total',
+    help: 'Committed payment state changes, by event (intent-created, proof-recorded, escrow-held, released, refunded).',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly searches = new Counter({
+    name: 'peaqos_market_searches_total',
+    help: 'Market searches performed.',
+    registers: [this.registry],
+  });
+  readonly pairings = new Counter({
+    name: 'peaqos_agent_pairings_total',
+    help: 'Agent pairing changes, by event (created, revoked, session-rotated, updated).',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly challenges = new Counter({
+    name: 'peaqos_challenges_issued_total',
+    help: 'Identity and pairing challenges issued, by purpose.',
+    labelNames: ['purpose'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'peaqos_rate_limited_total',
+    help: 'Requests refused with 429 RATE_LIMITED, by budget.',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
+  readonly idempotentReplays = new Counter({
+    name: 'peaqos_idempotent_replays_total',
+    help: 'Requests answered from a stored Idempotency-Key answer.',
+    registers: [this.registry],
+  });
+  readonly mcrRequests = new Counter({
+    name: 'peaqos_mcr_requests_total',
+    help: 'Requests to peaqOS MCR, by outcome (ok, not_found, unavailable, invalid, budget).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly mcrDuration = new Histogram({
+    name: 'peaqos_mcr_request_duration_seconds',
+    help: 'peaqOS MCR request duration.',
+    buckets: LATENCY,
+    registers: [this.registry],
+  });
+  readonly mcrCache = new Counter({
+    name: 'peaqos_mcr_cache_total',
+    help: 'MCR resolutions by cache result (hit, miss).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly probes = new Counter({
+    name: 'peaqos_runtime_probes_total',
+    help: 'Runtime endpoint health probes, by result (healthy, unhealthy).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly rpcVerifications = new Counter({
+    name: 'peaqos_payment_rpc_verifications_total',
+    help: 'EVM RPC payment verifications, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly storeTransactions = new Histogram({
+    name: 'peaqos_store_transaction_duration_seconds',
+    help: 'Store transactions, by outcome (commit, rollback, retry after a deadlock).',
+    labelNames: ['outcome'] as const,
+    buckets: LATENCY,
+    registers: [this.registry],
+  });
+  readonly storeBusy = new Counter({
+    name: 'peaqos_store_lock_waits_total',
+    help: "Statements that waited for another process's SQLite lock, by result (acquired, gave_up).",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly storeBusySeconds = new Counter({
+    name: 'peaqos_store_lock_wait_seconds_total',
+    help: "Time spent waiting for another process's SQLite lock.",
+    registers: [this.registry],
+  });
 
   constructor(handles: { db: Knex; readDb?: Knex }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'peaqos_' });
@@ -51,7 +135,8 @@ export class Metrics {
 
   private audit(type: string): void {
     if (type.startsWith('market.order.')) this.orderTransitions.inc({ event: type.slice('market.order.'.length) });
-    else if (type.startsWith('market.payment.')) this.paymentTransitions.inc({ event: type.slice('market.payment.'.length) });
+    else if (type.startsWith('market.payment.'))
+      this.paymentTransitions.inc({ event: type.slice('market.payment.'.length) });
     else if (type === 'market.search.performed') this.searches.inc();
     else if (type.startsWith('agent-pairing.')) this.pairings.inc({ event: type.slice('agent-pairing.'.length) });
   }

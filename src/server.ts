@@ -17,7 +17,9 @@ export class StoreOpenError extends Error {
     readonly databaseUrl: string,
     readonly cause: unknown,
   ) {
-    super(`Cannot open the store named by PEAQOS_DATABASE_URL (${redactUrl(databaseUrl)}): ${(cause as Error)?.message ?? String(cause)}`);
+    super(
+      `Cannot open the store named by PEAQOS_DATABASE_URL (${redactUrl(databaseUrl)}): ${(cause as Error)?.message ?? String(cause)}`,
+    );
     this.name = 'StoreOpenError';
   }
 }

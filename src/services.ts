@@ -69,7 +69,15 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       cacheTtlMs: config.mcrCacheTtlMs,
       requestsPerMinute: config.mcrRequestsPerMinute,
       now: () => clock.now().getTime(),
-      ...(metrics ? { onRequest: (outcome, seconds) => (metrics.mcrRequests.inc({ outcome }), metrics.mcrDuration.observe(seconds)), onCache: (hit) => metrics.mcrCache.inc({ result: hit ? 'hit' : 'miss' }) } : {}),
+      ...(metrics
+        ? {
+            onRequest: (outcome, seconds) => (
+              metrics.mcrRequests.inc({ outcome }),
+              metrics.mcrDuration.observe(seconds)
+            ),
+            onCache: (hit) => metrics.mcrCache.inc({ result: hit ? 'hit' : 'miss' }),
+          }
+        : {}),
     });
   const reader = deps.readDb ?? db;
   const machines = new MachinesService(db, config, clock, mcr, reader);
@@ -83,34 +91,74 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   };
   const search = new MarketSearchService(db, config, clock, catalog, machines, pairings, machineContext);
   const runtime = new RuntimeService(db, config, clock, machines);
-  const prober = new RuntimeProber(runtime, config.runtimeProbeIntervalMs, logger, new ClusterLease(db, () => clock.now().getTime()));
+  const prober = new RuntimeProber(
+    runtime,
+    config.runtimeProbeIntervalMs,
+    logger,
+    new ClusterLease(db, () => clock.now().getTime()),
+  );
   const graph = new GraphService(db, clock, machines);
   const tasks = new TasksService(db, config, clock, catalog, machines, runtime, machineContext);
-  const orders = new OrdersService(db, config, clock, catalog, machines, pairings, search, tasks, machineContext.policies);
+  const orders = new OrdersService(
+    db,
+    config,
+    clock,
+    catalog,
+    machines,
+    pairings,
+    search,
+    tasks,
+    machineContext.policies,
+  );
   machines.hooks.hasOpenOrders = (trx, machineId) => orders.hasOpenOrders(trx, { machine_id: machineId });
   pairings.hooks.hasOpenOrders = (trx, pairingId) => orders.hasOpenOrders(trx, { agent_pairing_id: pairingId });
   const idempotency = new IdempotencyStore({ db, now: () => clock.now().getTime(), ttlMs: config.idempotencyTtlMs });
   prober.start();
-  const rateLimits = createRateLimits({ db, writesPerMinute: config.rateLimitWritesPerMinute, challengesPerMinute: config.rateLimitChallengesPerMinute, ...(metrics ? { onLimited: (budget) => metrics.rateLimited.inc({ budget }) } : {}) });
+  const rateLimits = createRateLimits({
+    db,
+    writesPerMinute: config.rateLimitWritesPerMinute,
+    challengesPerMinute: config.rateLimitChallengesPerMinute,
+    ...(metrics ? { onLimited: (budget) => metrics.rateLimited.inc({ budget }) } : {}),
+  });
   // Expired idempotency keys, challenges expired over an hour ago, stale rate-limit counters. Every ten minutes,
   // on every replica (DELETEs by expiry date, harmless when several run at once).
   const purgeExpired = async () => {
     const hourAgo = new Date(clock.now().getTime() - 3_600_000).toISOString();
-    await Promise.all([idempotency.purgeExpired(), db('challenges').where('expires_at', '<', hourAgo).delete(), rateLimits.purge()]);
+    await Promise.all([
+      idempotency.purgeExpired(),
+      db('challenges').where('expires_at', '<', hourAgo).delete(),
+      rateLimits.purge(),
+    ]);
   };
   const purge = setInterval(() => {
     purgeExpired().catch((err: unknown) => logger.warn({ err: errorForLog(err) }, 'purge of expired records failed'));
   }, 600_000);
   purge.unref();
   const readinessChecks: Array<() => Promise<ReadinessCheck>> = [
-    async () => ({ name: 'catalog', ok: catalog.services.length > 0, detail: `${catalog.skills.length} skills, ${catalog.services.length} services, ${catalog.adapters.length} adapters` }),
+    async () => ({
+      name: 'catalog',
+      ok: catalog.services.length > 0,
+      detail: `${catalog.skills.length} skills, ${catalog.services.length} services, ${catalog.adapters.length} adapters`,
+    }),
     async () => {
       const unknown = catalog.services.filter((s) => !catalog.skill(s.skillKey)).length;
-      return { name: 'skills', ok: catalog.skills.length > 0 && unknown === 0, detail: `${catalog.skills.length} skills in the registry` };
+      return {
+        name: 'skills',
+        ok: catalog.skills.length > 0 && unknown === 0,
+        detail: `${catalog.skills.length} skills in the registry`,
+      };
     },
-    async () => ({ name: 'runtime', ok: true, detail: config.runtimeProbeIntervalMs > 0 ? `prober every ${config.runtimeProbeIntervalMs} ms` : 'prober off' }),
+    async () => ({
+      name: 'runtime',
+      ok: true,
+      detail: config.runtimeProbeIntervalMs > 0 ? `prober every ${config.runtimeProbeIntervalMs} ms` : 'prober off',
+    }),
   ];
-  const closers: Array<() => Promise<void>> = [async () => metrics?.close(), () => prober.stop(), async () => clearInterval(purge)];
+  const closers: Array<() => Promise<void>> = [
+    async () => metrics?.close(),
+    () => prober.stop(),
+    async () => clearInterval(purge),
+  ];
   return {
     config,
     db,

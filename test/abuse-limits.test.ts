@@ -26,7 +26,14 @@ afterEach(async () => {
 afterAll(stopAll);
 
 const limited = (engine = engines()[0]!) =>
-  startTestServer({ engine, env: { PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '5', PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '3', PEAQOS_API_KEYS: 'key-a,key-b' } }).then((s) => (servers.push(s), s));
+  startTestServer({
+    engine,
+    env: {
+      PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '5',
+      PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '3',
+      PEAQOS_API_KEYS: 'key-a,key-b',
+    },
+  }).then((s) => (servers.push(s), s));
 
 describe.each(engines())('abuse limits on $name', (engine) => {
   it('gives each client a budget of challenges and writes, then answers 429 RATE_LIMITED with Retry-After and runs nothing', async () => {
@@ -45,8 +52,13 @@ describe.each(engines())('abuse limits on $name', (engine) => {
     expect((await s.client.post('/api/v1/policies', { name: 'b' })).status).toBe(201);
     expect((await s.client.post('/api/v1/policies', { name: 'c' })).status).toBe(429);
     // A configured key is a client of its own; an unknown key is not (it would buy a fresh budget per request).
-    expect((await s.client.post('/api/v1/policies', { name: 'd' }, { headers: { 'x-api-key': 'key-a' } })).status).toBe(201);
-    expect((await s.client.post('/api/v1/policies', { name: 'e' }, { headers: { 'x-api-key': `made-up-${Math.random()}` } })).status).toBe(429);
+    expect((await s.client.post('/api/v1/policies', { name: 'd' }, { headers: { 'x-api-key': 'key-a' } })).status).toBe(
+      201,
+    );
+    expect(
+      (await s.client.post('/api/v1/policies', { name: 'e' }, { headers: { 'x-api-key': `made-up-${Math.random()}` } }))
+        .status,
+    ).toBe(429);
     expect((await s.client.get('/api/v1/policies')).body.items).toHaveLength(3);
   });
 });
@@ -55,14 +67,30 @@ describe.skipIf(!PG_URL)('abuse limits across replicas (PostgreSQL)', () => {
   it('counts one client across two app instances on one database', async () => {
     const a = await limited(engines()[1]!);
     // A second app on the same schema: a replica.
-    const config = loadConfig({ ...process.env, PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '5', PEAQOS_MCR_API_URL: 'http://mcr.test', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'x'.repeat(40), PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0' });
-    const b = await createApp({ config, db: a.db, clock: new ManualClock(Date.now()), logger: pino({ level: 'silent' }) });
+    const config = loadConfig({
+      ...process.env,
+      PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '5',
+      PEAQOS_MCR_API_URL: 'http://mcr.test',
+      PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'x'.repeat(40),
+      PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0',
+    });
+    const b = await createApp({
+      config,
+      db: a.db,
+      clock: new ManualClock(Date.now()),
+      logger: pino({ level: 'silent' }),
+    });
     const { createServer } = await import('node:http');
     const server = createServer(b.app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const urlB = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const post = (url: string, i: number) => fetch(`${url}/api/v1/policies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `p${i}` }) });
+      const post = (url: string, i: number) =>
+        fetch(`${url}/api/v1/policies`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `p${i}` }),
+        });
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) statuses.push((await post(i % 2 ? a.url : urlB, i)).status);
       expect(statuses.filter((x) => x === 201)).toHaveLength(5);
@@ -80,7 +108,17 @@ describe('maintenance and readiness', () => {
     const s = await startTestServer();
     servers.push(s);
     await s.client.post('/api/v1/machine-identity/challenges', { identityRef: machineDid(1) });
-    await s.db('challenges').insert({ id: 'mic_old', purpose: 'machine-identity', subject: 'x', machine_id: null, payload: '{}', message: 'm', issued_at: '2020-01-01T00:00:00.000Z', expires_at: '2020-01-01T00:10:00.000Z', consumed_at: null });
+    await s.db('challenges').insert({
+      id: 'mic_old',
+      purpose: 'machine-identity',
+      subject: 'x',
+      machine_id: null,
+      payload: '{}',
+      message: 'm',
+      issued_at: '2020-01-01T00:00:00.000Z',
+      expires_at: '2020-01-01T00:10:00.000Z',
+      consumed_at: null,
+    });
     await s.services.purgeExpired();
     expect((await s.db('challenges').select('id')).map((r: { id: string }) => r.id)).not.toContain('mic_old');
     expect(Number((await s.db('challenges').count({ n: '*' }))[0]!.n)).toBe(1);
@@ -95,7 +133,10 @@ describe('maintenance and readiness', () => {
       await s.db.raw('PRAGMA query_only = ON'); // the one writer connection can no longer write
       const r = await s.client.get('/api/v1/readiness');
       expect(r.status).toBe(503);
-      expect(r.body.checks.find((c: { name: string }) => c.name === 'store')).toMatchObject({ ok: false, detail: expect.stringContaining('cannot write') });
+      expect(r.body.checks.find((c: { name: string }) => c.name === 'store')).toMatchObject({
+        ok: false,
+        detail: expect.stringContaining('cannot write'),
+      });
       await s.db.raw('PRAGMA query_only = OFF');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -105,7 +146,12 @@ describe('maintenance and readiness', () => {
 
 describe('the server process', () => {
   it('cuts off clients that send headers too slowly and refuses connections past the cap', async () => {
-    const srv = await startOrchestrator({ PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', PEAQOS_HEADERS_TIMEOUT_MS: '300', PEAQOS_REQUEST_TIMEOUT_MS: '600' });
+    const srv = await startOrchestrator({
+      PEAQOS_DATABASE_URL: ':memory:',
+      PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+      PEAQOS_HEADERS_TIMEOUT_MS: '300',
+      PEAQOS_REQUEST_TIMEOUT_MS: '600',
+    });
     // Slow headers: answered 408 and closed soon after the timeout, not held for Node's 60 s.
     const slow = connect(Number(new URL(srv.url).port), '127.0.0.1');
     slow.write('GET /health HTTP/1.1\r\nHost: x\r\n');
@@ -116,10 +162,21 @@ describe('the server process', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(said).toMatch(/^HTTP\/1.1 408/);
 
-    const capped = await startOrchestrator({ PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', PEAQOS_MAX_CONNECTIONS: '3' });
+    const capped = await startOrchestrator({
+      PEAQOS_DATABASE_URL: ':memory:',
+      PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+      PEAQOS_MAX_CONNECTIONS: '3',
+    });
     const port = Number(new URL(capped.url).port);
     // Three idle connections fill the cap; a fourth is closed at once.
-    const held = await Promise.all([0, 1, 2].map(() => new Promise<ReturnType<typeof connect>>((r) => { const c = connect(port, '127.0.0.1', () => r(c)); })));
+    const held = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<ReturnType<typeof connect>>((r) => {
+            const c = connect(port, '127.0.0.1', () => r(c));
+          }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 100));
     const extra = connect(port, '127.0.0.1');
     extra.write('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
@@ -137,9 +194,16 @@ describe('the server process', () => {
   });
 
   it('warns at start when API auth is off in production, and readiness says so', async () => {
-    const srv = await startOrchestrator({ NODE_ENV: 'production', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'p'.repeat(40), PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' });
+    const srv = await startOrchestrator({
+      NODE_ENV: 'production',
+      PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'p'.repeat(40),
+      PEAQOS_DATABASE_URL: ':memory:',
+      PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+    });
     expect(srv.output()).toMatch(/PEAQOS_REQUIRE_API_AUTH is false in production/);
-    const ready = (await (await fetch(`${srv.url}/api/v1/readiness`)).json()) as { checks: Array<{ name: string; detail: string }> };
+    const ready = (await (await fetch(`${srv.url}/api/v1/readiness`)).json()) as {
+      checks: Array<{ name: string; detail: string }>;
+    };
     expect(ready.checks.find((c) => c.name === 'auth')!.detail).toMatch(/auth off/);
   });
 
@@ -150,7 +214,11 @@ describe('the server process', () => {
       // A file where the store's folder must be: no user, root included, can create the database there.
       const file = join(dir, 'file');
       spawnSync('touch', [file]);
-      const run = spawnSync(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PEAQOS_DATABASE_URL: join(file, 'db.sqlite') }, encoding: 'utf8', timeout: 20_000 });
+      const run = spawnSync(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], {
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PEAQOS_DATABASE_URL: join(file, 'db.sqlite') },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       expect(run.status).toBe(78);
       expect(run.stderr).toMatch(/PEAQOS_DATABASE_URL/);
       expect(run.stderr).not.toMatch(/\n\s+at /); // one line, no stack
@@ -159,4 +227,3 @@ describe('the server process', () => {
     }
   });
 });
-

@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe.skipIf(!CHROMIUM && !process.env.CI)('the server from a browser', () => {
   let page: Server;
@@ -37,7 +45,9 @@ describe.skipIf(!CHROMIUM && !process.env.CI)('the server from a browser', () =>
     });
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
     pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
-    api = await startTestServer({ env: { PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'browser-key', PEAQOS_CORS_ORIGINS: pageOrigin } });
+    api = await startTestServer({
+      env: { PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'browser-key', PEAQOS_CORS_ORIGINS: pageOrigin },
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: ARGS });
   }, 60_000);
 
@@ -50,17 +60,29 @@ describe.skipIf(!CHROMIUM && !process.env.CI)('the server from a browser', () =>
   it('calls the API cross-origin with an API key: preflight allowed, response readable, x-request-id exposed', async () => {
     const tab = await browser.newPage();
     await tab.goto(`${pageOrigin}/#${api.url}`);
-    await tab.waitForFunction(() => document.getElementById('out')?.textContent !== 'loading', undefined, { timeout: 20_000 });
+    await tab.waitForFunction(() => document.getElementById('out')?.textContent !== 'loading', undefined, {
+      timeout: 20_000,
+    });
     expect(await tab.textContent('#out')).toBe('created 201 from a page request id visible');
-    expect((await api.client.get('/api/v1/policies', { headers: { 'x-api-key': 'browser-key' } })).body.items).toHaveLength(1);
+    expect(
+      (await api.client.get('/api/v1/policies', { headers: { 'x-api-key': 'browser-key' } })).body.items,
+    ).toHaveLength(1);
   }, 60_000);
 
   it('is blocked from an origin that is not listed', async () => {
-    const other = await startTestServer({ env: { PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'browser-key', PEAQOS_CORS_ORIGINS: 'https://somewhere.else' } });
+    const other = await startTestServer({
+      env: {
+        PEAQOS_REQUIRE_API_AUTH: 'true',
+        PEAQOS_API_KEY: 'browser-key',
+        PEAQOS_CORS_ORIGINS: 'https://somewhere.else',
+      },
+    });
     try {
       const tab = await browser.newPage();
       await tab.goto(`${pageOrigin}/#${other.url}`);
-      await tab.waitForFunction(() => document.getElementById('out')?.textContent !== 'loading', undefined, { timeout: 20_000 });
+      await tab.waitForFunction(() => document.getElementById('out')?.textContent !== 'loading', undefined, {
+        timeout: 20_000,
+      });
       expect(await tab.textContent('#out')).toMatch(/^blocked/);
     } finally {
       await other.close();
@@ -75,10 +97,14 @@ describe.skipIf(!CHROMIUM && !process.env.CI)('the server from a browser', () =>
       if (!r.url().startsWith(api.url) && !/^(data|blob):/.test(r.url())) external.push(r.url());
     });
     await tab.goto(`${api.url}/docs`);
-    await tab.waitForFunction(() => document.body.textContent?.includes('Lock a catalogue service (from a quote) into an order'), undefined, { timeout: 30_000 });
+    await tab.waitForFunction(
+      () => document.body.textContent?.includes('Lock a catalogue service (from a quote) into an order'),
+      undefined,
+      { timeout: 30_000 },
+    );
     const text = (await tab.textContent('body')) ?? '';
     expect(text).toContain('List machines whose identity resolves');
     expect(text).toContain('peaqOS Machine Markets');
-    expect(external, external.join("\n")).toEqual([]);
+    expect(external, external.join('\n')).toEqual([]);
   }, 60_000);
 });

@@ -20,7 +20,15 @@ afterAll(() => {
 describe.skipIf(!CHROMIUM && !process.env.CI)('mock in headless Chromium', () => {
   it('renders the machines the worker serves', async () => {
     expect(CHROMIUM, 'Chromium is required in CI (.ci/run installs it)').toBeTruthy();
-    await build({ entryPoints: ['test/browser/app.ts'], bundle: true, platform: 'browser', format: 'esm', outfile: join(dir, 'app.js'), logLevel: 'silent', define: { 'process.env.NODE_ENV': '"production"' } });
+    await build({
+      entryPoints: ['test/browser/app.ts'],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      outfile: join(dir, 'app.js'),
+      logLevel: 'silent',
+      define: { 'process.env.NODE_ENV': '"production"' },
+    });
     copyFileSync('test/browser/index.html', join(dir, 'index.html'));
     copyFileSync('node_modules/msw/lib/mockServiceWorker.js', join(dir, 'mockServiceWorker.js'));
     copyFileSync('openapi.yaml', join(dir, 'openapi.yaml'));
@@ -36,12 +44,26 @@ describe.skipIf(!CHROMIUM && !process.env.CI)('mock in headless Chromium', () =>
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    const browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
     let dom: string;
     try {
       const page = await browser.newPage();
       await page.goto(url);
-      await page.waitForFunction(() => document.getElementById('status')?.textContent !== 'loading', undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => document.getElementById('status')?.textContent !== 'loading', undefined, {
+        timeout: 30_000,
+      });
       dom = await page.content();
     } finally {
       await browser.close();

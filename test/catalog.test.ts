@@ -3,11 +3,33 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CatalogError, DEFAULT_CATALOG_DIR, completeService, loadCatalog, uniformService } from '../src/modules/catalog/catalog.ts';
+import {
+  CatalogError,
+  DEFAULT_CATALOG_DIR,
+  completeService,
+  loadCatalog,
+  uniformService,
+} from '../src/modules/catalog/catalog.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
-const SERVICE_TYPES = ['oracle.price-feed', 'compute.marketplace', 'storage.object', 'data.location', 'network.partner-console', 'identity.proof-of-person', 'device.control', 'machine.commerce'];
-const STATUSES = ['native', 'credentials-required', 'partner-required', 'local-config-required', 'setup-required', 'docs-only'];
+const SERVICE_TYPES = [
+  'oracle.price-feed',
+  'compute.marketplace',
+  'storage.object',
+  'data.location',
+  'network.partner-console',
+  'identity.proof-of-person',
+  'device.control',
+  'machine.commerce',
+];
+const STATUSES = [
+  'native',
+  'credentials-required',
+  'partner-required',
+  'local-config-required',
+  'setup-required',
+  'docs-only',
+];
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -25,7 +47,10 @@ function edit(dir: string, file: string, f: (doc: { items: Record<string, unknow
 
 describe('catalogue entries in one shape', () => {
   it('keeps every field and value, extra fields included, and lists the known fields in one order', () => {
-    const items = JSON.parse(readFileSync(join(DEFAULT_CATALOG_DIR, 'services.json'), 'utf8')).items as Record<string, unknown>[];
+    const items = JSON.parse(readFileSync(join(DEFAULT_CATALOG_DIR, 'services.json'), 'utf8')).items as Record<
+      string,
+      unknown
+    >[];
     const orders = new Set<string>();
     for (const raw of items) {
       const complete = completeService({ ...raw, vendorNote: 'kept' });
@@ -42,7 +67,8 @@ describe('catalogue entries in one shape', () => {
 describe('shipped catalogue', () => {
   const c = loadCatalog();
   it('is labelled as sample data and covers all eight service types and every integration status', () => {
-    for (const f of ['skills.json', 'services.json', 'adapters.json']) expect(JSON.parse(readFileSync(join(DEFAULT_CATALOG_DIR, f), 'utf8')).sample).toBe(true);
+    for (const f of ['skills.json', 'services.json', 'adapters.json'])
+      expect(JSON.parse(readFileSync(join(DEFAULT_CATALOG_DIR, f), 'utf8')).sample).toBe(true);
     expect(new Set(c.skills.flatMap((s) => s.serviceTypes))).toEqual(new Set(SERVICE_TYPES));
     expect(new Set(c.services.map((s) => s.serviceType))).toEqual(new Set(SERVICE_TYPES));
     expect(new Set(c.services.map((s) => s.integrationStatus))).toEqual(new Set(STATUSES));
@@ -68,7 +94,9 @@ describe('catalogue loader', () => {
       (doc.items[2]!.pricing as Record<string, unknown>).mode = 'free';
     });
     expect(() => loadCatalog(d)).toThrow(CatalogError);
-    expect(() => loadCatalog(d)).toThrow(/services\.json: items\[2\] \(svc_\w+\)\/pricing\/mode: must be equal to one of the allowed values/);
+    expect(() => loadCatalog(d)).toThrow(
+      /services\.json: items\[2\] \(svc_\w+\)\/pricing\/mode: must be equal to one of the allowed values/,
+    );
   });
   it('refuses unknown skills, bad JSON, a missing file and duplicates', () => {
     const a = copyCatalog();
@@ -91,7 +119,9 @@ describe('catalogue loader', () => {
     edit(d, 'adapters.json', (doc) => {
       delete doc.items[0]!.label;
     });
-    await expect(startTestServer({ env: { PEAQOS_CATALOG_DIR: d } })).rejects.toThrow(/adapters\.json: items\[0\] \(agentic-market\): must have required property 'label'/);
+    await expect(startTestServer({ env: { PEAQOS_CATALOG_DIR: d } })).rejects.toThrow(
+      /adapters\.json: items\[0\] \(agentic-market\): must have required property 'label'/,
+    );
   });
 });
 
@@ -105,12 +135,19 @@ describe('discovery endpoints', () => {
   it('lists, filters, pages and gets skills, services and adapters', async () => {
     srv = await startTestServer();
     const skills = await srv.client.get('/api/v1/skills?serviceType=compute.marketplace');
-    expect(skills.body.items.map((s: { key: string }) => s.key)).toEqual(['akash.compute-lease', 'qvac.embeddings', 'qvac.llm']);
+    expect(skills.body.items.map((s: { key: string }) => s.key)).toEqual([
+      'akash.compute-lease',
+      'qvac.embeddings',
+      'qvac.llm',
+    ]);
     expect((await srv.client.get('/api/v1/skills/qvac.llm')).body.item.providerKey).toBe('qvac');
     expect((await srv.client.get('/api/v1/skills/nope')).status).toBe(404);
 
     const native = await srv.client.get('/api/v1/market/services?executionMode=native&providerKey=qvac');
-    expect(native.body.items.map((s: { id: string }) => s.id)).toEqual(['svc_qvac_embeddings_local', 'svc_qvac_llm_local']);
+    expect(native.body.items.map((s: { id: string }) => s.id)).toEqual([
+      'svc_qvac_embeddings_local',
+      'svc_qvac_llm_local',
+    ]);
     const byStatus = await srv.client.get('/api/v1/market/services?integrationStatus=docs-only');
     expect(byStatus.body.items).toHaveLength(1);
     const byRegion = await srv.client.get('/api/v1/market/services?region=eu-central&skillKey=geodnet.positioning');
@@ -128,7 +165,12 @@ describe('discovery endpoints', () => {
     expect((await srv.client.get('/api/v1/market/services?serviceType=teleportation')).status).toBe(400);
 
     const adapters = await srv.client.get('/api/v1/market/adapters?executionMode=native');
-    expect(adapters.body.items.map((a: { providerKey: string }) => a.providerKey)).toEqual(['minio', 'qvac', 'ros2-bridge', 'wdk']);
+    expect(adapters.body.items.map((a: { providerKey: string }) => a.providerKey)).toEqual([
+      'minio',
+      'qvac',
+      'ros2-bridge',
+      'wdk',
+    ]);
     const adapter = await srv.client.get('/api/v1/market/adapters/agentic-market');
     expect(adapter.body.item.credentials.map((c: { key: string }) => c.key)).toEqual(['walletAddress', 'apiKey']);
     expect((await srv.client.get('/api/v1/market/adapters/nope')).status).toBe(404);

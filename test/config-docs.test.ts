@@ -8,8 +8,13 @@ import { loadConfig } from '../src/config.ts';
 const read = (f: string) => readFileSync(f, 'utf8');
 const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
 
-const fromCode = sorted([...read('src/config.ts').matchAll(/(?:raw|int|bool|oneOf|httpUrl)\(env, '([A-Z_]+)'/g)].map((m) => m[1]!));
-const envExample = [...read('.env.example').matchAll(/^# ([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => ({ name: m[1]!, value: m[2]! }));
+const fromCode = sorted(
+  [...read('src/config.ts').matchAll(/(?:raw|int|bool|oneOf|httpUrl)\(env, '([A-Z_]+)'/g)].map((m) => m[1]!),
+);
+const envExample = [...read('.env.example').matchAll(/^# ([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => ({
+  name: m[1]!,
+  value: m[2]!,
+}));
 const configSection = read('README.md').split('## Configuration')[1]!.split('\n## ')[0]!;
 const fromReadme = sorted(
   configSection
@@ -45,7 +50,9 @@ describe('configuration docs', () => {
     expect(docker).toMatch(/CMD \["node", .*"bin\/peaqos-orchestrator\.js", "serve"\]/);
     expect(docker).toMatch(/HEALTHCHECK .*\/health/);
     expect(docker).toMatch(/^USER node$/m);
-    const serverOptions = (JSON.parse(read('package.json')) as { config: { serverNodeOptions: string } }).config.serverNodeOptions.split(' ');
+    const serverOptions = (
+      JSON.parse(read('package.json')) as { config: { serverNodeOptions: string } }
+    ).config.serverNodeOptions.split(' ');
     for (const o of serverOptions) expect(docker).toContain(`"${o}"`);
     const compose = read('compose.yaml');
     expect(compose).toMatch(/bin\/peaqos-mock-mcr\.js", "--port", "8000"/);

@@ -65,8 +65,17 @@ describe('config', () => {
 
   it('prefers PEAQOS_PAYMENT_RPC_URL, then PEAQ_EVM_RPC_URL, then PEAQOS_EVM_RPC_URL', () => {
     const base = { PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET };
-    expect(loadConfig({ ...base, PEAQOS_PAYMENT_RPC_URL: 'http://a', PEAQ_EVM_RPC_URL: 'http://b', PEAQOS_EVM_RPC_URL: 'http://c' }).paymentRpcUrl).toBe('http://a');
-    expect(loadConfig({ ...base, PEAQ_EVM_RPC_URL: 'http://b', PEAQOS_EVM_RPC_URL: 'http://c' }).paymentRpcUrl).toBe('http://b');
+    expect(
+      loadConfig({
+        ...base,
+        PEAQOS_PAYMENT_RPC_URL: 'http://a',
+        PEAQ_EVM_RPC_URL: 'http://b',
+        PEAQOS_EVM_RPC_URL: 'http://c',
+      }).paymentRpcUrl,
+    ).toBe('http://a');
+    expect(loadConfig({ ...base, PEAQ_EVM_RPC_URL: 'http://b', PEAQOS_EVM_RPC_URL: 'http://c' }).paymentRpcUrl).toBe(
+      'http://b',
+    );
     expect(loadConfig({ ...base, PEAQOS_EVM_RPC_URL: 'http://c' }).paymentRpcUrl).toBe('http://c');
   });
 
@@ -85,16 +94,22 @@ describe('config', () => {
     ['LOG_LEVEL', 'loud'],
   ])('refuses %s=%s and names the variable', (name, value) => {
     expect(() => loadConfig({ PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET, [name]: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET, [name]: value })).toThrow(new RegExp(`^${name}:`));
+    expect(() => loadConfig({ PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET, [name]: value })).toThrow(
+      new RegExp(`^${name}:`),
+    );
   });
 
   it('refuses API auth without a key', () => {
-    expect(() => loadConfig({ PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET, PEAQOS_REQUIRE_API_AUTH: 'true' })).toThrow(/PEAQOS_REQUIRE_API_AUTH/);
+    expect(() => loadConfig({ PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET, PEAQOS_REQUIRE_API_AUTH: 'true' })).toThrow(
+      /PEAQOS_REQUIRE_API_AUTH/,
+    );
   });
 
   it('refuses to start in production without a session secret, and any secret under 32 bytes', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/PEAQOS_AGENT_PAIRING_SESSION_SECRET: is required/);
     expect(() => loadConfig({ PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'short' })).toThrow(/at least 32 bytes/);
-    expect(loadConfig({ NODE_ENV: 'production', PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET }).agentPairingSessionSecret).toBe(SECRET);
+    expect(
+      loadConfig({ NODE_ENV: 'production', PEAQOS_AGENT_PAIRING_SESSION_SECRET: SECRET }).agentPairingSessionSecret,
+    ).toBe(SECRET);
   });
 });

@@ -11,7 +11,13 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
 import { startMachineMarketsHttp } from '../mocks/machine-markets/node.ts';
 import { loadConfig } from '../src/config.ts';
 
-const env = { PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', PEAQOS_AGENT_PAIRING_SESSION_SECRET: 's'.repeat(40), PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0', LOG_LEVEL: 'silent' };
+const env = {
+  PEAQOS_DATABASE_URL: ':memory:',
+  PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+  PEAQOS_AGENT_PAIRING_SESSION_SECRET: 's'.repeat(40),
+  PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0',
+  LOG_LEVEL: 'silent',
+};
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -32,7 +38,11 @@ async function middleware(opts = {}): Promise<MachineMarketsMiddleware> {
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('express adapter', () => {
   it('mounted at the root behind express.json(): serves the API, leaves host routes to the host', async () => {
@@ -47,7 +57,7 @@ describe('express adapter', () => {
     const created = await post(`${url}/api/v1/policies`, { name: 'from express' });
     expect(created.status).toBe(201);
     expect(((await created.json()) as { item: { name: string } }).item.name).toBe('from express');
-    expect((await (await fetch(`${url}/api/v1/policies`)).json() as { items: unknown[] }).items).toHaveLength(1);
+    expect(((await (await fetch(`${url}/api/v1/policies`)).json()) as { items: unknown[] }).items).toHaveLength(1);
     // Not the API's: the host answers.
     expect(await (await fetch(`${url}/elsewhere`)).text()).toBe('host 404');
     // The API's own unknown routes keep the envelope.
@@ -55,7 +65,11 @@ describe('express adapter', () => {
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
     // A body express.json() parsed gets the same checks as one read from the stream.
-    const nul = await fetch(`${url}/api/v1/policies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"a\\u0000b"}' });
+    const nul = await fetch(`${url}/api/v1/policies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"a\\u0000b"}',
+    });
     expect(nul.status).toBe(400);
     const bad = await post(`${url}/api/v1/policies`, { nope: 1 });
     expect(bad.status).toBe(400);
@@ -92,13 +106,18 @@ describe('express adapter', () => {
     const app = express();
     app.use(express.json());
     app.use(mw);
-    app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => void res.status(500).json({ host: 'error handler', message: err.message }));
+    app.use(
+      (err: Error, _req: Request, res: Response, _next: NextFunction) =>
+        void res.status(500).json({ host: 'error handler', message: err.message }),
+    );
     const url = await listen(app);
     const r = await post(`${url}/api/v1/policies`, { name: 'x' });
     expect(r.status).toBe(500);
     expect(await r.json()).toEqual({ host: 'error handler', message: 'boom' });
     // Errors the API knows keep its envelope.
-    expect(((await (await fetch(`${url}/api/v1/policies/pol_missing`)).json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect(
+      ((await (await fetch(`${url}/api/v1/policies/pol_missing`)).json()) as { error: { code: string } }).error.code,
+    ).toBe('NOT_FOUND');
   });
 });
 
@@ -111,11 +130,19 @@ describe('HTTP details', () => {
 
   it('answers CORS preflights and marks responses for the configured origins only', async () => {
     srv = await startTestServer({ env: { PEAQOS_CORS_ORIGINS: 'https://app.example.com,http://127.0.0.1:5173' } });
-    const pre = await fetch(`${srv.url}/api/v1/market/orders`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-agent-pairing-token, idempotency-key' } });
+    const pre = await fetch(`${srv.url}/api/v1/market/orders`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, x-agent-pairing-token, idempotency-key',
+      },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
-    for (const h of ['content-type', 'x-api-key', 'x-agent-pairing-token', 'idempotency-key', 'x-request-id']) expect(pre.headers.get('access-control-allow-headers')).toContain(h);
+    for (const h of ['content-type', 'x-api-key', 'x-agent-pairing-token', 'idempotency-key', 'x-request-id'])
+      expect(pre.headers.get('access-control-allow-headers')).toContain(h);
     expect(pre.headers.get('vary')).toContain('Origin');
     const get = await fetch(`${srv.url}/api/v1/policies`, { headers: { origin: 'http://127.0.0.1:5173' } });
     expect(get.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:5173');
@@ -126,7 +153,9 @@ describe('HTTP details', () => {
     srv = await startTestServer();
     const none = await fetch(`${srv.url}/api/v1/policies`, { headers: { origin: 'https://app.example.com' } });
     expect(none.headers.get('access-control-allow-origin')).toBeNull();
-    expect(() => loadConfig({ PEAQOS_CORS_ORIGINS: '*', PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'k' })).toThrow(/PEAQOS_CORS_ORIGINS/);
+    expect(() =>
+      loadConfig({ PEAQOS_CORS_ORIGINS: '*', PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'k' }),
+    ).toThrow(/PEAQOS_CORS_ORIGINS/);
     expect(() => loadConfig({ PEAQOS_CORS_ORIGINS: 'https://a.example/path' })).toThrow(/PEAQOS_CORS_ORIGINS/);
   });
 
@@ -172,10 +201,17 @@ describe('HTTP details', () => {
   it('the HTTP mock answers preflights for any origin by default', async () => {
     const mock = await startMachineMarketsHttp({ seed: 'empty' });
     try {
-      const pre = await fetch(`${mock.url}/api/v1/policies`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+      const pre = await fetch(`${mock.url}/api/v1/policies`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
+      });
       expect(pre.status).toBe(204);
       expect(pre.headers.get('access-control-allow-origin')).toBe('*');
-      expect((await fetch(`${mock.url}/api/v1/policies`, { headers: { origin: 'http://localhost:3000' } })).headers.get('access-control-allow-origin')).toBe('*');
+      expect(
+        (await fetch(`${mock.url}/api/v1/policies`, { headers: { origin: 'http://localhost:3000' } })).headers.get(
+          'access-control-allow-origin',
+        ),
+      ).toBe('*');
       expect((await fetch(`${mock.url}/api/v1/policies?_=42`)).status).toBe(200);
     } finally {
       await mock.close();

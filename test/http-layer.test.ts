@@ -12,12 +12,22 @@ afterEach(async () => {
   srv = undefined;
 });
 
-const machine = (n: number) => ({ displayName: 'Rover', ownerId: 'acme', machineType: 'rover', runtimeProfile: 'jetson', identityRef: `peaqos:machine:${n}` });
+const machine = (n: number) => ({
+  displayName: 'Rover',
+  ownerId: 'acme',
+  machineType: 'rover',
+  runtimeProfile: 'jetson',
+  identityRef: `peaqos:machine:${n}`,
+});
 const count = async (s: TestServer) => Number((await s.db('machines').count({ n: '*' }))[0]!.n);
 
 async function post(body: BodyInit | undefined, headers: Record<string, string>, path = '/api/v1/machines') {
   const res = await fetch(`${srv!.url}${path}`, { method: 'POST', headers, body });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { item?: { identityRef: string }; error?: { code: string; message: string } } };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as { item?: { identityRef: string }; error?: { code: string; message: string } },
+  };
 }
 
 describe('JSON request bodies', () => {
@@ -25,12 +35,31 @@ describe('JSON request bodies', () => {
     srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' } });
     const plain = await post(JSON.stringify(machine(1)), { 'content-type': 'application/json; charset=utf-8' });
     expect(plain.status).toBe(201);
-    const gz = await post(gzipSync(JSON.stringify(machine(2))), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    const gz = await post(gzipSync(JSON.stringify(machine(2))), {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    });
     expect(gz.status).toBe(201);
     expect(gz.body.item!.identityRef).toBe('peaqos:machine:2');
-    expect((await post(deflateSync(JSON.stringify(machine(3))), { 'content-type': 'application/json', 'content-encoding': 'deflate' })).status).toBe(201);
-    expect((await post(brotliCompressSync(JSON.stringify(machine(4))), { 'content-type': 'application/json', 'content-encoding': 'br' })).status).toBe(201);
-    expect((await post(JSON.stringify(machine(5)), { 'content-type': 'application/vnd.peaqos+json' })).status).toBe(201);
+    expect(
+      (
+        await post(deflateSync(JSON.stringify(machine(3))), {
+          'content-type': 'application/json',
+          'content-encoding': 'deflate',
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await post(brotliCompressSync(JSON.stringify(machine(4))), {
+          'content-type': 'application/json',
+          'content-encoding': 'br',
+        })
+      ).status,
+    ).toBe(201);
+    expect((await post(JSON.stringify(machine(5)), { 'content-type': 'application/vnd.peaqos+json' })).status).toBe(
+      201,
+    );
     expect(await count(srv)).toBe(5);
   });
 
@@ -40,11 +69,35 @@ describe('JSON request bodies', () => {
       ['"a string"', { 'content-type': 'application/json' }, 400, 'VALIDATION_ERROR', /not valid JSON/],
       ['42', { 'content-type': 'application/json' }, 400, 'VALIDATION_ERROR', /not valid JSON/],
       ['{"displayName": ', { 'content-type': 'application/json' }, 400, 'VALIDATION_ERROR', /not valid JSON/],
-      [JSON.stringify(machine(1)), { 'content-type': 'application/json; charset=latin1' }, 400, 'VALIDATION_ERROR', /charset "latin1"/],
-      [JSON.stringify(machine(1)), { 'content-type': 'application/json', 'content-encoding': 'compress' }, 400, 'VALIDATION_ERROR', /content-encoding "compress"/],
-      [Buffer.from('not gzip at all'), { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 400, 'VALIDATION_ERROR', /decompressed/],
+      [
+        JSON.stringify(machine(1)),
+        { 'content-type': 'application/json; charset=latin1' },
+        400,
+        'VALIDATION_ERROR',
+        /charset "latin1"/,
+      ],
+      [
+        JSON.stringify(machine(1)),
+        { 'content-type': 'application/json', 'content-encoding': 'compress' },
+        400,
+        'VALIDATION_ERROR',
+        /content-encoding "compress"/,
+      ],
+      [
+        Buffer.from('not gzip at all'),
+        { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        400,
+        'VALIDATION_ERROR',
+        /decompressed/,
+      ],
       // The limit applies to the inflated size: 2 MiB of JSON gzips to a few kB.
-      [gzipSync(JSON.stringify({ ...machine(1), labels: { x: 'y'.repeat(2 * 1024 * 1024) } })), { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 413, 'PAYLOAD_TOO_LARGE', /1 MiB/],
+      [
+        gzipSync(JSON.stringify({ ...machine(1), labels: { x: 'y'.repeat(2 * 1024 * 1024) } })),
+        { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        413,
+        'PAYLOAD_TOO_LARGE',
+        /1 MiB/,
+      ],
       // A body that is not JSON at all is not read: the contract then finds the required body missing.
       ['displayName=Rover', { 'content-type': 'application/x-www-form-urlencoded' }, 400, 'VALIDATION_ERROR', /body/],
     ];
@@ -59,11 +112,16 @@ describe('JSON request bodies', () => {
 
   it('treats an empty body as no body: the contract then says a JSON body is required', async () => {
     srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' } });
-    const res = await fetch(`${srv.url}/api/v1/machines`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const res = await fetch(`${srv.url}/api/v1/machines`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     const body = (await res.json()) as { error: { code: string; details: { path: string; rule: string }[] } };
     expect(res.status).toBe(400);
     expect(body.error.code).toBe('VALIDATION_ERROR');
-    expect(body.error.details).toEqual([{ location: 'body', path: '/', rule: 'required', message: 'a JSON request body is required' }]);
+    expect(body.error.details).toEqual([
+      { location: 'body', path: '/', rule: 'required', message: 'a JSON request body is required' },
+    ]);
     expect(await count(srv)).toBe(0);
   });
 
@@ -86,10 +144,26 @@ describe('request ids, logs and paths', () => {
     expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     await fetch(`${srv.url}/api/v1/machines/mch_missing`);
     await new Promise((r) => setTimeout(r, 20));
-    const lines = srv.logs.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { id: string; method: string; url: string }; res?: { statusCode: number }; responseTime?: number });
+    const lines = srv.logs.map(
+      (l) =>
+        JSON.parse(l) as {
+          level: number;
+          msg: string;
+          req?: { id: string; method: string; url: string };
+          res?: { statusCode: number };
+          responseTime?: number;
+        },
+    );
     const done = lines.filter((l) => l.msg === 'request completed');
-    expect(done.find((l) => l.req!.id === 'trace-123.abc_DEF')).toMatchObject({ level: 30, req: { method: 'GET', url: '/health' }, res: { statusCode: 200 } });
-    expect(done.find((l) => l.req!.url === '/api/v1/machines/mch_missing')).toMatchObject({ level: 40, res: { statusCode: 404 } });
+    expect(done.find((l) => l.req!.id === 'trace-123.abc_DEF')).toMatchObject({
+      level: 30,
+      req: { method: 'GET', url: '/health' },
+      res: { statusCode: 200 },
+    });
+    expect(done.find((l) => l.req!.url === '/api/v1/machines/mch_missing')).toMatchObject({
+      level: 40,
+      res: { statusCode: 404 },
+    });
     expect(done.every((l) => typeof l.responseTime === 'number')).toBe(true);
   });
 
@@ -97,7 +171,10 @@ describe('request ids, logs and paths', () => {
     srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' } });
     const r = await srv.client.call('GET', '/api/v1/machines/%E0%A4%A', { unchecked: true });
     expect(r.status).toBe(400);
-    expect(r.body.error).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ location: 'path', path: '/machineId', rule: 'encoding' }] });
+    expect(r.body.error).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ location: 'path', path: '/machineId', rule: 'encoding' }],
+    });
   });
 
   it('reads path parameters from a precompiled template', () => {

@@ -34,7 +34,9 @@ describe('HTTP skeleton', () => {
     const ok = await srv.client.get('/api/v1/readiness');
     expect(ok.status).toBe(200);
     expect(ok.body.status).toBe('ready');
-    expect(ok.body.checks.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['store', 'auth', 'identity']));
+    expect(ok.body.checks.map((c: { name: string }) => c.name)).toEqual(
+      expect.arrayContaining(['store', 'auth', 'identity']),
+    );
   });
 
   it('readiness is not_ready when MCR is unreachable and identity verification is required', async () => {
@@ -70,10 +72,16 @@ describe('HTTP skeleton', () => {
 
   it('malformed JSON is 400, a body over 1 MiB is 413, unknown routes 404, wrong methods 405', async () => {
     srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' } });
-    const bad = await srv.client.call('POST', '/api/v1/machines', { rawBody: '{"displayName": ', headers: { 'content-type': 'application/json' } });
+    const bad = await srv.client.call('POST', '/api/v1/machines', {
+      rawBody: '{"displayName": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_ERROR');
-    const big = await srv.client.call('POST', '/api/v1/machines', { rawBody: JSON.stringify({ ...machineBody, labels: { x: 'y'.repeat(1_100_000) } }), headers: { 'content-type': 'application/json' } });
+    const big = await srv.client.call('POST', '/api/v1/machines', {
+      rawBody: JSON.stringify({ ...machineBody, labels: { x: 'y'.repeat(1_100_000) } }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
     const missing = await srv.client.get('/api/v1/nothing-here');
@@ -97,7 +105,14 @@ describe('HTTP skeleton', () => {
   });
 
   it('API-key auth: AUTH_REQUIRED, AUTH_INVALID, any configured key works, /health exempt', async () => {
-    srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'key-one', PEAQOS_API_KEYS: 'key-two,key-three' } });
+    srv = await startTestServer({
+      env: {
+        PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+        PEAQOS_REQUIRE_API_AUTH: 'true',
+        PEAQOS_API_KEY: 'key-one',
+        PEAQOS_API_KEYS: 'key-two,key-three',
+      },
+    });
     expect((await srv.client.get('/health')).status).toBe(200);
     const none = await srv.client.get('/api/v1/machines');
     expect(none.status).toBe(401);
@@ -105,7 +120,8 @@ describe('HTTP skeleton', () => {
     const wrong = await srv.client.get('/api/v1/machines', { headers: { 'x-api-key': 'key-on' } });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe('AUTH_INVALID');
-    for (const k of ['key-one', 'key-two', 'key-three']) expect((await srv.client.get('/api/v1/machines', { headers: { 'x-api-key': k } })).status).toBe(200);
+    for (const k of ['key-one', 'key-two', 'key-three'])
+      expect((await srv.client.get('/api/v1/machines', { headers: { 'x-api-key': k } })).status).toBe(200);
     const write = await srv.client.post('/api/v1/machines', machineBody, { headers: { 'x-api-key': 'nope' } });
     expect(write.status).toBe(401);
     expect(await count(srv, 'machines')).toBe(0);
@@ -130,7 +146,9 @@ describe('HTTP skeleton', () => {
         expect(r.body.error.code).toBe('NOT_IMPLEMENTED');
       }
     }
-    console.log(`${missing.length} of ${listOperations().length} operations answer 501 NOT_IMPLEMENTED:${missing.map((o) => `\n  ${o.operationId} (${o.method.toUpperCase()} ${o.path})`).join('')}`);
+    console.log(
+      `${missing.length} of ${listOperations().length} operations answer 501 NOT_IMPLEMENTED:${missing.map((o) => `\n  ${o.operationId} (${o.method.toUpperCase()} ${o.path})`).join('')}`,
+    );
     expect(missing.length + implemented.size).toBe(listOperations().length);
   });
 });

@@ -19,9 +19,23 @@ import { createClient, createConfig } from '../generated/client/index.ts';
 import { createPolicy } from '../generated/sdk.gen.ts';
 
 // better-sqlite3 ships no type declarations; the test needs only exec and close.
-const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => { exec(sql: string): void; close(): void };
+const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => {
+  exec(sql: string): void;
+  close(): void;
+};
 
-const policyRow = (id: string) => ({ id, name: id, allowed_skill_keys: '[]', denied_skill_keys: '[]', region_rules: '[]', required_capabilities: '[]', native_only: false, handoff_allowed: true, created_at: 'a', updated_at: 'a' });
+const policyRow = (id: string) => ({
+  id,
+  name: id,
+  allowed_skill_keys: '[]',
+  denied_skill_keys: '[]',
+  region_rules: '[]',
+  required_capabilities: '[]',
+  native_only: false,
+  handoff_allowed: true,
+  created_at: 'a',
+  updated_at: 'a',
+});
 
 describe.each(engines())('idempotency store on $name', (engine) => {
   it('claims once, replays the stored answer, refuses another request, and forgets after the TTL', async () => {
@@ -90,7 +104,10 @@ describe.each(engines())('idempotency store on $name', (engine) => {
     const store = new IdempotencyStore({ db, now: () => Date.now(), ttlMs: 60_000 });
     try {
       await store.claim('s', 'k', 'f');
-      const writes = { applied: false, beforeCommit: (trx: Parameters<typeof store.markApplied>[0]) => store.markApplied(trx, 's', 'k') };
+      const writes = {
+        applied: false,
+        beforeCommit: (trx: Parameters<typeof store.markApplied>[0]) => store.markApplied(trx, 's', 'k'),
+      };
       await requestWrites.run(writes, () => withTransaction(db, (trx) => trx('policies').insert(policyRow('pol_x'))));
       expect(writes.applied).toBe(true);
       expect((await db('idempotency_keys').where({ scope: 's', key: 'k' }).first()).state).toBe('applied');
@@ -108,47 +125,91 @@ describe('Idempotency-Key over HTTP', () => {
     srv = undefined;
   });
 
-  it.each(engines())('replays the first answer, refuses another request with 422, and scopes keys per credentials on $name', async (engine) => {
-    srv = await startTestServer({ engine });
-    const machine = await activeMachine(srv.client, 1);
-    const p = await pair(srv.client, machine.id, agentWallet('idem'));
-    const h = { 'x-agent-pairing-token': p.pairingToken, 'idempotency-key': 'order-1' };
-    const body = { machineId: machine.id, serviceId: 'svc_humanity_pop' };
-    const first = await srv.client.post('/api/v1/market/orders', body, { headers: h });
-    expect(first.status).toBe(201);
-    expect(first.headers.get('idempotent-replayed')).toBeNull();
-    const again = await srv.client.post('/api/v1/market/orders', body, { headers: h });
-    expect(again.status).toBe(201);
-    expect(again.body).toEqual(first.body);
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
-    const orders = async () => (await srv!.client.get(`/api/v1/market/orders?machineId=${machine.id}`)).body.items.length;
-    expect(await orders()).toBe(1);
+  it.each(engines())(
+    'replays the first answer, refuses another request with 422, and scopes keys per credentials on $name',
+    async (engine) => {
+      srv = await startTestServer({ engine });
+      const machine = await activeMachine(srv.client, 1);
+      const p = await pair(srv.client, machine.id, agentWallet('idem'));
+      const h = { 'x-agent-pairing-token': p.pairingToken, 'idempotency-key': 'order-1' };
+      const body = { machineId: machine.id, serviceId: 'svc_humanity_pop' };
+      const first = await srv.client.post('/api/v1/market/orders', body, { headers: h });
+      expect(first.status).toBe(201);
+      expect(first.headers.get('idempotent-replayed')).toBeNull();
+      const again = await srv.client.post('/api/v1/market/orders', body, { headers: h });
+      expect(again.status).toBe(201);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      const orders = async () =>
+        (await srv!.client.get(`/api/v1/market/orders?machineId=${machine.id}`)).body.items.length;
+      expect(await orders()).toBe(1);
 
-    const other = await srv.client.post('/api/v1/market/orders', { ...body, input: { note: 'different' } }, { headers: h });
-    expect(other.status).toBe(422);
-    expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      const other = await srv.client.post(
+        '/api/v1/market/orders',
+        { ...body, input: { note: 'different' } },
+        { headers: h },
+      );
+      expect(other.status).toBe(422);
+      expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
 
-    // Other credentials, same key: a request of its own.
-    const policy = await srv.client.post('/api/v1/policies', { name: 'p1' }, { headers: { 'idempotency-key': 'order-1' } });
-    expect(policy.status).toBe(201);
-    const policyAgain = await srv.client.post('/api/v1/policies', { name: 'p1' }, { headers: { 'idempotency-key': 'order-1' } });
-    expect(policyAgain.body.item.id).toBe(policy.body.item.id);
-    expect((await srv.client.get('/api/v1/policies')).body.items).toHaveLength(1);
+      // Other credentials, same key: a request of its own.
+      const policy = await srv.client.post(
+        '/api/v1/policies',
+        { name: 'p1' },
+        { headers: { 'idempotency-key': 'order-1' } },
+      );
+      expect(policy.status).toBe(201);
+      const policyAgain = await srv.client.post(
+        '/api/v1/policies',
+        { name: 'p1' },
+        { headers: { 'idempotency-key': 'order-1' } },
+      );
+      expect(policyAgain.body.item.id).toBe(policy.body.item.id);
+      expect((await srv.client.get('/api/v1/policies')).body.items).toHaveLength(1);
 
-    // A refusal is kept too (a retry meets the same answer without running again)...
-    const refused = await srv.client.post('/api/v1/market/orders', { machineId: machine.id, serviceId: 'svc_nope' }, { headers: { ...h, 'idempotency-key': 'refused' } });
-    expect(refused.status).toBe(404);
-    expect((await srv.client.post('/api/v1/market/orders', { machineId: machine.id, serviceId: 'svc_nope' }, { headers: { ...h, 'idempotency-key': 'refused' } })).headers.get('idempotent-replayed')).toBe('true');
-    // ...but a 409 that changed nothing is not: the retry runs again.
-    const closed = await srv.client.post(`/api/v1/market/orders/${first.body.item.id}/confirm`, {}, { headers: { ...h, 'idempotency-key': 'confirm-early' } });
-    expect(closed.status).toBe(409);
-    expect((await srv.client.post(`/api/v1/market/orders/${first.body.item.id}/confirm`, {}, { headers: { ...h, 'idempotency-key': 'confirm-early' } })).headers.get('idempotent-replayed')).toBeNull();
+      // A refusal is kept too (a retry meets the same answer without running again)...
+      const refused = await srv.client.post(
+        '/api/v1/market/orders',
+        { machineId: machine.id, serviceId: 'svc_nope' },
+        { headers: { ...h, 'idempotency-key': 'refused' } },
+      );
+      expect(refused.status).toBe(404);
+      expect(
+        (
+          await srv.client.post(
+            '/api/v1/market/orders',
+            { machineId: machine.id, serviceId: 'svc_nope' },
+            { headers: { ...h, 'idempotency-key': 'refused' } },
+          )
+        ).headers.get('idempotent-replayed'),
+      ).toBe('true');
+      // ...but a 409 that changed nothing is not: the retry runs again.
+      const closed = await srv.client.post(
+        `/api/v1/market/orders/${first.body.item.id}/confirm`,
+        {},
+        { headers: { ...h, 'idempotency-key': 'confirm-early' } },
+      );
+      expect(closed.status).toBe(409);
+      expect(
+        (
+          await srv.client.post(
+            `/api/v1/market/orders/${first.body.item.id}/confirm`,
+            {},
+            { headers: { ...h, 'idempotency-key': 'confirm-early' } },
+          )
+        ).headers.get('idempotent-replayed'),
+      ).toBeNull();
 
-    const bad = await srv.client.post('/api/v1/policies', { name: 'p2' }, { headers: { 'idempotency-key': 'has space' } });
-    expect(bad.status).toBe(400);
-    expect(bad.body.error.details[0]).toMatchObject({ location: 'header', path: '/idempotency-key' });
-    expect((await srv.client.get('/api/v1/policies')).body.items).toHaveLength(1);
-  });
+      const bad = await srv.client.post(
+        '/api/v1/policies',
+        { name: 'p2' },
+        { headers: { 'idempotency-key': 'has space' } },
+      );
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details[0]).toMatchObject({ location: 'header', path: '/idempotency-key' });
+      expect((await srv.client.get('/api/v1/policies')).body.items).toHaveLength(1);
+    },
+  );
 
   it('is a typed header of the generated client', async () => {
     srv = await startTestServer();
@@ -201,7 +262,9 @@ describe('SQLite shared by processes', () => {
       expect(ticks).toBeGreaterThan(3);
       // Held past the budget: StoreBusyError (503 STORE_BUSY over HTTP), and nothing written.
       other.exec('BEGIN IMMEDIATE');
-      await expect(withTransaction(db, (trx) => trx('policies').insert(policyRow('pol_b')))).rejects.toBeInstanceOf(StoreBusyError);
+      await expect(withTransaction(db, (trx) => trx('policies').insert(policyRow('pol_b')))).rejects.toBeInstanceOf(
+        StoreBusyError,
+      );
       other.exec('COMMIT');
       expect((await db('policies').select('id')).map((r: { id: string }) => r.id)).toEqual(['pol_a']);
     } finally {

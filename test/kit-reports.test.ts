@@ -50,7 +50,13 @@ describe('comparing runs', () => {
     expect(same.stillFailing.length).toBe(broken.summary.failed);
     expect(prettyComparison(regressed)).toMatch(/Newly failing \(\d+\):\n {2}errors: /);
     // Coverage changes: a run of fewer groups lost operations.
-    const fewer: Report = { ...passing, coverage: { ...passing.coverage, operations: { exercised: passing.coverage.operations.exercised.slice(1), notExercised: [] } } };
+    const fewer: Report = {
+      ...passing,
+      coverage: {
+        ...passing.coverage,
+        operations: { exercised: passing.coverage.operations.exercised.slice(1), notExercised: [] },
+      },
+    };
     expect(compareReports(passing, fewer).operations.lost).toEqual([passing.coverage.operations.exercised[0]]);
   });
 
@@ -61,7 +67,20 @@ describe('comparing runs', () => {
     writeFileSync(passingFile, JSON.stringify(passing));
     const cli = (args: string[]) =>
       new Promise<{ code: number; out: string }>((resolve) => {
-        const p = spawn(process.execPath, ['bin/peaqos-conformance.js', '--base-url', proxy.url, '--mcr-port', String(mcrPort), '--only', ONLY.join(','), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(
+          process.execPath,
+          [
+            'bin/peaqos-conformance.js',
+            '--base-url',
+            proxy.url,
+            '--mcr-port',
+            String(mcrPort),
+            '--only',
+            ONLY.join(','),
+            ...args,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let out = '';
         p.stdout!.on('data', (d) => (out += d));
         p.stderr!.on('data', (d) => (out += d));
@@ -87,7 +106,11 @@ describe.skipIf(!CHROMIUM && !process.env.CI)('the HTML report', () => {
     const page = htmlReport(broken, compareReports(passing, broken));
     expect(page).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/); // no scripts, nothing fetched from elsewhere
     writeFileSync(file, page);
-    const browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
     try {
       const tab = await browser.newPage();
       const requests: string[] = [];

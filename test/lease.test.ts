@@ -29,7 +29,7 @@ describe.each(engines())('cluster lease on $name', (engine) => {
     }
   });
 
-  it('two replicas\' probers run one probe round between them', async () => {
+  it("two replicas' probers run one probe round between them", async () => {
     const { db, drop } = await openTestStore(engine);
     let probes = 0;
     const runtime = { probeAll: async () => ++probes } as unknown as RuntimeService;

@@ -12,7 +12,11 @@ afterAll(() => {
   for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-function run(cmd: string, args: string[], env: Record<string, string>): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
   const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(proc);
   let out = '';
@@ -64,7 +68,14 @@ function keepAliveLoad(port: number, path: string, agent: Agent) {
 describe('process lifecycle', () => {
   it('SIGTERM to `npm start` under keep-alive load: exit 0, no orphan, no reset request', async () => {
     const port = await freePort();
-    const srv = run('npm', ['start'], { PORT: String(port), HOST: '127.0.0.1', PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', LOG_LEVEL: 'info', npm_config_loglevel: 'silent' });
+    const srv = run('npm', ['start'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PEAQOS_DATABASE_URL: ':memory:',
+      PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+      LOG_LEVEL: 'info',
+      npm_config_loglevel: 'silent',
+    });
     await until(`http://127.0.0.1:${port}/health`);
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const load = keepAliveLoad(port, '/health', agent);
@@ -79,29 +90,69 @@ describe('process lifecycle', () => {
     expect(srv.out()).toMatch(/shutting down/);
     await new Promise((r) => setTimeout(r, 200));
     // No server process outlives npm (it would still answer on the port).
-    const probe = await fetch(`http://127.0.0.1:${port}/health`).then(() => 'answered', () => 'refused');
+    const probe = await fetch(`http://127.0.0.1:${port}/health`).then(
+      () => 'answered',
+      () => 'refused',
+    );
     expect(probe).toBe('refused');
   }, 60_000);
 
   it('answers a request in flight when SIGTERM arrives; past the shutdown timeout it cuts, says so and exits 1', async () => {
     // A runtime endpoint that answers slowly keeps a request in flight (task execution calls it).
-    const slow = createNetServer((s) => s.on('data', () => setTimeout(() => s.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'), 1500)));
+    const slow = createNetServer((s) =>
+      s.on('data', () =>
+        setTimeout(
+          () => s.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'),
+          1500,
+        ),
+      ),
+    );
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}`;
     try {
-      for (const [timeout, expectedCode] of [['10000', 0], ['300', 1]] as const) {
+      for (const [timeout, expectedCode] of [
+        ['10000', 0],
+        ['300', 1],
+      ] as const) {
         const port = await freePort();
-        const srv = run(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], { PORT: String(port), HOST: '127.0.0.1', PEAQOS_DATABASE_URL: ':memory:', PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled', PEAQOS_SHUTDOWN_TIMEOUT_MS: timeout, PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0' });
+        const srv = run(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], {
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          PEAQOS_DATABASE_URL: ':memory:',
+          PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+          PEAQOS_SHUTDOWN_TIMEOUT_MS: timeout,
+          PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0',
+        });
         const base = `http://127.0.0.1:${port}`;
         await until(`${base}/health`);
         const json = async (method: string, path: string, body?: unknown) =>
-          (await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<{ item: { id: string } }>;
-        const m = await json('POST', '/api/v1/machines', { displayName: 'x', ownerId: 'o', machineType: 't', runtimeProfile: 'p', identityRef: `peaqos:machine:${port}` });
+          (
+            await fetch(`${base}${path}`, {
+              method,
+              headers: { 'content-type': 'application/json' },
+              body: body === undefined ? undefined : JSON.stringify(body),
+            })
+          ).json() as Promise<{ item: { id: string } }>;
+        const m = await json('POST', '/api/v1/machines', {
+          displayName: 'x',
+          ownerId: 'o',
+          machineType: 't',
+          runtimeProfile: 'p',
+          identityRef: `peaqos:machine:${port}`,
+        });
         await json('PATCH', `/api/v1/machines/${m.item.id}`, { status: 'active' });
         await json('PUT', `/api/v1/machines/${m.item.id}/runtime-endpoints/qvac`, { endpointBaseUrl: slowUrl });
-        const t = await json('POST', `/api/v1/machines/${m.item.id}/tasks`, { serviceType: 'compute.marketplace', taskType: 'x', operation: 'chat.completions' });
+        const t = await json('POST', `/api/v1/machines/${m.item.id}/tasks`, {
+          serviceType: 'compute.marketplace',
+          taskType: 'x',
+          operation: 'chat.completions',
+        });
         await json('POST', `/api/v1/machines/${m.item.id}/tasks/${t.item.id}/resolve`, {});
-        const inFlight = fetch(`${base}/api/v1/machines/${m.item.id}/tasks/${t.item.id}/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then(
+        const inFlight = fetch(`${base}/api/v1/machines/${m.item.id}/tasks/${t.item.id}/execute`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        }).then(
           (r) => r.status,
           () => 'reset',
         );
@@ -129,7 +180,10 @@ describe('process lifecycle', () => {
     while (!ready.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const url = ready.exec(p.out())![1]!;
     expect((await fetch(`${url}${path}`)).status).toBe(200);
-    const busy = spawnSync(process.execPath, [`bin/${bin}.js`, '--port', new URL(url).port], { encoding: 'utf8', timeout: 20_000 });
+    const busy = spawnSync(process.execPath, [`bin/${bin}.js`, '--port', new URL(url).port], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(busy.status).toBe(69);
     expect(busy.stderr.trim().split('\n')).toHaveLength(1);
     expect(busy.stderr).toMatch(/already in use/);
@@ -141,7 +195,11 @@ describe('process lifecycle', () => {
     const holder = createNetServer();
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const port = (holder.address() as { port: number }).port;
-    const r = spawnSync(process.execPath, ['bin/peaqos-conformance.js', '--base-url', 'http://127.0.0.1:9', '--mcr-port', String(port)], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/peaqos-conformance.js', '--base-url', 'http://127.0.0.1:9', '--mcr-port', String(port)],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     holder.close();
     expect(r.status).toBe(69);
     expect(r.stderr).toMatch(/already in use.*--mcr-port/);
@@ -157,11 +215,14 @@ describe('process lifecycle', () => {
     const holder = createNetServer();
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const port = (holder.address() as { port: number }).port;
-    const busy = spawnSync(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], { encoding: 'utf8', env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PEAQOS_DATABASE_URL: ':memory:' }, timeout: 20_000 });
+    const busy = spawnSync(process.execPath, ['bin/peaqos-orchestrator.js', 'serve'], {
+      encoding: 'utf8',
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PEAQOS_DATABASE_URL: ':memory:' },
+      timeout: 20_000,
+    });
     holder.close();
     expect(busy.status).toBe(69);
     expect(busy.stderr).toMatch(/already in use/);
     expect(busy.stderr).not.toMatch(/\n\s+at /);
   });
 });
-

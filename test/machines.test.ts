@@ -23,7 +23,10 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     srv = await start();
     const ref = machineDid(1);
     const proof = await machineProof(srv.client, ref, machineWallet(1));
-    const r = await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: proof, labels: { site: 'hamburg' } }));
+    const r = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(ref, { identityProof: proof, labels: { site: 'hamburg' } }),
+    );
     expect(r.status).toBe(201);
     expect(r.body.item).toMatchObject({ status: 'draft', identityRef: ref, labels: { site: 'hamburg' } });
     expect(r.body.item.identityProof).toMatchObject({
@@ -43,19 +46,39 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     const c = await srv.client.post('/api/v1/machine-identity/challenges', { identityRef: 'peaqos:machine:2' });
     expect(c.status).toBe(201);
     const { message, challengeId, expiresAt, controllerAddresses } = c.body.item;
-    for (const part of ['peaqOS Machine Markets', 'machine-identity', 'peaqos:machine:2', challengeId, 'Nonce:', 'Issued At:', expiresAt]) expect(message).toContain(part);
+    for (const part of [
+      'peaqOS Machine Markets',
+      'machine-identity',
+      'peaqos:machine:2',
+      challengeId,
+      'Nonce:',
+      'Issued At:',
+      expiresAt,
+    ])
+      expect(message).toContain(part);
     expect(controllerAddresses).toEqual([machineWallet(2).address, OPERATOR_A.address]);
   });
 
   it('accepts the peaqos:machine:<id> form, lower-case DIDs, and the operator as signer', async () => {
     srv = await start();
-    const pub = await srv.client.post('/api/v1/machines', machineBody('peaqos:machine:2', { identityProof: await machineProof(srv.client, 'peaqos:machine:2', machineWallet(2)) }));
+    const pub = await srv.client.post(
+      '/api/v1/machines',
+      machineBody('peaqos:machine:2', {
+        identityProof: await machineProof(srv.client, 'peaqos:machine:2', machineWallet(2)),
+      }),
+    );
     expect(pub.status).toBe(201);
     const lower = machineDid(3).toLowerCase();
-    const low = await srv.client.post('/api/v1/machines', machineBody(lower, { identityProof: await machineProof(srv.client, lower, machineWallet(3)) }));
+    const low = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(lower, { identityProof: await machineProof(srv.client, lower, machineWallet(3)) }),
+    );
     expect(low.status).toBe(201);
     expect(low.body.item.identityProof.signerAddress).toBe(machineWallet(3).address);
-    const byOperator = await srv.client.post('/api/v1/machines', machineBody(machineDid(1), { identityProof: await machineProof(srv.client, machineDid(1), OPERATOR_A) }));
+    const byOperator = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(machineDid(1), { identityProof: await machineProof(srv.client, machineDid(1), OPERATOR_A) }),
+    );
     expect(byOperator.status).toBe(201);
     expect(byOperator.body.item.identityProof.signerAddress).toBe(OPERATOR_A.address);
   });
@@ -67,11 +90,17 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     expect(none.status).toBe(400);
     expect(none.body.error.code).toBe('MACHINE_IDENTITY_PROOF_REQUIRED');
 
-    const foreign = await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: await machineProof(srv.client, ref, Wallet.createRandom()) }));
+    const foreign = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(ref, { identityProof: await machineProof(srv.client, ref, Wallet.createRandom()) }),
+    );
     expect(foreign.status).toBe(403);
     expect(foreign.body.error.code).toBe('MACHINE_IDENTITY_PROOF_INVALID');
 
-    const garbage = await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: { challengeId: 'mic_nope', signature: `0x${'11'.repeat(65)}` } }));
+    const garbage = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(ref, { identityProof: { challengeId: 'mic_nope', signature: `0x${'11'.repeat(65)}` } }),
+    );
     expect(garbage.body.error.code).toBe('MACHINE_IDENTITY_PROOF_INVALID');
 
     const otherRef = await machineProof(srv.client, machineDid(2), machineWallet(2));
@@ -86,7 +115,10 @@ describe.each(engines())('machines and identity on $name', (engine) => {
 
     const proof = await machineProof(srv.client, ref, machineWallet(1));
     expect((await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: proof }))).status).toBe(201);
-    const replay = await srv.client.post('/api/v1/machines', machineBody(machineDid(1), { displayName: 'again', identityProof: proof }));
+    const replay = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(machineDid(1), { displayName: 'again', identityProof: proof }),
+    );
     expect(replay.status).toBe(409);
     expect(replay.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
     // The same challenge used for another update is refused as already consumed.
@@ -100,15 +132,44 @@ describe.each(engines())('machines and identity on $name', (engine) => {
   it('registers one MCR machine once, whichever identityRef form comes first', async () => {
     srv = await start();
     const did = machineDid(1);
-    expect((await srv.client.post('/api/v1/machines', machineBody(did, { identityProof: await machineProof(srv.client, did, machineWallet(1)) }))).status).toBe(201);
-    const alias = await srv.client.post('/api/v1/machines', machineBody('peaqos:machine:1', { identityProof: await machineProof(srv.client, 'peaqos:machine:1', machineWallet(1)) }));
+    expect(
+      (
+        await srv.client.post(
+          '/api/v1/machines',
+          machineBody(did, { identityProof: await machineProof(srv.client, did, machineWallet(1)) }),
+        )
+      ).status,
+    ).toBe(201);
+    const alias = await srv.client.post(
+      '/api/v1/machines',
+      machineBody('peaqos:machine:1', {
+        identityProof: await machineProof(srv.client, 'peaqos:machine:1', machineWallet(1)),
+      }),
+    );
     expect(alias.status).toBe(409);
     expect(alias.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
-    const lower = await srv.client.post('/api/v1/machines', machineBody(did.toLowerCase(), { identityProof: await machineProof(srv.client, did.toLowerCase(), machineWallet(1)) }));
+    const lower = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(did.toLowerCase(), {
+        identityProof: await machineProof(srv.client, did.toLowerCase(), machineWallet(1)),
+      }),
+    );
     expect(lower.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
     // The other way round: the numeric form first, then the DID.
-    expect((await srv.client.post('/api/v1/machines', machineBody('peaqos:machine:2', { identityProof: await machineProof(srv.client, 'peaqos:machine:2', machineWallet(2)) }))).status).toBe(201);
-    const byDid = await srv.client.post('/api/v1/machines', machineBody(machineDid(2), { identityProof: await machineProof(srv.client, machineDid(2), machineWallet(2)) }));
+    expect(
+      (
+        await srv.client.post(
+          '/api/v1/machines',
+          machineBody('peaqos:machine:2', {
+            identityProof: await machineProof(srv.client, 'peaqos:machine:2', machineWallet(2)),
+          }),
+        )
+      ).status,
+    ).toBe(201);
+    const byDid = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(machineDid(2), { identityProof: await machineProof(srv.client, machineDid(2), machineWallet(2)) }),
+    );
     expect(byDid.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
     expect(await count(srv, 'machines')).toBe(2);
   });
@@ -125,7 +186,9 @@ describe.each(engines())('machines and identity on $name', (engine) => {
 
   it('answers 404 for identities MCR does not know, 400 for malformed ones', async () => {
     srv = await start();
-    const unknown = await srv.client.post('/api/v1/machine-identity/challenges', { identityRef: didOf(testWallet('stranger')) });
+    const unknown = await srv.client.post('/api/v1/machine-identity/challenges', {
+      identityRef: didOf(testWallet('stranger')),
+    });
     expect(unknown.status).toBe(404);
     const zero = await srv.client.post('/api/v1/machine-identity/challenges', { identityRef: 'peaqos:machine:5' });
     expect(zero.status).toBe(404);
@@ -134,20 +197,25 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     expect(bad.body.error.code).toBe('VALIDATION_ERROR');
   });
 
-  it.each(['503', '429', 'hang'] as const)('MCR %s gives PEAQOS_IDENTITY_UNAVAILABLE and persists nothing', async (mode) => {
-    srv = await start();
-    const ref = machineDid(1);
-    const proof = await machineProof(srv.client, ref, machineWallet(1));
-    registry.setFailure(mode);
-    const r = await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: proof }));
-    expect(r.status).toBe(503);
-    expect(r.body.error.code).toBe('PEAQOS_IDENTITY_UNAVAILABLE');
-    expect((await srv.client.post('/api/v1/machine-identity/challenges', { identityRef: ref })).body.error.code).toBe('PEAQOS_IDENTITY_UNAVAILABLE');
-    expect(await count(srv, 'machines')).toBe(0);
-    registry.setFailure('none');
-    // The challenge was not consumed by the failed attempt.
-    expect((await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: proof }))).status).toBe(201);
-  });
+  it.each(['503', '429', 'hang'] as const)(
+    'MCR %s gives PEAQOS_IDENTITY_UNAVAILABLE and persists nothing',
+    async (mode) => {
+      srv = await start();
+      const ref = machineDid(1);
+      const proof = await machineProof(srv.client, ref, machineWallet(1));
+      registry.setFailure(mode);
+      const r = await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: proof }));
+      expect(r.status).toBe(503);
+      expect(r.body.error.code).toBe('PEAQOS_IDENTITY_UNAVAILABLE');
+      expect((await srv.client.post('/api/v1/machine-identity/challenges', { identityRef: ref })).body.error.code).toBe(
+        'PEAQOS_IDENTITY_UNAVAILABLE',
+      );
+      expect(await count(srv, 'machines')).toBe(0);
+      registry.setFailure('none');
+      // The challenge was not consumed by the failed attempt.
+      expect((await srv.client.post('/api/v1/machines', machineBody(ref, { identityProof: proof }))).status).toBe(201);
+    },
+  );
 
   it('re-verifies on read: a machine that no longer resolves is MACHINE_NOT_ACTIVATED and drops out of the list', async () => {
     srv = await start();
@@ -189,16 +257,25 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     const imm = await srv.client.patch(`/api/v1/machines/${m.id}`, { identityRef: machineDid(2) });
     expect(imm.status).toBe(409);
     expect(imm.body.error.code).toBe('MACHINE_IDENTITY_IMMUTABLE');
-    const same = await srv.client.patch(`/api/v1/machines/${m.id}`, { identityRef: m.identityRef, displayName: 'Renamed' });
+    const same = await srv.client.patch(`/api/v1/machines/${m.id}`, {
+      identityRef: m.identityRef,
+      displayName: 'Renamed',
+    });
     expect(same.status).toBe(200);
     expect(same.body.item.displayName).toBe('Renamed');
-    const foreign = await srv.client.patch(`/api/v1/machines/${m.id}`, { identityProof: await machineProof(srv.client, m.identityRef, Wallet.createRandom()) });
+    const foreign = await srv.client.patch(`/api/v1/machines/${m.id}`, {
+      identityProof: await machineProof(srv.client, m.identityRef, Wallet.createRandom()),
+    });
     expect(foreign.body.error.code).toBe('MACHINE_IDENTITY_PROOF_INVALID');
     registry.setFailure('503');
-    expect((await srv.client.patch(`/api/v1/machines/${m.id}`, { displayName: 'x' })).body.error.code).toBe('PEAQOS_IDENTITY_UNAVAILABLE');
+    expect((await srv.client.patch(`/api/v1/machines/${m.id}`, { displayName: 'x' })).body.error.code).toBe(
+      'PEAQOS_IDENTITY_UNAVAILABLE',
+    );
     registry.setFailure('none');
     registry.unregister(1);
-    expect((await srv.client.patch(`/api/v1/machines/${m.id}`, { displayName: 'x' })).body.error.code).toBe('MACHINE_NOT_ACTIVATED');
+    expect((await srv.client.patch(`/api/v1/machines/${m.id}`, { displayName: 'x' })).body.error.code).toBe(
+      'MACHINE_NOT_ACTIVATED',
+    );
     const row = await srv.db('machines').where({ id: m.id }).first();
     expect(row.display_name).toBe('Renamed');
     const updates = await srv.client.get(`/api/v1/audit-events?type=machine.updated&resourceId=${m.id}`);
@@ -215,10 +292,18 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     expect(act.status).toBe(403);
     expect(act.body.error.code).toBe('MACHINE_NOT_ACTIVATED');
     const proof = await machineProof(srv.client, machineDid(1), machineWallet(1));
-    const fixed = await srv.client.patch(`/api/v1/machines/${plain.body.item.id}`, { status: 'active', identityProof: proof });
+    const fixed = await srv.client.patch(`/api/v1/machines/${plain.body.item.id}`, {
+      status: 'active',
+      identityProof: proof,
+    });
     expect(fixed.status).toBe(200);
     expect(fixed.body.item.status).toBe('active');
-    const bad = await srv.client.post('/api/v1/machines', machineBody(machineDid(2), { identityProof: await machineProof(srv.client, machineDid(2), Wallet.createRandom()) }));
+    const bad = await srv.client.post(
+      '/api/v1/machines',
+      machineBody(machineDid(2), {
+        identityProof: await machineProof(srv.client, machineDid(2), Wallet.createRandom()),
+      }),
+    );
     expect(bad.body.error.code).toBe('MACHINE_IDENTITY_PROOF_INVALID');
   });
 
@@ -227,7 +312,9 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     registry.setFailure('503');
     const r = await srv.client.post('/api/v1/machines', machineBody(machineDid(1)));
     expect(r.status).toBe(201);
-    expect((await srv.client.patch(`/api/v1/machines/${r.body.item.id}`, { status: 'active' })).body.item.status).toBe('active');
+    expect((await srv.client.patch(`/api/v1/machines/${r.body.item.id}`, { status: 'active' })).body.item.status).toBe(
+      'active',
+    );
     expect((await srv.client.get('/api/v1/machines')).body.items).toHaveLength(1);
     expect(srv.services.mcr.requestsSent).toBe(0);
   });
@@ -238,7 +325,12 @@ describe.each(engines())('machines and identity on $name', (engine) => {
     await expect(guard('mch_nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const unverified = (await srv.client.post('/api/v1/machines', machineBody(machineDid(3)))).body.item;
     await expect(guard(unverified.id)).rejects.toMatchObject({ code: 'MACHINE_NOT_ACTIVATED' });
-    const draft = (await srv.client.post('/api/v1/machines', machineBody(machineDid(1), { identityProof: await machineProof(srv.client, machineDid(1), machineWallet(1)) }))).body.item;
+    const draft = (
+      await srv.client.post(
+        '/api/v1/machines',
+        machineBody(machineDid(1), { identityProof: await machineProof(srv.client, machineDid(1), machineWallet(1)) }),
+      )
+    ).body.item;
     await expect(guard(draft.id)).rejects.toMatchObject({ code: 'MACHINE_NOT_ACTIVE' });
     await srv.client.patch(`/api/v1/machines/${draft.id}`, { status: 'active' });
     await expect(guard(draft.id, true)).resolves.toMatchObject({ machine: { id: draft.id } });

@@ -5,12 +5,17 @@ import { useMockMcr } from './helpers/mcr.ts';
 import { MCR_TEST_URL } from './helpers/server.ts';
 
 const registry = useMockMcr();
-const client = (over: Partial<ConstructorParameters<typeof McrClient>[0]> = {}) => new McrClient({ baseUrl: MCR_TEST_URL, timeoutMs: 300, cacheTtlMs: 0, ...over });
+const client = (over: Partial<ConstructorParameters<typeof McrClient>[0]> = {}) =>
+  new McrClient({ baseUrl: MCR_TEST_URL, timeoutMs: 300, cacheTtlMs: 0, ...over });
 
 describe('MCR client', () => {
   it('resolves did:peaq DIDs to the machine and operator addresses', async () => {
     const r = await client().resolve(didOf(testWallet('machine:1')));
-    expect(r).toMatchObject({ machineId: 1, bondStatus: 'bonded', controllerAddresses: [testWallet('machine:1').address, OPERATOR_A.address] });
+    expect(r).toMatchObject({
+      machineId: 1,
+      bondStatus: 'bonded',
+      controllerAddresses: [testWallet('machine:1').address, OPERATOR_A.address],
+    });
     expect(r?.mcr?.rating).toBe('BBB');
   });
 
@@ -30,11 +35,16 @@ describe('MCR client', () => {
 
   it.each(['503', '429', '500', 'hang'] as const)('maps MCR %s to PEAQOS_IDENTITY_UNAVAILABLE', async (mode) => {
     registry.setFailure(mode);
-    await expect(client().resolve('peaqos:machine:1')).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE', status: 503 });
+    await expect(client().resolve('peaqos:machine:1')).rejects.toMatchObject({
+      code: 'PEAQOS_IDENTITY_UNAVAILABLE',
+      status: 503,
+    });
   });
 
   it('maps an unreachable MCR to PEAQOS_IDENTITY_UNAVAILABLE', async () => {
-    await expect(new McrClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 300, cacheTtlMs: 0 }).resolve('peaqos:machine:1')).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+    await expect(
+      new McrClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 300, cacheTtlMs: 0 }).resolve('peaqos:machine:1'),
+    ).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
   });
 
   it('caches answers for the TTL and collapses concurrent look-ups into one request', async () => {
@@ -66,32 +76,80 @@ describe('MCR client', () => {
 
   describe('fails closed', () => {
     const did = didOf(testWallet('machine:1'));
-    const answering = (body: BodyInit | null, status = 200, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-      client({ fetch: async () => new Response(body, { status, headers }), requestsPerMinute: 0 });
+    const answering = (
+      body: BodyInit | null,
+      status = 200,
+      headers: Record<string, string> = { 'content-type': 'application/json' },
+    ) => client({ fetch: async () => new Response(body, { status, headers }), requestsPerMinute: 0 });
 
     it.each([
       ['an empty object', '{}'],
       ['an array', '[1,2,3]'],
       ['a profile without the machine fields', JSON.stringify({ schema_version: '1.0', name: 'x', peaqos: { did } })],
-      ['a profile with a bad bond status', JSON.stringify({ schema_version: '1.0', name: 'x', peaqos: { machine_id: 1, did, operator: null, mcr: 'BBB', mcr_score: 50, bond_status: 'yes', negative_flag: false, event_count: 1, data_visibility: 'private', documentation_url: null } })],
+      [
+        'a profile with a bad bond status',
+        JSON.stringify({
+          schema_version: '1.0',
+          name: 'x',
+          peaqos: {
+            machine_id: 1,
+            did,
+            operator: null,
+            mcr: 'BBB',
+            mcr_score: 50,
+            bond_status: 'yes',
+            negative_flag: false,
+            event_count: 1,
+            data_visibility: 'private',
+            documentation_url: null,
+          },
+        }),
+      ],
       ['not JSON', 'hello'],
     ])('a 200 with %s is PEAQOS_IDENTITY_UNAVAILABLE, never a resolution', async (_what, body) => {
       await expect(answering(body).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
-      await expect(answering(body).resolve('peaqos:machine:1')).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+      await expect(answering(body).resolve('peaqos:machine:1')).rejects.toMatchObject({
+        code: 'PEAQOS_IDENTITY_UNAVAILABLE',
+      });
     });
 
     it('refuses the profile of another DID and the card of another machine', async () => {
       const other = didOf(testWallet('machine:2'));
-      const profile = { schema_version: '1.0', name: 'x', peaqos: { machine_id: 2, did: other, operator: null, mcr: 'BBB', mcr_score: 50, bond_status: 'bonded', negative_flag: false, event_count: 1, data_visibility: 'private', documentation_url: null } };
-      await expect(answering(JSON.stringify(profile)).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
+      const profile = {
+        schema_version: '1.0',
+        name: 'x',
+        peaqos: {
+          machine_id: 2,
+          did: other,
+          operator: null,
+          mcr: 'BBB',
+          mcr_score: 50,
+          bond_status: 'bonded',
+          negative_flag: false,
+          event_count: 1,
+          data_visibility: 'private',
+          documentation_url: null,
+        },
+      };
+      await expect(answering(JSON.stringify(profile)).resolve(did)).rejects.toMatchObject({
+        code: 'PEAQOS_IDENTITY_UNAVAILABLE',
+      });
       const real = await (await fetch(`${MCR_TEST_URL}/machines/2`)).json();
-      await expect(answering(JSON.stringify(real)).resolve('peaqos:machine:1')).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE' });
-      expect(await answering(JSON.stringify(real)).resolve('peaqos:machine:2')).toMatchObject({ machineId: 2, did: other });
+      await expect(answering(JSON.stringify(real)).resolve('peaqos:machine:1')).rejects.toMatchObject({
+        code: 'PEAQOS_IDENTITY_UNAVAILABLE',
+      });
+      expect(await answering(JSON.stringify(real)).resolve('peaqos:machine:2')).toMatchObject({
+        machineId: 2,
+        did: other,
+      });
     });
 
     it('stops reading an answer over 1 MiB, declared or streamed', async () => {
       const big = 'x'.repeat(2 * 1024 * 1024);
-      await expect(answering(big).resolve(did)).rejects.toMatchObject({ code: 'PEAQOS_IDENTITY_UNAVAILABLE', message: expect.stringContaining('over') });
+      await expect(answering(big).resolve(did)).rejects.toMatchObject({
+        code: 'PEAQOS_IDENTITY_UNAVAILABLE',
+        message: expect.stringContaining('over'),
+      });
       let sent = 0;
       const endless = new ReadableStream<Uint8Array>({
         pull(controller) {
@@ -114,4 +172,3 @@ describe('MCR client', () => {
     });
   });
 });
-

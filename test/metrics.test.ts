@@ -19,8 +19,15 @@ type Series = Map<string, number>;
 async function snapshot(s: TestServer): Promise<Series> {
   const out: Series = new Map();
   for (const m of await s.services.metrics!.registry.getMetricsAsJSON()) {
-    for (const v of m.values as Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>) {
-      const labels = Object.entries(v.labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => `${k}="${x}"`).join(',');
+    for (const v of m.values as Array<{
+      value: number;
+      labels: Record<string, string | number>;
+      metricName?: string;
+    }>) {
+      const labels = Object.entries(v.labels)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => `${k}="${x}"`)
+        .join(',');
       out.set(`${v.metricName ?? m.name}{${labels}}`, v.value);
     }
   }
@@ -36,8 +43,22 @@ describe('metrics', () => {
     const p = await pair(srv.client, machine.id, agentWallet('metrics'));
     const h = { headers: { 'x-agent-pairing-token': p.pairingToken } };
     expect((await srv.client.post('/api/v1/market/search', { machineId: machine.id }, h)).status).toBe(201);
-    const o = (await srv.client.post('/api/v1/market/orders', { machineId: machine.id, serviceId: 'svc_humanity_pop' }, { headers: { ...h.headers, 'idempotency-key': 'm-1' } })).body.item;
-    expect((await srv.client.post('/api/v1/market/orders', { machineId: machine.id, serviceId: 'svc_humanity_pop' }, { headers: { ...h.headers, 'idempotency-key': 'm-1' } })).headers.get('idempotent-replayed')).toBe('true');
+    const o = (
+      await srv.client.post(
+        '/api/v1/market/orders',
+        { machineId: machine.id, serviceId: 'svc_humanity_pop' },
+        { headers: { ...h.headers, 'idempotency-key': 'm-1' } },
+      )
+    ).body.item;
+    expect(
+      (
+        await srv.client.post(
+          '/api/v1/market/orders',
+          { machineId: machine.id, serviceId: 'svc_humanity_pop' },
+          { headers: { ...h.headers, 'idempotency-key': 'm-1' } },
+        )
+      ).headers.get('idempotent-replayed'),
+    ).toBe('true');
     await srv.client.post(`/api/v1/market/orders/${o.id}/payment-intent`, { rail: 'wallet' }, h);
     await srv.client.post(`/api/v1/market/orders/${o.id}/payment-proof`, { txHash: `0x${'ab'.repeat(32)}` }, h);
     await srv.client.post(`/api/v1/market/orders/${o.id}/cancel`, {}, h); // refused: the payment is held
@@ -57,7 +78,9 @@ describe('metrics', () => {
     expect(d('peaqos_http_requests_total{method="POST",operation="createMarketOrder",status="201"}')).toBe(2);
     expect(d('peaqos_http_requests_total{method="POST",operation="cancelMarketOrder",status="409"}')).toBe(1);
     expect(d('peaqos_http_requests_total{method="GET",operation="unmatched",status="404"}')).toBe(1);
-    expect(d('peaqos_http_request_duration_seconds_count{method="POST",operation="createMarketPaymentIntent"}')).toBe(1);
+    expect(d('peaqos_http_request_duration_seconds_count{method="POST",operation="createMarketPaymentIntent"}')).toBe(
+      1,
+    );
     expect(d('peaqos_mcr_requests_total{outcome="ok"}')).toBeGreaterThanOrEqual(3);
     expect(d('peaqos_mcr_cache_total{result="miss"}')).toBe(d('peaqos_mcr_requests_total{outcome="ok"}'));
     expect(d('peaqos_store_transaction_duration_seconds_count{outcome="commit"}')).toBeGreaterThanOrEqual(7);
@@ -71,12 +94,20 @@ describe('metrics', () => {
     expect(text).toMatch(/^# TYPE peaqos_http_request_duration_seconds histogram$/m);
     const ids = [machine.id, p.id, o.id];
     for (const id of ids) expect(text).not.toContain(id);
-    const operations = new Set([...listOperations().map((op) => op.operationId), 'unmatched', 'docs', 'metrics', 'preflight']);
+    const operations = new Set([
+      ...listOperations().map((op) => op.operationId),
+      'unmatched',
+      'docs',
+      'metrics',
+      'preflight',
+    ]);
     for (const [, op] of text.matchAll(/operation="([^"]*)"/g)) expect(operations.has(op!), op).toBe(true);
   });
 
   it('is an operator operation when API auth is on, and PEAQOS_METRICS=false turns it off', async () => {
-    srv = await startTestServer({ env: { PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'op-key', PEAQOS_AGENT_API_KEYS: 'agent-key' } });
+    srv = await startTestServer({
+      env: { PEAQOS_REQUIRE_API_AUTH: 'true', PEAQOS_API_KEY: 'op-key', PEAQOS_AGENT_API_KEYS: 'agent-key' },
+    });
     expect((await fetch(`${srv.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${srv.url}/metrics`, { headers: { 'x-api-key': 'agent-key' } })).status).toBe(403);
     expect((await fetch(`${srv.url}/metrics`, { headers: { 'x-api-key': 'op-key' } })).status).toBe(200);

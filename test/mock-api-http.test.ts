@@ -6,7 +6,7 @@ import { runConformance } from '../conformance/run.ts';
 import { freePort } from './helpers/ports.ts';
 
 describe('Machine Markets mock over HTTP', () => {
-  it('passes the conformance documented profile, resolving new identities through the kit\'s mock MCR', async () => {
+  it("passes the conformance documented profile, resolving new identities through the kit's mock MCR", async () => {
     const mcrPort = await freePort();
     const mock = await startMachineMarketsHttp({ mcrUrl: `http://127.0.0.1:${mcrPort}` });
     try {

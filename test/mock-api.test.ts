@@ -20,8 +20,14 @@ describe('Machine Markets mock', () => {
     expect(machines.body.items.length).toBeGreaterThanOrEqual(3);
     const rover = fixtures().machines.rover!;
     const drone = fixtures().machines.drone!;
-    const statuses = new Set([...(await client.get(`/api/v1/market/orders?machineId=${rover}`)).body.items, ...(await client.get(`/api/v1/market/orders?machineId=${drone}`)).body.items].map((o: { status: string }) => o.status));
-    for (const s of ['created', 'delivered', 'confirmed', 'ready', 'disputed', 'cancelled']) expect(statuses.has(s), s).toBe(true);
+    const statuses = new Set(
+      [
+        ...(await client.get(`/api/v1/market/orders?machineId=${rover}`)).body.items,
+        ...(await client.get(`/api/v1/market/orders?machineId=${drone}`)).body.items,
+      ].map((o: { status: string }) => o.status),
+    );
+    for (const s of ['created', 'delivered', 'confirmed', 'ready', 'disputed', 'cancelled'])
+      expect(statuses.has(s), s).toBe(true);
     expect((await client.get(`/api/v1/machines/${rover}/runtime-endpoints`)).body.items.length).toBe(2);
     // Two tasks of its own plus the ones its executed market orders materialised.
     expect((await client.get(`/api/v1/machines/${rover}/tasks`)).body.items.length).toBe(4);
@@ -49,17 +55,53 @@ describe('Machine Markets mock', () => {
     await track(client.get(`/api/v1/machines/${rover}`));
     await track(client.patch(`/api/v1/machines/${rover}`, { displayName: 'Renamed rover' }));
     await track(client.post('/api/v1/machine-identity/challenges', { identityRef: 'peaqos:machine:4' }));
-    await track(client.post('/api/v1/machines', { displayName: 'x', ownerId: 'o', machineType: 't', runtimeProfile: 'r', identityRef: 'peaqos:machine:4' }));
+    await track(
+      client.post('/api/v1/machines', {
+        displayName: 'x',
+        ownerId: 'o',
+        machineType: 't',
+        runtimeProfile: 'r',
+        identityRef: 'peaqos:machine:4',
+      }),
+    );
     const pairings = await track(client.get(`/api/v1/machines/${rover}/agent-pairings`));
     const pid = pairings.body.items[0].id;
     await track(client.get(`/api/v1/machines/${rover}/agent-pairings/${pid}`));
-    await track(client.post(`/api/v1/machines/${rover}/agent-pairings/challenges`, { agentAddress: '0x8ba1f109551bD432803012645Ac136ddd64DBA72', agentProvider: 'openai', agentRole: 'ops' }));
-    await track(client.post(`/api/v1/machines/${rover}/agent-pairings`, { agentAddress: '0x8ba1f109551bD432803012645Ac136ddd64DBA72', agentProvider: 'openai', agentRole: 'ops' }));
+    await track(
+      client.post(`/api/v1/machines/${rover}/agent-pairings/challenges`, {
+        agentAddress: '0x8ba1f109551bD432803012645Ac136ddd64DBA72',
+        agentProvider: 'openai',
+        agentRole: 'ops',
+      }),
+    );
+    await track(
+      client.post(`/api/v1/machines/${rover}/agent-pairings`, {
+        agentAddress: '0x8ba1f109551bD432803012645Ac136ddd64DBA72',
+        agentProvider: 'openai',
+        agentRole: 'ops',
+      }),
+    );
     await track(client.post(`/api/v1/machines/${rover}/agent-pairings/${pid}/sessions`, {}));
     await track(client.patch(`/api/v1/machines/${rover}/agent-pairings/${pid}`, { description: 'frontend' }));
-    for (const path of ['/api/v1/skills', '/api/v1/skills/qvac.llm', '/api/v1/market/services', '/api/v1/market/services/svc_qvac_llm_local', '/api/v1/market/adapters', '/api/v1/market/adapters/qvac']) await track(client.get(path));
-    const search = await track(client.post('/api/v1/market/search', { machineId: rover, serviceType: 'compute.marketplace' }, h));
-    const order = await track(client.post('/api/v1/market/orders', { machineId: rover, searchId: search.body.item.id, quoteId: search.body.item.quotes[0].id }, h));
+    for (const path of [
+      '/api/v1/skills',
+      '/api/v1/skills/qvac.llm',
+      '/api/v1/market/services',
+      '/api/v1/market/services/svc_qvac_llm_local',
+      '/api/v1/market/adapters',
+      '/api/v1/market/adapters/qvac',
+    ])
+      await track(client.get(path));
+    const search = await track(
+      client.post('/api/v1/market/search', { machineId: rover, serviceType: 'compute.marketplace' }, h),
+    );
+    const order = await track(
+      client.post(
+        '/api/v1/market/orders',
+        { machineId: rover, searchId: search.body.item.id, quoteId: search.body.item.quotes[0].id },
+        h,
+      ),
+    );
     const o = `/api/v1/market/orders/${order.body.item.id}`;
     await track(client.get(o));
     await track(client.get(`/api/v1/market/orders?machineId=${rover}`));
@@ -71,10 +113,12 @@ describe('Machine Markets mock', () => {
     await track(client.post(`${o}/dispute`, { reason: 'test' }, h));
     await track(client.post(`${o}/payment/release`, {}));
     await track(client.post(`${o}/payment/refund`, {}));
-    const o2 = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_qvac_llm_local' }, h)).body.item.id;
+    const o2 = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_qvac_llm_local' }, h))
+      .body.item.id;
     await track(client.post(`/api/v1/market/orders/${o2}/execute`, {}, h));
     await track(client.post(`/api/v1/market/orders/${o2}/confirm`, {}, h));
-    const o3 = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_qvac_llm_local' }, h)).body.item.id;
+    const o3 = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_qvac_llm_local' }, h))
+      .body.item.id;
     await track(client.post(`/api/v1/market/orders/${o3}/cancel`, {}, h));
     const ep = `/api/v1/machines/${rover}/runtime-endpoints`;
     await track(client.get(ep));
@@ -83,14 +127,22 @@ describe('Machine Markets mock', () => {
     await track(client.delete(`${ep}/minio`));
     const agent = await track(client.post(`/api/v1/machines/${rover}/agents/enrollment`, {}));
     await track(client.get(`/api/v1/machines/${rover}/agents`));
-    await track(client.post('/api/v1/machine-agents/heartbeat', { machineId: rover, agentId: agent.body.item.id, agentToken: agent.body.item.agentToken }));
+    await track(
+      client.post('/api/v1/machine-agents/heartbeat', {
+        machineId: rover,
+        agentId: agent.body.item.id,
+        agentToken: agent.body.item.agentToken,
+      }),
+    );
     await track(client.post(`/api/v1/machines/${rover}/agents/${agent.body.item.id}/revoke`));
     const g = `/api/v1/machines/${rover}/graph`;
     await track(client.get(g));
     const n1 = await track(client.post(`${g}/nodes`, { type: 'task', title: 'a' }));
     const n2 = await track(client.post(`${g}/nodes`, { type: 'outcome', title: 'b' }));
     await track(client.patch(`${g}/nodes/${n1.body.item.id}`, { data: { x: 1 } }));
-    const e = await track(client.post(`${g}/edges`, { sourceNodeId: n1.body.item.id, targetNodeId: n2.body.item.id, type: 'result' }));
+    const e = await track(
+      client.post(`${g}/edges`, { sourceNodeId: n1.body.item.id, targetNodeId: n2.body.item.id, type: 'result' }),
+    );
     await track(client.patch(`${g}/edges/${e.body.item.id}`, { label: 'x' }));
     await track(client.delete(`${g}/edges/${e.body.item.id}`));
     await track(client.delete(`${g}/nodes/${n2.body.item.id}`));
@@ -108,7 +160,9 @@ describe('Machine Markets mock', () => {
     await track(client.delete(`/api/v1/policies/${policy.body.item.id}`));
     await track(client.post(`/api/v1/machines/${rover}/agent-pairings/${pid}/revoke`));
     await track(client.get('/api/v1/audit-events'));
-    const missing = listOperations().map((op) => op.operationId).filter((id) => !seen.has(id));
+    const missing = listOperations()
+      .map((op) => op.operationId)
+      .filter((id) => !seen.has(id));
     expect(missing).toEqual([]);
   });
 
@@ -126,11 +180,27 @@ describe('Machine Markets mock', () => {
     const r = await client.post('/api/v1/policies', { name: 5, extra: true });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('VALIDATION_ERROR');
-    expect(r.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ location: 'body', path: '/name', rule: 'type' }), expect.objectContaining({ path: '/extra', rule: 'additionalProperties' })]));
-    expect((await client.get('/api/v1/policies?limit=0')).body.error.details[0]).toMatchObject({ location: 'query', path: '/limit', rule: 'minimum' });
+    expect(r.body.error.details).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ location: 'body', path: '/name', rule: 'type' }),
+        expect.objectContaining({ path: '/extra', rule: 'additionalProperties' }),
+      ]),
+    );
+    expect((await client.get('/api/v1/policies?limit=0')).body.error.details[0]).toMatchObject({
+      location: 'query',
+      path: '/limit',
+      rule: 'minimum',
+    });
     expect((await client.get('/api/v1/nothing')).body.error.code).toBe('NOT_FOUND');
     expect((await client.call('DELETE', '/api/v1/policies')).status).toBe(405);
-    expect((await client.call('POST', '/api/v1/policies', { rawBody: '{"name":', headers: { 'content-type': 'application/json' } })).body.error.code).toBe('VALIDATION_ERROR');
+    expect(
+      (
+        await client.call('POST', '/api/v1/policies', {
+          rawBody: '{"name":',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).body.error.code,
+    ).toBe('VALIDATION_ERROR');
   });
 
   it('forces error codes per operation, adds latency, resets, and takes a custom seed', async () => {
@@ -147,9 +217,14 @@ describe('Machine Markets mock', () => {
     api.setLatency(0);
     await client.post('/api/v1/policies', { name: 'temporary' });
     await api.reset();
-    expect((await client.get('/api/v1/policies')).body.items.map((p: { name: string }) => p.name)).not.toContain('temporary');
+    expect((await client.get('/api/v1/policies')).body.items.map((p: { name: string }) => p.name)).not.toContain(
+      'temporary',
+    );
 
-    const custom = await setupMachineMarketsServer({ baseUrl: 'http://custom.test', seed: async (m) => void (await m.call('createPolicy', { body: { name: 'only-this' } })) });
+    const custom = await setupMachineMarketsServer({
+      baseUrl: 'http://custom.test',
+      seed: async (m) => void (await m.call('createPolicy', { body: { name: 'only-this' } })),
+    });
     const c2 = new ContractClient('http://custom.test');
     server.use(...custom.api.handlers);
     expect((await c2.get('/api/v1/policies')).body.items.map((p: { name: string }) => p.name)).toEqual(['only-this']);
@@ -164,16 +239,22 @@ describe('Machine Markets mock', () => {
     const again = await client.post('/api/v1/policies', { name: 'once' }, h);
     expect(again.body).toEqual(first.body);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
-    expect((await client.get('/api/v1/policies')).body.items.filter((p: { name: string }) => p.name === 'once')).toHaveLength(1);
+    expect(
+      (await client.get('/api/v1/policies')).body.items.filter((p: { name: string }) => p.name === 'once'),
+    ).toHaveLength(1);
     const reused = await client.post('/api/v1/policies', { name: 'other' }, h);
     expect(reused.status).toBe(422);
     expect(reused.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
 
     const rover = fixtures().machines.rover!;
     const agent = { headers: { 'x-agent-pairing-token': fixtures().pairingTokens[rover]! } };
-    const o = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_humanity_pop' }, agent)).body.item;
+    const o = (await client.post('/api/v1/market/orders', { machineId: rover, serviceId: 'svc_humanity_pop' }, agent))
+      .body.item;
     await client.post(`/api/v1/market/orders/${o.id}/payment-intent`, { rail: 'wallet' }, agent);
-    expect((await client.post(`/api/v1/market/orders/${o.id}/payment-proof`, { txHash: `0x${'cd'.repeat(32)}` }, agent)).body.item.status).toBe('held');
+    expect(
+      (await client.post(`/api/v1/market/orders/${o.id}/payment-proof`, { txHash: `0x${'cd'.repeat(32)}` }, agent)).body
+        .item.status,
+    ).toBe('held');
     const cancel = await client.post(`/api/v1/market/orders/${o.id}/cancel`, {}, agent);
     expect(cancel.status).toBe(409);
     expect(cancel.body.error.code).toBe('ORDER_PAYMENT_HELD');
@@ -192,8 +273,14 @@ describe('Machine Markets mock', () => {
     const created = (await client.post('/api/v1/policies', { name: 'clocked' })).body.item;
     expect(Math.abs(Date.parse(created.createdAt) - Date.now())).toBeLessThan(5_000);
     api.advanceClock(601_000);
-    const late = await client.post('/api/v1/machines', { displayName: 'x', ownerId: 'o', machineType: 't', runtimeProfile: 'r', identityRef: 'peaqos:machine:1', identityProof: { challengeId: c.challengeId, signature: `0x${'11'.repeat(65)}` } });
+    const late = await client.post('/api/v1/machines', {
+      displayName: 'x',
+      ownerId: 'o',
+      machineType: 't',
+      runtimeProfile: 'r',
+      identityRef: 'peaqos:machine:1',
+      identityProof: { challengeId: c.challengeId, signature: `0x${'11'.repeat(65)}` },
+    });
     expect(late.body.error.code).toBe('MACHINE_IDENTITY_PROOF_EXPIRED');
   });
 });
-

@@ -45,17 +45,30 @@ describe('mock MCR over HTTP', () => {
     expect((await get('getMachineCard', '/machines/0')).status).toBe(422);
     expect((await get('getMachineCard', '/machines/abc')).status).toBe(422);
     expect((await get('getMetadata', '/metadata/0')).status).toBe(422);
-    expect((await get('getMachineProfile', '/machine/0x1234')).body).toEqual({ detail: 'Invalid Ethereum address format' });
+    expect((await get('getMachineProfile', '/machine/0x1234')).body).toEqual({
+      detail: 'Invalid Ethereum address format',
+    });
     expect((await get('getOperatorMachines', `/operator/${didOf(OPERATOR_A)}/machines?limit=21`)).status).toBe(422);
   });
 
   it('can be changed at run time through its control API', async () => {
-    await fetch(`${mcr.url}/__control/machines`, { method: 'POST', body: JSON.stringify({ machineId: 42, walletLabel: 'machine:42', bondStatus: 'unbonded' }), headers: { 'content-type': 'application/json' } });
+    await fetch(`${mcr.url}/__control/machines`, {
+      method: 'POST',
+      body: JSON.stringify({ machineId: 42, walletLabel: 'machine:42', bondStatus: 'unbonded' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect((await get('getMachineCard', '/machines/42')).body.bond_status).toBe('unbonded');
     await fetch(`${mcr.url}/__control/machines/42`, { method: 'DELETE' });
     expect((await get('getMachineCard', '/machines/42')).status).toBe(404);
-    for (const [mode, status] of [['503', 503], ['429', 429]] as const) {
-      await fetch(`${mcr.url}/__control/failure`, { method: 'POST', body: JSON.stringify({ mode }), headers: { 'content-type': 'application/json' } });
+    for (const [mode, status] of [
+      ['503', 503],
+      ['429', 429],
+    ] as const) {
+      await fetch(`${mcr.url}/__control/failure`, {
+        method: 'POST',
+        body: JSON.stringify({ mode }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect((await get('getMachineCard', '/machines/1')).status).toBe(status);
     }
     await fetch(`${mcr.url}/__control/reset`, { method: 'POST' });

@@ -1,9 +1,23 @@
 // Every allowed and every refused transition of both state machines.
 import { describe, expect, it } from 'vitest';
-import { CLOSED_ORDER_STATUSES, ORDER_STATUSES, ORDER_TRANSITIONS, PAYMENT_STATUSES, PAYMENT_TRANSITIONS, orderStep, paymentStep, type OrderAction, type PaymentAction } from '../src/modules/orders/state.ts';
+import {
+  CLOSED_ORDER_STATUSES,
+  ORDER_STATUSES,
+  ORDER_TRANSITIONS,
+  PAYMENT_STATUSES,
+  PAYMENT_TRANSITIONS,
+  orderStep,
+  paymentStep,
+  type OrderAction,
+  type PaymentAction,
+} from '../src/modules/orders/state.ts';
 
-const orderCases = ORDER_STATUSES.flatMap((from) => (Object.keys(ORDER_TRANSITIONS) as OrderAction[]).map((action) => [from, action] as const));
-const paymentCases = PAYMENT_STATUSES.flatMap((from) => (Object.keys(PAYMENT_TRANSITIONS) as PaymentAction[]).map((action) => [from, action] as const));
+const orderCases = ORDER_STATUSES.flatMap((from) =>
+  (Object.keys(ORDER_TRANSITIONS) as OrderAction[]).map((action) => [from, action] as const),
+);
+const paymentCases = PAYMENT_STATUSES.flatMap((from) =>
+  (Object.keys(PAYMENT_TRANSITIONS) as PaymentAction[]).map((action) => [from, action] as const),
+);
 
 const ALLOWED_ORDER: Record<string, string> = {
   'created await-payment': 'payment_pending',
@@ -79,7 +93,9 @@ describe('payment state machine', () => {
     else expect(code).toBe('VALIDATION_ERROR');
   });
   it('has exactly the documented transitions', () => {
-    const allowed = paymentCases.filter(([f, a]) => PAYMENT_TRANSITIONS[a].from.includes(f)).map(([f, a]) => `${f} ${a}`);
+    const allowed = paymentCases
+      .filter(([f, a]) => PAYMENT_TRANSITIONS[a].from.includes(f))
+      .map(([f, a]) => `${f} ${a}`);
     expect(allowed.sort()).toEqual(Object.keys(ALLOWED_PAYMENT).sort());
   });
 });

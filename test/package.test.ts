@@ -20,11 +20,21 @@ afterAll(() => {
 });
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}) {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? dir, env: { ...process.env, ...opts.env }, encoding: 'utf8', timeout: opts.timeout ?? 60_000 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? dir,
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 60_000,
+  });
   return { ...r, all: `${r.stdout}\n${r.stderr}` };
 }
 
-function startBin(name: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+function startBin(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
   const proc = spawn(bin(name), args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   let out = '';
@@ -42,7 +52,11 @@ function startBin(name: string, args: string[], env: Record<string, string>, rea
 }
 
 /** Like sh, without blocking the test worker (an install compiles better-sqlite3 for about a minute). */
-function shAsync(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ status: number | null; all: string }> {
+function shAsync(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string } = {},
+): Promise<{ status: number | null; all: string }> {
   return new Promise((done) => {
     const p = spawn(cmd, args, { cwd: opts.cwd ?? dir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let all = '';
@@ -54,14 +68,35 @@ function shAsync(cmd: string, args: string[], opts: { cwd?: string } = {}): Prom
 
 beforeAll(async () => {
   // dist/ is built by the suite's global set-up; --ignore-scripts keeps other test files' dist/ untouched.
-  const pack = await shAsync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], { cwd: process.cwd() });
+  const pack = await shAsync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], {
+    cwd: process.cwd(),
+  });
   expect(pack.status, pack.all).toBe(0);
   const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', allowScripts: { 'better-sqlite3': true, msw: true } }));
-  const install = await shAsync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball)]);
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'consumer',
+      private: true,
+      type: 'module',
+      allowScripts: { 'better-sqlite3': true, msw: true },
+    }),
+  );
+  const install = await shAsync('npm', [
+    'install',
+    '--omit=dev',
+    '--no-audit',
+    '--no-fund',
+    '--prefer-offline',
+    join(dir, tarball),
+  ]);
   expect(install.status, install.all).toBe(0);
   // Production dependencies only: no compiler, no test runner, no TypeScript runner.
-  for (const dev of ['typescript', 'tsx', 'vitest', 'esbuild']) expect(sh('node', ['-e', `import('${dev}').then(()=>process.exit(1),()=>process.exit(0))`]).status, `${dev} installed`).toBe(0);
+  for (const dev of ['typescript', 'tsx', 'vitest', 'esbuild'])
+    expect(
+      sh('node', ['-e', `import('${dev}').then(()=>process.exit(1),()=>process.exit(0))`]).status,
+      `${dev} installed`,
+    ).toBe(0);
 }, 660_000);
 
 describe('the installed package', () => {
@@ -76,12 +111,25 @@ describe('the installed package', () => {
     const orchestrator = await startBin(
       'peaqos-orchestrator',
       ['serve'],
-      { PORT: '0', HOST: '127.0.0.1', PEAQOS_DATABASE_URL: join(dir, 'data', 'orchestrator.sqlite'), PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcrPort}`, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_MCR_REQUESTS_PER_MINUTE: '0', PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000', PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000' },
+      {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        PEAQOS_DATABASE_URL: join(dir, 'data', 'orchestrator.sqlite'),
+        PEAQOS_MCR_API_URL: `http://127.0.0.1:${mcrPort}`,
+        PEAQOS_MCR_CACHE_TTL_MS: '0',
+        PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
+        PEAQOS_MACHINE_IDENTITY_CHALLENGE_TTL_MS: '2000',
+        PEAQOS_AGENT_PAIRING_CHALLENGE_TTL_MS: '2000',
+      },
       /listening on http:\/\/127\.0\.0\.1:(\d+)/,
     );
     const url = `http://127.0.0.1:${orchestrator.match[1]}`;
     expect(await (await fetch(`${url}/health`)).json()).toEqual({ ok: true });
-    const kit = sh(bin('peaqos-conformance'), ['--base-url', url, '--mcr-port', String(mcrPort), '--reporter', 'json', '--out', join(dir, 'report.json')], { timeout: 120_000 });
+    const kit = sh(
+      bin('peaqos-conformance'),
+      ['--base-url', url, '--mcr-port', String(mcrPort), '--reporter', 'json', '--out', join(dir, 'report.json')],
+      { timeout: 120_000 },
+    );
     expect(kit.status, kit.all).toBe(0);
     expect(kit.stdout).toMatch(/passed/);
     orchestrator.proc.kill('SIGTERM');
@@ -144,7 +192,18 @@ process.exit(0);
     const r = sh('node', ['use.mjs'], { timeout: 60_000 });
     expect(r.status, r.all).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(out).toMatchObject({ health: { ok: true }, machines: 0, conformance: { failed: 0 }, closed: { cut: 0 }, mockMachines: expect.any(Number), nodeMock: 'function', browser: 200, mcr: 200, errors: 404, express: true });
+    expect(out).toMatchObject({
+      health: { ok: true },
+      machines: 0,
+      conformance: { failed: 0 },
+      closed: { cut: 0 },
+      mockMachines: expect.any(Number),
+      nodeMock: 'function',
+      browser: 200,
+      mcr: 200,
+      errors: 404,
+      express: true,
+    });
     expect(out.conformance.passed).toBeGreaterThan(0);
     expect(out.operations).toBeGreaterThan(40);
     expect(out.mockMachines).toBeGreaterThan(0);
@@ -170,7 +229,23 @@ export async function use(): Promise<[RunningOrchestrator, MockApi, Report, Mark
 `,
     );
     const tsc = createRequire(resolve('package.json')).resolve('typescript/bin/tsc');
-    const r = sh('node', [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--typeRoots', resolve('node_modules/@types'), 'consumer.ts']);
+    const r = sh('node', [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      '--typeRoots',
+      resolve('node_modules/@types'),
+      'consumer.ts',
+    ]);
     expect(r.status, r.all).toBe(0);
   }, 60_000);
 });

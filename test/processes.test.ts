@@ -14,7 +14,11 @@ let mcrUrl: string;
 
 beforeAll(async () => {
   mcrUrl = (await startMockMcr()).url;
-  const server = await startOrchestrator({ PEAQOS_MCR_API_URL: mcrUrl, PEAQOS_MCR_CACHE_TTL_MS: '0', PEAQOS_DATABASE_URL: join(dataDir, 'orchestrator.sqlite') });
+  const server = await startOrchestrator({
+    PEAQOS_MCR_API_URL: mcrUrl,
+    PEAQOS_MCR_CACHE_TTL_MS: '0',
+    PEAQOS_DATABASE_URL: join(dataDir, 'orchestrator.sqlite'),
+  });
   api = new ContractClient(server.url);
 }, 40_000);
 
@@ -26,18 +30,31 @@ afterAll(async () => {
 describe('separate processes over HTTP', () => {
   it('registers, activates, reads back, and reports MCR outages', async () => {
     const ref = machineDid(3);
-    const created = await api.post('/api/v1/machines', machineBody(ref, { identityProof: await machineProof(api, ref, machineWallet(3)) }));
+    const created = await api.post(
+      '/api/v1/machines',
+      machineBody(ref, { identityProof: await machineProof(api, ref, machineWallet(3)) }),
+    );
     expect(created.status).toBe(201);
     const id = created.body.item.id;
     expect((await api.patch(`/api/v1/machines/${id}`, { status: 'active' })).body.item.status).toBe('active');
-    expect((await api.get(`/api/v1/machines/${id}`)).body.item.identityProof.signerAddress).toBe(machineWallet(3).address);
+    expect((await api.get(`/api/v1/machines/${id}`)).body.item.identityProof.signerAddress).toBe(
+      machineWallet(3).address,
+    );
     expect((await api.get('/api/v1/readiness')).body.status).toBe('ready');
-    await fetch(`${mcrUrl}/__control/failure`, { method: 'POST', body: JSON.stringify({ mode: '503' }), headers: { 'content-type': 'application/json' } });
+    await fetch(`${mcrUrl}/__control/failure`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: '503' }),
+      headers: { 'content-type': 'application/json' },
+    });
     const down = await api.get(`/api/v1/machines/${id}`);
     expect(down.status).toBe(503);
     expect(down.body.error.code).toBe('PEAQOS_IDENTITY_UNAVAILABLE');
     await fetch(`${mcrUrl}/__control/machines/3`, { method: 'DELETE' });
-    await fetch(`${mcrUrl}/__control/failure`, { method: 'POST', body: JSON.stringify({ mode: 'none' }), headers: { 'content-type': 'application/json' } });
+    await fetch(`${mcrUrl}/__control/failure`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'none' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect((await api.get(`/api/v1/machines/${id}`)).body.error.code).toBe('MACHINE_NOT_ACTIVATED');
   });
 });

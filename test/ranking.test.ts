@@ -6,13 +6,35 @@ import { normalisePolicy } from '../src/modules/pairings/policy.ts';
 
 const catalog = loadCatalog();
 const base = catalog.service('svc_qvac_llm_local')!;
-const svc = (over: Partial<CatalogService>): CatalogService => ({ ...base, ...over, pricing: { ...base.pricing, ...(over.pricing ?? {}) } });
-const policy = (over: Partial<MachinePolicyRule>): MachinePolicyRule => ({ id: 'p', name: 'p', allowedSkillKeys: [], deniedSkillKeys: [], budgetCap: null, regionRules: [], nativeOnly: false, handoffAllowed: true, requiredCapabilities: [], ...over });
+const svc = (over: Partial<CatalogService>): CatalogService => ({
+  ...base,
+  ...over,
+  pricing: { ...base.pricing, ...(over.pricing ?? {}) },
+});
+const policy = (over: Partial<MachinePolicyRule>): MachinePolicyRule => ({
+  id: 'p',
+  name: 'p',
+  allowedSkillKeys: [],
+  deniedSkillKeys: [],
+  budgetCap: null,
+  regionRules: [],
+  nativeOnly: false,
+  handoffAllowed: true,
+  requiredCapabilities: [],
+  ...over,
+});
 
 describe('rankServices', () => {
   it('with a limit returns exactly the head of the full ranking, reasons included, and the same exclusions', () => {
-    const services = catalog.services.flatMap((s, i) => [s, svc({ ...s, id: `${s.id}_copy${i}`, region: i % 2 ? 'eu-central' : 'us-east' })]);
-    const ctx = { region: 'eu-central', budget: { amount: 0.5, currency: 'USDT' }, runtimeProviders: new Set(['qvac']) };
+    const services = catalog.services.flatMap((s, i) => [
+      s,
+      svc({ ...s, id: `${s.id}_copy${i}`, region: i % 2 ? 'eu-central' : 'us-east' }),
+    ]);
+    const ctx = {
+      region: 'eu-central',
+      budget: { amount: 0.5, currency: 'USDT' },
+      runtimeProviders: new Set(['qvac']),
+    };
     const full = rankServices(services, ctx);
     expect(full.ranked.length).toBeGreaterThan(5);
     for (const limit of [0, 1, 3, full.ranked.length, full.ranked.length + 5]) {
@@ -36,11 +58,23 @@ describe('rankServices', () => {
     const x = svc({ id: 'x', pricing: { mode: 'fixed', amount: 0, currency: 'USDT', rate: null, notes: [] } });
     const y = svc({ id: 'y', pricing: { mode: 'fixed', amount: 0, currency: 'USDT', rate: null, notes: [] } });
     const z = svc({ id: 'z', pricing: { mode: 'fixed', amount: 0, currency: 'USDT', rate: null, notes: [] } });
-    for (const order of [[z, x, y], [y, z, x], [x, y, z]]) {
+    for (const order of [
+      [z, x, y],
+      [y, z, x],
+      [x, y, z],
+    ]) {
       expect(rankServices(order, {}).ranked.map((r) => r.service.id)).toEqual(['x', 'y', 'z']);
     }
-    const cheap = svc({ id: 'k', integrationStatus: 'credentials-required', pricing: { mode: 'fixed', amount: 1, currency: 'USDT', rate: null, notes: [] } });
-    const dear = svc({ id: 'j', integrationStatus: 'credentials-required', pricing: { mode: 'fixed', amount: 1.0000001, currency: 'USDT', rate: null, notes: [] } });
+    const cheap = svc({
+      id: 'k',
+      integrationStatus: 'credentials-required',
+      pricing: { mode: 'fixed', amount: 1, currency: 'USDT', rate: null, notes: [] },
+    });
+    const dear = svc({
+      id: 'j',
+      integrationStatus: 'credentials-required',
+      pricing: { mode: 'fixed', amount: 1.0000001, currency: 'USDT', rate: null, notes: [] },
+    });
     const r = rankServices([dear, cheap], {});
     expect(r.ranked[0]!.score).toBe(r.ranked[1]!.score);
     expect(r.ranked.map((q) => q.service.id)).toEqual(['k', 'j']);
@@ -75,9 +109,20 @@ describe('rankServices', () => {
 
   it('applies the delegation policy and the machine policies, and reports every exclusion', () => {
     const services = catalog.services;
-    const delegation = normalisePolicy({ deniedServiceIds: ['svc_geodnet_rtk_us'], perTransactionLimit: 0.005, currency: 'USDC' });
-    const machinePolicy = policy({ name: 'eu only', regionRules: ['eu-central'], deniedSkillKeys: ['akash.compute-lease'] });
-    const { ranked, excluded } = rankServices(services, { delegationPolicy: delegation, machinePolicies: [machinePolicy] });
+    const delegation = normalisePolicy({
+      deniedServiceIds: ['svc_geodnet_rtk_us'],
+      perTransactionLimit: 0.005,
+      currency: 'USDC',
+    });
+    const machinePolicy = policy({
+      name: 'eu only',
+      regionRules: ['eu-central'],
+      deniedSkillKeys: ['akash.compute-lease'],
+    });
+    const { ranked, excluded } = rankServices(services, {
+      delegationPolicy: delegation,
+      machinePolicies: [machinePolicy],
+    });
     const why = Object.fromEntries(excluded.map((e) => [e.serviceId, e.reasons.join('; ')]));
     expect(why.svc_geodnet_rtk_us).toMatch(/denied by the pairing's delegation policy/);
     expect(why.svc_geodnet_rtk_x402).toMatch(/per-transaction limit/);
@@ -86,12 +131,19 @@ describe('rankServices', () => {
     expect(ranked.every((r) => !why[r.service.id])).toBe(true);
     const native = rankServices(services, { machinePolicies: [policy({ name: 'native', nativeOnly: true })] });
     expect(native.ranked.every((r) => r.service.executionMode === 'native')).toBe(true);
-    const capped = rankServices(services, { machinePolicies: [policy({ name: 'cap', budgetCap: { amount: 0.01, currency: 'USDT' } })] });
-    expect(capped.excluded.find((e) => e.serviceId === 'svc_filecoin_pin_paysh')!.reasons.join()).toMatch(/caps spend at 0.01 USDT/);
+    const capped = rankServices(services, {
+      machinePolicies: [policy({ name: 'cap', budgetCap: { amount: 0.01, currency: 'USDT' } })],
+    });
+    expect(capped.excluded.find((e) => e.serviceId === 'svc_filecoin_pin_paysh')!.reasons.join()).toMatch(
+      /caps spend at 0.01 USDT/,
+    );
   });
 
   it('keeps to the query: other service types are neither ranked nor reported as excluded', () => {
-    const { ranked, excluded } = rankServices(catalog.services, { serviceType: 'data.location', operation: 'position.correct' });
+    const { ranked, excluded } = rankServices(catalog.services, {
+      serviceType: 'data.location',
+      operation: 'position.correct',
+    });
     expect(ranked.map((r) => r.service.serviceType)).toEqual(['data.location', 'data.location']);
     expect(excluded).toEqual([]);
   });

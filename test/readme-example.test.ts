@@ -17,7 +17,18 @@ it("runs the README's vitest example as written", () => {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'example.test.ts'), code);
   writeFileSync(join(dir, 'vitest.config.mjs'), "export default { test: { include: ['example.test.ts'] } };\n");
-  const r = spawnSync(process.execPath, [join(process.cwd(), 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, '--config', join(dir, 'vitest.config.mjs')], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(process.cwd(), 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      '--root',
+      dir,
+      '--config',
+      join(dir, 'vitest.config.mjs'),
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   expect(r.stdout).toMatch(/1 passed/);
 }, 150_000);
@@ -29,7 +40,10 @@ it("runs the README's express example as written: host route, mounted API, docs"
   expect(code.trim().split('\n').length).toBeLessThanOrEqual(12);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'express-example.mjs'), code);
-  const proc = spawn(process.execPath, [join(dir, 'express-example.mjs')], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(dir, 'express-example.mjs')], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

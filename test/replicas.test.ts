@@ -36,7 +36,10 @@ interface Topology {
   start(): Promise<{ urls: string[]; drop(): Promise<void> }>;
 }
 
-const serverEnv = () => ({ PEAQOS_MCR_API_URL: mcrUrl, PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'replica-shared-session-secret-0123456789abcdef' });
+const serverEnv = () => ({
+  PEAQOS_MCR_API_URL: mcrUrl,
+  PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'replica-shared-session-secret-0123456789abcdef',
+});
 
 function sqliteFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'peaqos-replicas-'));
@@ -60,7 +63,14 @@ const topologies: Topology[] = [
       return {
         urls: replicas.map((r) => r.url),
         drop: async () => {
-          await Promise.all(replicas.map((r) => new Promise<void>((resolve) => (r.proc.exitCode !== null ? resolve() : (r.proc.once('exit', () => resolve()), r.proc.kill('SIGTERM'))))));
+          await Promise.all(
+            replicas.map(
+              (r) =>
+                new Promise<void>((resolve) =>
+                  r.proc.exitCode !== null ? resolve() : (r.proc.once('exit', () => resolve()), r.proc.kill('SIGTERM')),
+                ),
+            ),
+          );
           await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
           await admin.destroy();
         },
@@ -87,7 +97,10 @@ const topologies: Topology[] = [
 /** Every answer of a race: a 5xx is a defect unless it is 503 STORE_BUSY (nothing written, retry). */
 function noServerErrors(...answers: CallResult[]) {
   for (const a of answers) {
-    if (a.status >= 500) expect(a.body?.error?.code, `${a.operationId} answered ${a.status}: ${JSON.stringify(a.body)}`).toBe('STORE_BUSY');
+    if (a.status >= 500)
+      expect(a.body?.error?.code, `${a.operationId} answered ${a.status}: ${JSON.stringify(a.body)}`).toBe(
+        'STORE_BUSY',
+      );
   }
 }
 const ok = (a: CallResult) => a.status >= 200 && a.status < 300;
@@ -111,8 +124,18 @@ for (const topology of topologies) {
     afterAll(async () => drop?.());
 
     const agent = (h: { pairingToken: string }) => ({ headers: { 'x-agent-pairing-token': h.pairingToken } });
-    const order = (c: ContractClient, machineId: string, p: { pairingToken: string }, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-      c.post('/api/v1/market/orders', { machineId, serviceId: FIXED_1_USDT, ...extra }, { headers: { ...agent(p).headers, ...headers } });
+    const order = (
+      c: ContractClient,
+      machineId: string,
+      p: { pairingToken: string },
+      extra: Record<string, unknown> = {},
+      headers: Record<string, string> = {},
+    ) =>
+      c.post(
+        '/api/v1/market/orders',
+        { machineId, serviceId: FIXED_1_USDT, ...extra },
+        { headers: { ...agent(p).headers, ...headers } },
+      );
 
     it('revoke vs rotate: an acknowledged revoke stays revoked, and no rotated token places an order', async () => {
       for (let round = 0; round < ROUNDS; round++) {
@@ -141,12 +164,16 @@ for (const topology of topologies) {
         const daily = 100 + round;
         const proof = await pairingProof(a, m1.id, w);
         const [p1, p2, rot] = await Promise.all([
-          a.patch(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}`, { delegationPolicy: { perTransactionLimit: per } }),
+          a.patch(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}`, {
+            delegationPolicy: { perTransactionLimit: per },
+          }),
           b.patch(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}`, { delegationPolicy: { dailySpendLimit: daily } }),
           a.post(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}/sessions`, { agentProof: proof }),
         ]);
         noServerErrors(p1, p2, rot);
-        expect([p1.status, p2.status, rot.status], JSON.stringify([p1.body, p2.body, rot.body])).toEqual([200, 200, 201]);
+        expect([p1.status, p2.status, rot.status], JSON.stringify([p1.body, p2.body, rot.body])).toEqual([
+          200, 200, 201,
+        ]);
         const policy = (await b.get(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}`)).body.item.delegationPolicy;
         expect(policy, `round ${round}`).toMatchObject({ perTransactionLimit: per, dailySpendLimit: daily });
       }
@@ -155,9 +182,14 @@ for (const topology of topologies) {
     it('archive vs create order: never an archived machine with an open order', async () => {
       const p = await pair(b, m2.id, Wallet.createRandom());
       for (let round = 0; round < ROUNDS; round++) {
-        const [archive, placed] = await Promise.all([a.patch(`/api/v1/machines/${m2.id}`, { status: 'archived' }), order(b, m2.id, p)]);
+        const [archive, placed] = await Promise.all([
+          a.patch(`/api/v1/machines/${m2.id}`, { status: 'archived' }),
+          order(b, m2.id, p),
+        ]);
         noServerErrors(archive, placed);
-        expect(ok(archive) && ok(placed), `round ${round}: both the archive and the order were acknowledged`).toBe(false);
+        expect(ok(archive) && ok(placed), `round ${round}: both the archive and the order were acknowledged`).toBe(
+          false,
+        );
         expect(ok(archive) || ok(placed), `round ${round}: ${JSON.stringify([archive.body, placed.body])}`).toBe(true);
         if (ok(archive)) {
           expect((await a.patch(`/api/v1/machines/${m2.id}`, { status: 'active' })).status).toBe(200);
@@ -171,7 +203,10 @@ for (const topology of topologies) {
     it('revoke vs create order: never a revoked pairing with an open order', async () => {
       for (let round = 0; round < ROUNDS; round++) {
         const p = await pair(a, m1.id, Wallet.createRandom());
-        const [revoke, placed] = await Promise.all([b.post(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}/revoke`), order(a, m1.id, p)]);
+        const [revoke, placed] = await Promise.all([
+          b.post(`/api/v1/machines/${m1.id}/agent-pairings/${p.id}/revoke`),
+          order(a, m1.id, p),
+        ]);
         noServerErrors(revoke, placed);
         expect(ok(revoke) && ok(placed), `round ${round}: both the revoke and the order were acknowledged`).toBe(false);
         expect(ok(revoke) || ok(placed), `round ${round}: ${JSON.stringify([revoke.body, placed.body])}`).toBe(true);
@@ -187,7 +222,9 @@ for (const topology of topologies) {
       const p = await pair(a, m1.id, Wallet.createRandom());
       for (let round = 0; round < ROUNDS; round++) {
         const o = (await order(a, m1.id, p)).body.item;
-        expect((await a.post(`/api/v1/market/orders/${o.id}/payment-intent`, { rail: 'wallet' }, agent(p))).status).toBe(201);
+        expect(
+          (await a.post(`/api/v1/market/orders/${o.id}/payment-intent`, { rail: 'wallet' }, agent(p))).status,
+        ).toBe(201);
         const txHash = `0x${randomBytes(32).toString('hex')}`;
         const [cancel, proof] = await Promise.all([
           a.post(`/api/v1/market/orders/${o.id}/cancel`, {}, agent(p)),
@@ -213,12 +250,28 @@ for (const topology of topologies) {
       for (let round = 0; round < ROUNDS; round++) {
         const o = (await order(a, m1.id, p)).body.item;
         await a.post(`/api/v1/market/orders/${o.id}/payment-intent`, { rail: 'wallet' }, agent(p));
-        expect((await b.post(`/api/v1/market/orders/${o.id}/payment-proof`, { txHash: `0x${randomBytes(32).toString('hex')}` }, agent(p))).status).toBe(200);
+        expect(
+          (
+            await b.post(
+              `/api/v1/market/orders/${o.id}/payment-proof`,
+              { txHash: `0x${randomBytes(32).toString('hex')}` },
+              agent(p),
+            )
+          ).status,
+        ).toBe(200);
         expect((await a.post(`/api/v1/market/orders/${o.id}/execute`, {}, agent(p))).body.item.status).toBe('handoff');
-        expect((await b.post(`/api/v1/market/orders/${o.id}/confirm`, {}, agent(p))).body.item.paymentStatus).toBe('release_pending');
-        const [release, refund] = await Promise.all([a.post(`/api/v1/market/orders/${o.id}/payment/release`, {}), b.post(`/api/v1/market/orders/${o.id}/payment/refund`, {})]);
+        expect((await b.post(`/api/v1/market/orders/${o.id}/confirm`, {}, agent(p))).body.item.paymentStatus).toBe(
+          'release_pending',
+        );
+        const [release, refund] = await Promise.all([
+          a.post(`/api/v1/market/orders/${o.id}/payment/release`, {}),
+          b.post(`/api/v1/market/orders/${o.id}/payment/refund`, {}),
+        ]);
         noServerErrors(release, refund);
-        expect([ok(release), ok(refund)].filter(Boolean), `round ${round}: ${JSON.stringify([release.body, refund.body])}`).toHaveLength(1);
+        expect(
+          [ok(release), ok(refund)].filter(Boolean),
+          `round ${round}: ${JSON.stringify([release.body, refund.body])}`,
+        ).toHaveLength(1);
         const stored = (await a.get(`/api/v1/market/orders/${o.id}/payment`)).body.item.status;
         expect(stored).toBe(ok(release) ? 'released' : 'refunded');
       }
@@ -226,13 +279,18 @@ for (const topology of topologies) {
 
     it('concurrent orders vs the daily limit: never more than the limit, on either replica', async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        const p = await pair(a, m1.id, Wallet.createRandom(), { delegationPolicy: { perTransactionLimit: 1, dailySpendLimit: 3, currency: 'USDT' } });
+        const p = await pair(a, m1.id, Wallet.createRandom(), {
+          delegationPolicy: { perTransactionLimit: 1, dailySpendLimit: 3, currency: 'USDT' },
+        });
         const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => order(i % 2 ? a : b, m1.id, p)));
         noServerErrors(...answers);
         const placed = answers.filter(ok);
         expect(placed.length, `round ${round}`).toBeLessThanOrEqual(3);
-        for (const r of answers.filter((x) => !ok(x) && x.status !== 503)) expect(r.body.error.code).toBe('AGENT_DAILY_LIMIT_EXCEEDED');
-        const stored = (await b.get(`/api/v1/market/orders?machineId=${m1.id}&limit=500`)).body.items.filter((o: { agentPairingId: string }) => o.agentPairingId === p.id);
+        for (const r of answers.filter((x) => !ok(x) && x.status !== 503))
+          expect(r.body.error.code).toBe('AGENT_DAILY_LIMIT_EXCEEDED');
+        const stored = (await b.get(`/api/v1/market/orders?machineId=${m1.id}&limit=500`)).body.items.filter(
+          (o: { agentPairingId: string }) => o.agentPairingId === p.id,
+        );
         expect(stored.map((o: { id: string }) => o.id).sort()).toEqual(placed.map((r) => r.body.item.id).sort());
       }
     });
@@ -241,13 +299,18 @@ for (const topology of topologies) {
       const p = await pair(a, m1.id, Wallet.createRandom());
       for (let round = 0; round < ROUNDS; round++) {
         const key = `order-${round}-${randomBytes(4).toString('hex')}`;
-        const [r1, r2] = await Promise.all([order(a, m1.id, p, {}, { 'idempotency-key': key }), order(b, m1.id, p, {}, { 'idempotency-key': key })]);
+        const [r1, r2] = await Promise.all([
+          order(a, m1.id, p, {}, { 'idempotency-key': key }),
+          order(b, m1.id, p, {}, { 'idempotency-key': key }),
+        ]);
         noServerErrors(r1, r2);
         const created = [r1, r2].filter((r) => r.status === 201);
         expect(created.length, JSON.stringify([r1.body, r2.body])).toBeGreaterThanOrEqual(1);
         for (const r of [r1, r2]) if (r.status !== 201) expect(r.body.error.code).toBe('IDEMPOTENCY_KEY_IN_PROGRESS');
         expect(new Set(created.map((r) => r.body.item.id)).size).toBe(1);
-        const mine = (await a.get(`/api/v1/market/orders?machineId=${m1.id}&limit=500`)).body.items.filter((o: { id: string; agentPairingId: string }) => o.agentPairingId === p.id);
+        const mine = (await a.get(`/api/v1/market/orders?machineId=${m1.id}&limit=500`)).body.items.filter(
+          (o: { id: string; agentPairingId: string }) => o.agentPairingId === p.id,
+        );
         expect(mine.filter((o: { id: string }) => o.id === created[0]!.body.item.id)).toHaveLength(1);
         expect(mine, `round ${round}: one key made ${mine.length - round} orders`).toHaveLength(round + 1);
       }

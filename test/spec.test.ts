@@ -17,40 +17,97 @@ describe('openapi.yaml', () => {
     expect(ops.length).toBeGreaterThanOrEqual(60);
     const ids = new Set(ops.map((o) => o.operationId));
     for (const id of [
-      'getHealth', 'getReadiness', 'createMachineIdentityChallenge', 'listMachines', 'createMachine', 'getMachine', 'updateMachine',
-      'listAgentPairings', 'getAgentPairing', 'createAgentPairingChallenge', 'createAgentPairing', 'createAgentPairingSession', 'updateAgentPairing', 'revokeAgentPairing',
-      'listSkills', 'getSkill', 'listMarketServices', 'getMarketService', 'listMarketAdapters', 'getMarketAdapter', 'searchMarket',
-      'listMarketOrders', 'createMarketOrder', 'getMarketOrder', 'createMarketPaymentIntent', 'submitMarketPaymentProof', 'getMarketPayment',
-      'lockMarketPaymentEscrow', 'releaseMarketPayment', 'refundMarketPayment', 'executeMarketOrder', 'confirmMarketOrder', 'disputeMarketOrder', 'cancelMarketOrder',
-      'listRuntimeEndpoints', 'getRuntimeEndpoint', 'upsertRuntimeEndpoint', 'deleteRuntimeEndpoint', 'enrollMachineAgent', 'machineAgentHeartbeat',
-      'getGraph', 'createGraphNode', 'updateGraphNode', 'deleteGraphNode', 'createGraphEdge', 'updateGraphEdge', 'deleteGraphEdge',
-      'listTasks', 'createTask', 'getTask', 'discoverTask', 'resolveTask', 'executeTask', 'listRoutes', 'listOutcomes', 'listRuns', 'getRun',
-      'listPolicies', 'createPolicy', 'getPolicy', 'updatePolicy', 'listAuditEvents',
+      'getHealth',
+      'getReadiness',
+      'createMachineIdentityChallenge',
+      'listMachines',
+      'createMachine',
+      'getMachine',
+      'updateMachine',
+      'listAgentPairings',
+      'getAgentPairing',
+      'createAgentPairingChallenge',
+      'createAgentPairing',
+      'createAgentPairingSession',
+      'updateAgentPairing',
+      'revokeAgentPairing',
+      'listSkills',
+      'getSkill',
+      'listMarketServices',
+      'getMarketService',
+      'listMarketAdapters',
+      'getMarketAdapter',
+      'searchMarket',
+      'listMarketOrders',
+      'createMarketOrder',
+      'getMarketOrder',
+      'createMarketPaymentIntent',
+      'submitMarketPaymentProof',
+      'getMarketPayment',
+      'lockMarketPaymentEscrow',
+      'releaseMarketPayment',
+      'refundMarketPayment',
+      'executeMarketOrder',
+      'confirmMarketOrder',
+      'disputeMarketOrder',
+      'cancelMarketOrder',
+      'listRuntimeEndpoints',
+      'getRuntimeEndpoint',
+      'upsertRuntimeEndpoint',
+      'deleteRuntimeEndpoint',
+      'enrollMachineAgent',
+      'machineAgentHeartbeat',
+      'getGraph',
+      'createGraphNode',
+      'updateGraphNode',
+      'deleteGraphNode',
+      'createGraphEdge',
+      'updateGraphEdge',
+      'deleteGraphEdge',
+      'listTasks',
+      'createTask',
+      'getTask',
+      'discoverTask',
+      'resolveTask',
+      'executeTask',
+      'listRoutes',
+      'listOutcomes',
+      'listRuns',
+      'getRun',
+      'listPolicies',
+      'createPolicy',
+      'getPolicy',
+      'updatePolicy',
+      'listAuditEvents',
     ]) {
       expect(ids.has(id), id).toBe(true);
     }
   });
 
-  it.each(ops.map((o) => [o.operationId, o] as const))('%s has summary, source, examples and documented errors', (_id, op) => {
-    const o = op.operation;
-    expect(o.summary).toBeTruthy();
-    expect(['documented', 'designed']).toContain(o['x-peaqos-source']);
-    expect(Array.isArray(o['x-peaqos-errors'])).toBe(true);
-    expect(op.successStatuses.length).toBeGreaterThan(0);
-    for (const s of op.successStatuses) {
-      const r = resolveResponse(o.responses[s]);
-      if (r.content) expect(Object.keys(r.content['application/json'].examples ?? {}).length, `${s} example`).toBeGreaterThan(0);
-    }
-    const body = o.requestBody?.content?.['application/json'];
-    if (body) expect(Object.keys(body.examples ?? {}).length, 'request example').toBeGreaterThan(0);
-    for (const code of o['x-peaqos-errors'] as string[]) {
-      expect(table[code], `${code} in x-peaqos-error-codes`).toBeDefined();
-      const status = String(table[code]!.status);
-      expect(o.responses[status] ?? o.responses.default, `${code} -> ${status} documented`).toBeDefined();
-      expect(o.responses[status], `${code} has its own ${status} response`).toBeDefined();
-    }
-    expect(o.responses.default, 'default error response').toBeDefined();
-  });
+  it.each(ops.map((o) => [o.operationId, o] as const))(
+    '%s has summary, source, examples and documented errors',
+    (_id, op) => {
+      const o = op.operation;
+      expect(o.summary).toBeTruthy();
+      expect(['documented', 'designed']).toContain(o['x-peaqos-source']);
+      expect(Array.isArray(o['x-peaqos-errors'])).toBe(true);
+      expect(op.successStatuses.length).toBeGreaterThan(0);
+      for (const s of op.successStatuses) {
+        const r = resolveResponse(o.responses[s]);
+        if (r.content)
+          expect(Object.keys(r.content['application/json'].examples ?? {}).length, `${s} example`).toBeGreaterThan(0);
+      }
+      const body = o.requestBody?.content?.['application/json'];
+      if (body) expect(Object.keys(body.examples ?? {}).length, 'request example').toBeGreaterThan(0);
+      for (const code of o['x-peaqos-errors'] as string[]) {
+        expect(table[code], `${code} in x-peaqos-error-codes`).toBeDefined();
+        const status = String(table[code]!.status);
+        expect(o.responses[status] ?? o.responses.default, `${code} -> ${status} documented`).toBeDefined();
+        expect(o.responses[status], `${code} has its own ${status} response`).toBeDefined();
+      }
+      expect(o.responses.default, 'default error response').toBeDefined();
+    },
+  );
 
   it('has the same error table as the code', () => {
     const fromSpec = Object.fromEntries(Object.entries(table).map(([k, v]) => [k, v.status]));
@@ -59,12 +116,40 @@ describe('openapi.yaml', () => {
 
   it('lists every documented error code', () => {
     const documented = [
-      'AUTH_REQUIRED', 'AUTH_INVALID', 'AGENT_AUTH_REQUIRED', 'AGENT_AUTH_INVALID', 'AGENT_AUTH_EXPIRED', 'VALIDATION_ERROR', 'NOT_FOUND',
-      'MACHINE_NOT_ACTIVE', 'MACHINE_NOT_ACTIVATED', 'MACHINE_IDENTITY_EXISTS', 'MACHINE_IDENTITY_IMMUTABLE', 'MACHINE_IDENTITY_PROOF_REQUIRED',
-      'MACHINE_IDENTITY_PROOF_INVALID', 'MACHINE_IDENTITY_PROOF_EXPIRED', 'PEAQOS_IDENTITY_UNAVAILABLE', 'AGENT_PAIRING_PROOF_REQUIRED',
-      'AGENT_PAIRING_PROOF_INVALID', 'AGENT_PAIRING_PROOF_EXPIRED', 'AGENT_PAIRING_UNAVAILABLE', 'AGENT_PAIRING_REQUIRED', 'AGENT_PAIRING_INACTIVE',
-      'AGENT_POLICY_DENIED', 'AGENT_SPEND_LIMIT_EXCEEDED', 'AGENT_DAILY_LIMIT_EXCEEDED', 'OPEN_MARKET_ORDERS', 'QUOTE_EXPIRED', 'ROUTE_REQUIRED',
-      'ORDER_CLOSED', 'ORDER_NOT_DELIVERED', 'PAYMENT_REQUIRED', 'PAYMENT_RPC_REQUIRED', 'PAYMENT_RPC_ERROR', 'PAYMENT_NOT_MINED', 'PAYMENT_TX_FAILED',
+      'AUTH_REQUIRED',
+      'AUTH_INVALID',
+      'AGENT_AUTH_REQUIRED',
+      'AGENT_AUTH_INVALID',
+      'AGENT_AUTH_EXPIRED',
+      'VALIDATION_ERROR',
+      'NOT_FOUND',
+      'MACHINE_NOT_ACTIVE',
+      'MACHINE_NOT_ACTIVATED',
+      'MACHINE_IDENTITY_EXISTS',
+      'MACHINE_IDENTITY_IMMUTABLE',
+      'MACHINE_IDENTITY_PROOF_REQUIRED',
+      'MACHINE_IDENTITY_PROOF_INVALID',
+      'MACHINE_IDENTITY_PROOF_EXPIRED',
+      'PEAQOS_IDENTITY_UNAVAILABLE',
+      'AGENT_PAIRING_PROOF_REQUIRED',
+      'AGENT_PAIRING_PROOF_INVALID',
+      'AGENT_PAIRING_PROOF_EXPIRED',
+      'AGENT_PAIRING_UNAVAILABLE',
+      'AGENT_PAIRING_REQUIRED',
+      'AGENT_PAIRING_INACTIVE',
+      'AGENT_POLICY_DENIED',
+      'AGENT_SPEND_LIMIT_EXCEEDED',
+      'AGENT_DAILY_LIMIT_EXCEEDED',
+      'OPEN_MARKET_ORDERS',
+      'QUOTE_EXPIRED',
+      'ROUTE_REQUIRED',
+      'ORDER_CLOSED',
+      'ORDER_NOT_DELIVERED',
+      'PAYMENT_REQUIRED',
+      'PAYMENT_RPC_REQUIRED',
+      'PAYMENT_RPC_ERROR',
+      'PAYMENT_NOT_MINED',
+      'PAYMENT_TX_FAILED',
       'PAYMENT_TRANSFER_NOT_FOUND',
     ];
     for (const c of documented) expect(table[c]?.source, c).toBe('documented');

@@ -26,7 +26,10 @@ describe('SQLite client', () => {
       t.integer('id').primary();
       t.string('a');
     });
-    await db('t').insert([{ id: 1, a: 'x' }, { id: 2, a: 'y' }]);
+    await db('t').insert([
+      { id: 1, a: 'x' },
+      { id: 2, a: 'y' },
+    ]);
     expect(await db('t').where({ id: 2 }).first()).toEqual({ id: 2, a: 'y' });
     await db.schema.alterTable('t', (t) => t.string('b').defaultTo('z'));
     // The same SQL text as before, now against a table with one more column.
@@ -38,11 +41,16 @@ describe('SQLite client', () => {
     await db.schema.createTable('t', (t) => t.integer('id').primary());
     await db('t').insert(Array.from({ length: 20 }, (_, i) => ({ id: i })));
     for (let i = 0; i < STATEMENT_CACHE_SIZE + 50; i++) {
-      const rows = await db('t').select(db.raw(`id + ${i} as v`)).where('id', '<', 3).orderBy('id');
+      const rows = await db('t')
+        .select(db.raw(`id + ${i} as v`))
+        .where('id', '<', 3)
+        .orderBy('id');
       expect(rows.map((r: { v: number }) => r.v)).toEqual([i, i + 1, i + 2]);
     }
     // The first statements were evicted; running them again prepares them anew.
-    expect((await db('t').select(db.raw('id + 0 as v')).where('id', '<', 3).orderBy('id')).map((r: { v: number }) => r.v)).toEqual([0, 1, 2]);
+    expect(
+      (await db('t').select(db.raw('id + 0 as v')).where('id', '<', 3).orderBy('id')).map((r: { v: number }) => r.v),
+    ).toEqual([0, 1, 2]);
   });
 
   it('inlines limits with the same result as the bound form, for every page size', async () => {
@@ -56,7 +64,9 @@ describe('SQLite client', () => {
     // limit with offset keeps its bindings.
     expect((await db('t').orderBy('id').limit(3).offset(10)).map((r: { id: number }) => r.id)).toEqual([10, 11, 12]);
     // A limit written in raw SQL with a bound parameter is inlined too and means the same.
-    expect((await db.raw('select id from t order by id limit ?', [2])).map((r: { id: number }) => r.id)).toEqual([0, 1]);
+    expect((await db.raw('select id from t order by id limit ?', [2])).map((r: { id: number }) => r.id)).toEqual([
+      0, 1,
+    ]);
   });
 
   it('gives a read-only handle on a file that sees each commit and refuses writes', async () => {
@@ -66,11 +76,29 @@ describe('SQLite client', () => {
     const db = track(await openStore(file));
     const reader = track(createReadDb(file))!;
     expect(reader).toBeDefined();
-    await db('audit_events').insert({ id: 'aev_1', actor: 'api', type: 't', resource_type: 'r', resource_id: 'x', payload: '{}', created_at: '2026-01-01T00:00:00.000Z' });
+    await db('audit_events').insert({
+      id: 'aev_1',
+      actor: 'api',
+      type: 't',
+      resource_type: 'r',
+      resource_id: 'x',
+      payload: '{}',
+      created_at: '2026-01-01T00:00:00.000Z',
+    });
     expect(await reader('audit_events').where({ id: 'aev_1' }).first()).toMatchObject({ id: 'aev_1' });
     await db('audit_events').where({ id: 'aev_1' }).update({ actor: 'system' });
     expect((await reader('audit_events').where({ id: 'aev_1' }).first()).actor).toBe('system');
-    await expect(reader('audit_events').insert({ id: 'aev_2', actor: 'api', type: 't', resource_type: 'r', resource_id: 'x', payload: '{}', created_at: '2026-01-01T00:00:00.000Z' })).rejects.toThrow(/readonly/i);
+    await expect(
+      reader('audit_events').insert({
+        id: 'aev_2',
+        actor: 'api',
+        type: 't',
+        resource_type: 'r',
+        resource_id: 'x',
+        payload: '{}',
+        created_at: '2026-01-01T00:00:00.000Z',
+      }),
+    ).rejects.toThrow(/readonly/i);
     expect(createReadDb(':memory:')).toBeUndefined();
     expect(createReadDb('postgres://u@127.0.0.1/db')).toBeUndefined();
   });

@@ -17,7 +17,13 @@ describe.each(engines())('store on $name', (engine) => {
       const base = Date.parse('2026-01-01T00:00:00.000Z');
       for (let i = 0; i < 23; i++) {
         // Three events share each millisecond so the id tie-breaker is exercised.
-        await recordAudit(db, { type: 'test.event', resourceType: 'thing', resourceId: `r${i % 4}`, payload: { i }, at: new Date(base + Math.floor(i / 3)).toISOString() });
+        await recordAudit(db, {
+          type: 'test.event',
+          resourceType: 'thing',
+          resourceId: `r${i % 4}`,
+          payload: { i },
+          at: new Date(base + Math.floor(i / 3)).toISOString(),
+        });
       }
       const seen: number[] = [];
       let cursor: string | undefined;
@@ -61,7 +67,17 @@ describe.each(engines())('store on $name', (engine) => {
   it('redacts secrets in audit payloads', async () => {
     const { db, drop } = await openTestStore(engine);
     try {
-      await recordAudit(db, { type: 'x', resourceType: 'y', resourceId: 'z', at: new Date().toISOString(), payload: { authToken: 'abc', nested: { signature: '0x1', hasAuthToken: true }, providerCredentials: { exa: { apiKey: 'k' } } } });
+      await recordAudit(db, {
+        type: 'x',
+        resourceType: 'y',
+        resourceId: 'z',
+        at: new Date().toISOString(),
+        payload: {
+          authToken: 'abc',
+          nested: { signature: '0x1', hasAuthToken: true },
+          providerCredentials: { exa: { apiKey: 'k' } },
+        },
+      });
       const raw = JSON.stringify(await db('audit_events').select('payload'));
       expect(raw).not.toMatch(/"abc"|0x1|"k"/);
       expect(raw).toContain('hasAuthToken');
@@ -73,7 +89,12 @@ describe.each(engines())('store on $name', (engine) => {
 
 describe('cursors', () => {
   it('refuses anything it did not issue', () => {
-    for (const bad of ['', '!!', Buffer.from('{"v":2}').toString('base64url'), Buffer.from('nope').toString('base64url')]) {
+    for (const bad of [
+      '',
+      '!!',
+      Buffer.from('{"v":2}').toString('base64url'),
+      Buffer.from('nope').toString('base64url'),
+    ]) {
       expect(() => decodeCursor(bad)).toThrow(/cursor/i);
     }
     expect(() => pageQuery({ limit: '0' })).toThrow();

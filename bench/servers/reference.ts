@@ -11,11 +11,22 @@ const started = performance.now();
 const config = loadConfig();
 const db = await openStore(config.databaseUrl);
 const readDb = createReadDb(config.databaseUrl);
-const { app, services } = await createApp({ config, db, readDb, clock: systemClock, logger: createLogger('silent'), fastRouting: process.env.BENCH_FAST_ROUTING !== '0' });
+const { app, services } = await createApp({
+  config,
+  db,
+  readDb,
+  clock: systemClock,
+  logger: createLogger('silent'),
+  fastRouting: process.env.BENCH_FAST_ROUTING !== '0',
+});
 const server = createServer(app);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port} startupMs=${Math.round(performance.now() - started)}`);
+  console.log(
+    `listening on http://127.0.0.1:${(server.address() as { port: number }).port} startupMs=${Math.round(performance.now() - started)}`,
+  );
 });
 // On any input on stdin the server prints the MCR calls it made and its memory usage, for diagnosing a run.
-process.stdin.on('data', () => console.log(`mcrRequests=${services.mcr.requestsSent} memory=${JSON.stringify(process.memoryUsage())}`));
+process.stdin.on('data', () =>
+  console.log(`mcrRequests=${services.mcr.requestsSent} memory=${JSON.stringify(process.memoryUsage())}`),
+);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

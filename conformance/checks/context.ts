@@ -52,7 +52,8 @@ function once<T>(what: string, make: () => Promise<T>): () => Promise<T> {
     try {
       return await pending;
     } catch (err) {
-      if (err instanceof CheckFailure) throw new CheckFailure({ ...err.failure, expectation: `setting up ${what}: ${err.failure.expectation}` });
+      if (err instanceof CheckFailure)
+        throw new CheckFailure({ ...err.failure, expectation: `setting up ${what}: ${err.failure.expectation}` });
       throw err;
     }
   };
@@ -85,21 +86,48 @@ export function createContext(kit: Kit, fx: Fixtures): CheckContext {
   async function activeMachine(): Promise<Machine> {
     const identity = fx.newMachine();
     const created = kit.ok(await register(identity), 'createMachine', 201);
-    const act = kit.ok(await h.send('PATCH', `/api/v1/machines/${created.body.item.id}`, { body: { status: 'active' } }), 'updateMachine', 200);
-    kit.assert(act.body.item.status === 'active', act, 'updateMachine', `status active after activation (${STATELESS})`);
+    const act = kit.ok(
+      await h.send('PATCH', `/api/v1/machines/${created.body.item.id}`, { body: { status: 'active' } }),
+      'updateMachine',
+      200,
+    );
+    kit.assert(
+      act.body.item.status === 'active',
+      act,
+      'updateMachine',
+      `status active after activation (${STATELESS})`,
+    );
     return { id: created.body.item.id, identity };
   }
   async function pairingChallenge(machineId: string, agent: Wallet) {
-    const c = await h.send('POST', `/api/v1/machines/${machineId}/agent-pairings/challenges`, { body: { agentAddress: agent.address, agentProvider: 'conformance', agentRole: 'buyer' } });
+    const c = await h.send('POST', `/api/v1/machines/${machineId}/agent-pairings/challenges`, {
+      body: { agentAddress: agent.address, agentProvider: 'conformance', agentRole: 'buyer' },
+    });
     kit.ok(c, 'createAgentPairingChallenge', 201);
     return { challengeId: c.body.item.challengeId as string, signature: await agent.signMessage(c.body.item.message) };
   }
   async function pairAgent(machineId: string): Promise<Pairing> {
     const agent = Wallet.createRandom() as unknown as Wallet;
     const proof = await pairingChallenge(machineId, agent);
-    const r = kit.ok(await h.send('POST', `/api/v1/machines/${machineId}/agent-pairings`, { body: { agentAddress: agent.address, agentProvider: 'conformance', agentRole: 'buyer', agentProof: proof } }), 'createAgentPairing', 201);
-    kit.assert(typeof r.body.item.pairingToken === 'string', r, 'createAgentPairing', 'pairingToken in the create response');
-    kit.assert(r.body.item.machineId === machineId && r.body.item.agentAddress?.toLowerCase() === agent.address.toLowerCase(), r, 'createAgentPairing', `the pairing names the machine and the agent it was created for (${STATELESS})`);
+    const r = kit.ok(
+      await h.send('POST', `/api/v1/machines/${machineId}/agent-pairings`, {
+        body: { agentAddress: agent.address, agentProvider: 'conformance', agentRole: 'buyer', agentProof: proof },
+      }),
+      'createAgentPairing',
+      201,
+    );
+    kit.assert(
+      typeof r.body.item.pairingToken === 'string',
+      r,
+      'createAgentPairing',
+      'pairingToken in the create response',
+    );
+    kit.assert(
+      r.body.item.machineId === machineId && r.body.item.agentAddress?.toLowerCase() === agent.address.toLowerCase(),
+      r,
+      'createAgentPairing',
+      `the pairing names the machine and the agent it was created for (${STATELESS})`,
+    );
     return { id: r.body.item.id, token: r.body.item.pairingToken, agent, machineId };
   }
 

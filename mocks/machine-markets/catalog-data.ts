@@ -2,7 +2,12 @@
 import skills from '../../catalog/skills.json' with { type: 'json' };
 import services from '../../catalog/services.json' with { type: 'json' };
 import adapters from '../../catalog/adapters.json' with { type: 'json' };
-import { Catalog, completeService, type MarketAdapter, type SkillSummary } from '../../src/modules/catalog/catalog-core.ts';
+import {
+  Catalog,
+  completeService,
+  type MarketAdapter,
+  type SkillSummary,
+} from '../../src/modules/catalog/catalog-core.ts';
 
 export function sampleCatalog(): Catalog {
   return new Catalog(

@@ -38,7 +38,15 @@ export interface MockApi {
   handlers: HttpHandler[];
   state: MockState;
   /** Runs an operation directly (seeding, tests), with the same validation as HTTP. */
-  call(operationId: string, req?: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body?: unknown }>;
+  call(
+    operationId: string,
+    req?: {
+      params?: Record<string, string>;
+      query?: Record<string, string>;
+      body?: unknown;
+      headers?: Record<string, string>;
+    },
+  ): Promise<{ status: number; body?: unknown }>;
   /** Makes `operationId` answer with this error code (and its documented status) until cleared. */
   forceError(operationId: string, code: ErrorCode, message?: string): void;
   clearForcedErrors(): void;
@@ -74,17 +82,34 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   api.state = emptyState(startClock(), clockMode);
 
   const byId = new Map<string, { path: string; method: (typeof METHODS)[number] }>();
-  for (const [path, item] of Object.entries<Spec>(spec.paths)) for (const m of METHODS) if (item[m]) byId.set(item[m].operationId, { path, method: m });
+  for (const [path, item] of Object.entries<Spec>(spec.paths))
+    for (const m of METHODS) if (item[m]) byId.set(item[m].operationId, { path, method: m });
 
   const errorBody = (e: ApiError): Answer => ({ status: e.status, body: e.toBody() });
   const idempotent = new Map<string, { fingerprint: string; answer: Promise<Answer> }>();
 
-  async function run(operationId: string, req: { params: Record<string, string>; query: Record<string, string>; body: unknown; hasBody: boolean; headers: Headers }) {
+  async function run(
+    operationId: string,
+    req: {
+      params: Record<string, string>;
+      query: Record<string, string>;
+      body: unknown;
+      hasBody: boolean;
+      headers: Headers;
+    },
+  ) {
     const where = byId.get(operationId)!;
     const f = forced.get(operationId);
     if (f) return errorBody(new ApiError(f.code, f.message));
     const details = validator.validate(where.path, where.method, req);
-    if (details.length) return errorBody(new ApiError('VALIDATION_ERROR', `Invalid ${details[0]!.location} ${details[0]!.path}: ${details[0]!.message}.`, details));
+    if (details.length)
+      return errorBody(
+        new ApiError(
+          'VALIDATION_ERROR',
+          `Invalid ${details[0]!.location} ${details[0]!.path}: ${details[0]!.message}.`,
+          details,
+        ),
+      );
     const op = ops[operationId];
     if (!op) return errorBody(new ApiError('NOT_IMPLEMENTED', `${operationId} is not implemented by the mock.`));
     const execute = async (): Promise<Answer> => {
@@ -92,7 +117,9 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
         return await op(api.state, { params: req.params, query: req.query, body: req.body, headers: req.headers });
       } catch (err) {
         if (err instanceof ApiError) return errorBody(err);
-        return errorBody(new ApiError('INTERNAL_ERROR', 'The mock failed on this request.', { reason: (err as Error).message }));
+        return errorBody(
+          new ApiError('INTERNAL_ERROR', 'The mock failed on this request.', { reason: (err as Error).message }),
+        );
       }
     };
     const key = where.method === 'post' ? req.headers.get('idempotency-key') : null;
@@ -102,7 +129,13 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
     const fingerprint = JSON.stringify([operationId, req.params, req.query, req.body ?? null]);
     const seen = idempotent.get(slot);
     if (seen) {
-      if (seen.fingerprint !== fingerprint) return errorBody(new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request: use a new key for a new request.'));
+      if (seen.fingerprint !== fingerprint)
+        return errorBody(
+          new ApiError(
+            'IDEMPOTENCY_KEY_REUSED',
+            'This Idempotency-Key was used with a different request: use a new key for a new request.',
+          ),
+        );
       return { ...(await seen.answer), replayed: true };
     }
     const answer = execute();
@@ -125,24 +158,45 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
           const e = errorBody(err);
           return HttpResponse.json(e.body as never, { status: e.status });
         };
-        const bytes = ['get', 'delete'].includes(method) ? new Uint8Array() : new Uint8Array(await request.arrayBuffer());
-        if (bytes.length > BODY_LIMIT) return refuse(new ApiError('PAYLOAD_TOO_LARGE', 'The request body exceeds 1 MiB.'));
+        const bytes = ['get', 'delete'].includes(method)
+          ? new Uint8Array()
+          : new Uint8Array(await request.arrayBuffer());
+        if (bytes.length > BODY_LIMIT)
+          return refuse(new ApiError('PAYLOAD_TOO_LARGE', 'The request body exceeds 1 MiB.'));
         // The server's input rules: valid UTF-8, no NUL or lone surrogate anywhere, JSON no deeper than 64 levels.
         let text: string;
         try {
           text = utf8.decode(bytes);
         } catch {
-          return refuse(new ApiError('VALIDATION_ERROR', 'The request body is not valid UTF-8.', [{ location: 'body', path: '/', rule: 'utf-8', message: 'invalid UTF-8' }]));
+          return refuse(
+            new ApiError('VALIDATION_ERROR', 'The request body is not valid UTF-8.', [
+              { location: 'body', path: '/', rule: 'utf-8', message: 'invalid UTF-8' },
+            ]),
+          );
         }
         let body: unknown = undefined;
         try {
           checkUrl(url.pathname, url.search ? url.search.slice(1) : undefined);
           if (text) {
-            if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ApiError('VALIDATION_ERROR', `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+            if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+              throw new ApiError(
+                'VALIDATION_ERROR',
+                `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`,
+                [
+                  {
+                    location: 'body',
+                    path: '/',
+                    rule: 'depth',
+                    message: `nested deeper than ${MAX_JSON_DEPTH} levels`,
+                  },
+                ],
+              );
             try {
               body = JSON.parse(text);
             } catch {
-              throw new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]);
+              throw new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [
+                { location: 'body', path: '/', rule: 'json', message: 'malformed JSON' },
+              ]);
             }
             checkJsonStrings(body);
           }
@@ -158,25 +212,43 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
           headers: request.headers,
         });
         const headers = r.replayed ? { 'idempotent-replayed': 'true' } : undefined;
-        return r.body === undefined ? new HttpResponse(null, { status: r.status, headers }) : HttpResponse.json(r.body as never, { status: r.status, headers });
+        return r.body === undefined
+          ? new HttpResponse(null, { status: r.status, headers })
+          : HttpResponse.json(r.body as never, { status: r.status, headers });
       }),
     );
   }
   // Anything else under /api/v1 answers in the error envelope too (405 for a known path, else 404).
-  const templates = [...byId.values()].map((v) => ({ re: new RegExp(`^${v.path.replace(/\{[^}]+\}/g, '[^/]+')}$`), method: v.method }));
+  const templates = [...byId.values()].map((v) => ({
+    re: new RegExp(`^${v.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    method: v.method,
+  }));
   handlers.push(
     http.all(`${base}/api/v1/*`, ({ request }) => {
       const p = new URL(request.url).pathname;
       const known = templates.filter((t) => t.re.test(p));
-      const e = known.length ? new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${p}.`, { allowed: known.map((k) => k.method) }) : new ApiError('NOT_FOUND', `No route for ${request.method} ${p}.`);
-      return HttpResponse.json(e.toBody(), { status: e.status, ...(known.length ? { headers: { allow: known.map((k) => k.method.toUpperCase()).join(', ') } } : {}) });
+      const e = known.length
+        ? new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${p}.`, {
+            allowed: known.map((k) => k.method),
+          })
+        : new ApiError('NOT_FOUND', `No route for ${request.method} ${p}.`);
+      return HttpResponse.json(e.toBody(), {
+        status: e.status,
+        ...(known.length ? { headers: { allow: known.map((k) => k.method.toUpperCase()).join(', ') } } : {}),
+      });
     }),
   );
 
   api.handlers = handlers;
   api.call = async (operationId, req = {}) => {
     if (!byId.has(operationId)) throw new Error(`unknown operationId ${operationId}`);
-    return run(operationId, { params: req.params ?? {}, query: req.query ?? {}, body: req.body, hasBody: req.body !== undefined, headers: new Headers(req.headers ?? {}) });
+    return run(operationId, {
+      params: req.params ?? {},
+      query: req.query ?? {},
+      body: req.body,
+      hasBody: req.body !== undefined,
+      headers: new Headers(req.headers ?? {}),
+    });
   };
   api.forceError = (operationId, code, message) => {
     if (!byId.has(operationId)) throw new Error(`unknown operationId ${operationId}`);
@@ -191,7 +263,8 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   api.reset = async () => {
     latency = opts.latencyMs ?? 0;
     const fresh = emptyState(startClock(), clockMode);
-    for (const k of Object.keys(fresh) as Array<keyof MockState>) (api.state as unknown as Record<string, unknown>)[k] = fresh[k];
+    for (const k of Object.keys(fresh) as Array<keyof MockState>)
+      (api.state as unknown as Record<string, unknown>)[k] = fresh[k];
     forced.clear();
     idempotent.clear();
     const seed = opts.seed ?? 'default';

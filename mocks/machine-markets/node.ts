@@ -10,19 +10,31 @@ import { createCors } from '../../src/http/cors.ts';
 import { McrClient } from '../../src/identity/mcr-client.ts';
 import { fixtureResolver } from './operations.ts';
 
-export type NodeMockOptions = Omit<MockApiOptions, 'spec'> & { spec?: MockApiOptions['spec']; /** Resolve identities through this MCR instead of the fixture fleet. */ mcrUrl?: string };
+export type NodeMockOptions = Omit<MockApiOptions, 'spec'> & {
+  spec?: MockApiOptions['spec'];
+  /** Resolve identities through this MCR instead of the fixture fleet. */ mcrUrl?: string;
+};
 
 function withMcr(opts: NodeMockOptions): MockApiOptions {
   if (!opts.mcrUrl) return { ...opts, spec: opts.spec ?? loadSpec() };
   // No request budget: this MCR is a test double (the kit's mock MCR), not the public one.
-  const mcr = new McrClient({ baseUrl: opts.mcrUrl.replace(/\/+$/, ''), timeoutMs: 5000, cacheTtlMs: 0, requestsPerMinute: 0 });
+  const mcr = new McrClient({
+    baseUrl: opts.mcrUrl.replace(/\/+$/, ''),
+    timeoutMs: 5000,
+    cacheTtlMs: 0,
+    requestsPerMinute: 0,
+  });
   // The seeded fixture fleet resolves locally; every other identity goes to the MCR.
-  return { ...opts, spec: opts.spec ?? loadSpec(), resolveIdentity: async (ref) => {
-    const local = await fixtureResolver(ref);
-    if (local) return local;
-    const r = await mcr.resolve(ref);
-    return r ? { controllers: r.controllerAddresses, did: r.did } : null;
-  } };
+  return {
+    ...opts,
+    spec: opts.spec ?? loadSpec(),
+    resolveIdentity: async (ref) => {
+      const local = await fixtureResolver(ref);
+      if (local) return local;
+      const r = await mcr.resolve(ref);
+      return r ? { controllers: r.controllerAddresses, did: r.did } : null;
+    },
+  };
 }
 
 /** msw/node setupServer with the whole API mocked. Call server.listen() / close(); api.reset() between tests. */
@@ -40,7 +52,13 @@ export interface MachineMarketsHttp {
   shutdown(timeoutMs: number): Promise<{ cut: number }>;
 }
 
-export async function startMachineMarketsHttp(opts: NodeMockOptions & { port?: number; host?: string; /** Origins browsers may call from; default any (`*`): the mock holds no secrets. `[]` sends no CORS headers. */ corsOrigins?: string[] } = {}): Promise<MachineMarketsHttp> {
+export async function startMachineMarketsHttp(
+  opts: NodeMockOptions & {
+    port?: number;
+    host?: string;
+    /** Origins browsers may call from; default any (`*`): the mock holds no secrets. `[]` sends no CORS headers. */ corsOrigins?: string[];
+  } = {},
+): Promise<MachineMarketsHttp> {
   const api = await createMockApi(withMcr(opts));
   const app = createServer(...(api.handlers as unknown as Parameters<typeof createServer>));
   const cors = createCors(opts.corsOrigins ?? ['*']);

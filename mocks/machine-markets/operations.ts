@@ -7,10 +7,26 @@ import { rankServices, type MachinePolicyRule } from '../../src/modules/market/r
 import { chargeOf, policyRefusals } from '../../src/modules/market/policy-check.ts';
 import { toMicros } from '../../src/modules/orders/amounts.ts';
 import { canonicalJson, normalisePolicy, type DelegationPolicy } from '../../src/modules/pairings/policy.ts';
-import { orderStep, paymentStep, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, type OrderStatus, type PaymentStatus } from '../../src/modules/orders/state.ts';
+import {
+  orderStep,
+  paymentStep,
+  CLOSED_ORDER_STATUSES,
+  MONEY_COMMITTED,
+  type OrderStatus,
+  type PaymentStatus,
+} from '../../src/modules/orders/state.ts';
 import { challengeMessage } from '../../src/identity/challenge-message.ts';
 import { ApiError } from '../../src/http/errors.ts';
-import type { AgentPairing, Machine, MarketOrderRecord, MarketPayment, OutcomeRecord, RouteRecord, RunRecord, TaskRecord } from '../../generated/types.gen.ts';
+import type {
+  AgentPairing,
+  Machine,
+  MarketOrderRecord,
+  MarketPayment,
+  OutcomeRecord,
+  RouteRecord,
+  RunRecord,
+  TaskRecord,
+} from '../../generated/types.gen.ts';
 import { FIXTURE_IDENTITIES, clockMs, mockId, now, type MockState } from './state.ts';
 
 export interface OpRequest {
@@ -32,7 +48,11 @@ const gone = (what: string): never => {
   throw new ApiError('NOT_FOUND', `${what} not found.`);
 };
 
-function page<T>(items: T[], q: Record<string, string>, key: (t: T) => string = (t) => `${(t as { createdAt: string }).createdAt}|${(t as { id: string }).id}`) {
+function page<T>(
+  items: T[],
+  q: Record<string, string>,
+  key: (t: T) => string = (t) => `${(t as { createdAt: string }).createdAt}|${(t as { id: string }).id}`,
+) {
   const limit = q.limit ? Number(q.limit) : 100;
   let start = 0;
   if (q.cursor !== undefined) {
@@ -41,7 +61,9 @@ function page<T>(items: T[], q: Record<string, string>, key: (t: T) => string = 
       after = JSON.parse(atob(q.cursor.replace(/-/g, '+').replace(/_/g, '/'))).k;
       if (typeof after !== 'string') throw new Error();
     } catch {
-      throw new ApiError('VALIDATION_ERROR', 'Malformed cursor: pass nextCursor back exactly as returned.', [{ location: 'query', path: '/cursor', rule: 'cursor', message: 'is not a cursor issued by this server' }]);
+      throw new ApiError('VALIDATION_ERROR', 'Malformed cursor: pass nextCursor back exactly as returned.', [
+        { location: 'query', path: '/cursor', rule: 'cursor', message: 'is not a cursor issued by this server' },
+      ]);
     }
     start = items.findIndex((i) => key(i) > after);
     if (start < 0) start = items.length;
@@ -49,12 +71,24 @@ function page<T>(items: T[], q: Record<string, string>, key: (t: T) => string = 
   const slice = items.slice(start, start + limit);
   const more = start + limit < items.length;
   const last = slice[slice.length - 1];
-  const cursor = last ? btoa(JSON.stringify({ k: key(last) })).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') : undefined;
+  const cursor = last
+    ? btoa(JSON.stringify({ k: key(last) }))
+        .replace(/\+/g, '-')
+        .replace(/\//g, '_')
+        .replace(/=+$/, '')
+    : undefined;
   return { items: slice, ...(more && cursor ? { nextCursor: cursor } : {}) };
 }
-const sorted = <T extends { createdAt: string; id: string }>(m: Map<string, T>) => [...m.values()].sort((a, b) => (`${a.createdAt}|${a.id}` < `${b.createdAt}|${b.id}` ? -1 : 1));
+const sorted = <T extends { createdAt: string; id: string }>(m: Map<string, T>) =>
+  [...m.values()].sort((a, b) => (`${a.createdAt}|${a.id}` < `${b.createdAt}|${b.id}` ? -1 : 1));
 
-function audit(s: MockState, type: string, resourceType: string, resourceId: string, payload: Record<string, unknown> = {}) {
+function audit(
+  s: MockState,
+  type: string,
+  resourceType: string,
+  resourceId: string,
+  payload: Record<string, unknown> = {},
+) {
   const id = mockId(s, 'aev');
   s.audit.set(id, { id, actor: 'api', type, resourceType, resourceId, payload, createdAt: now(s) });
 }
@@ -74,7 +108,9 @@ export type IdentityResolver = (identityRef: string) => Promise<{ controllers: s
 /** The default: the mock MCR fixture fleet, in memory (works in a browser). */
 export const fixtureResolver: IdentityResolver = async (ref) => {
   const pub = /^peaqos:machine:(\d+)$/.exec(ref);
-  const f = FIXTURE_IDENTITIES.find((x) => (pub ? x.mcrId === Number(pub[1]) : x.did.toLowerCase() === ref.toLowerCase()));
+  const f = FIXTURE_IDENTITIES.find((x) =>
+    pub ? x.mcrId === Number(pub[1]) : x.did.toLowerCase() === ref.toLowerCase(),
+  );
   return f ? { controllers: [f.address, ...(f.operator ? [f.operator] : [])], did: f.did } : null;
 };
 
@@ -82,34 +118,68 @@ export const fixtureResolver: IdentityResolver = async (ref) => {
 function spentToday(s: MockState, pairingId: string): number {
   const day = new Date(clockMs(s)).toISOString().slice(0, 10);
   return [...s.orders.values()]
-    .filter((o) => o.agentPairingId === pairingId && o.createdAt.slice(0, 10) === day && (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)))
+    .filter(
+      (o) =>
+        o.agentPairingId === pairingId &&
+        o.createdAt.slice(0, 10) === day &&
+        (o.status !== 'cancelled' || MONEY_COMMITTED.includes(o.paymentStatus as PaymentStatus)),
+    )
     .reduce((n, o) => n + (toMicros(o.amount) ?? 0), 0);
 }
 
 /** One MCR machine is one identity whichever identityRef form names it (the DID, lower-cased, when known). */
 const identityKey = (ref: string, did?: string) => (did ?? (/^did:peaq:/.test(ref) ? ref : `ref:${ref}`)).toLowerCase();
 
-function consume(s: MockState, proof: { challengeId: string; signature: string }, purpose: 'machine-identity' | 'agent-pairing', subject: string, codes: { invalid: 'MACHINE_IDENTITY_PROOF_INVALID' | 'AGENT_PAIRING_PROOF_INVALID'; expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' | 'AGENT_PAIRING_PROOF_EXPIRED' }, signers: string[]) {
+function consume(
+  s: MockState,
+  proof: { challengeId: string; signature: string },
+  purpose: 'machine-identity' | 'agent-pairing',
+  subject: string,
+  codes: {
+    invalid: 'MACHINE_IDENTITY_PROOF_INVALID' | 'AGENT_PAIRING_PROOF_INVALID';
+    expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' | 'AGENT_PAIRING_PROOF_EXPIRED';
+  },
+  signers: string[],
+) {
   const c = s.challenges.get(proof.challengeId);
-  if (!c || c.purpose !== purpose || c.subject.toLowerCase() !== subject.toLowerCase()) throw new ApiError(codes.invalid, 'Unknown challenge: request a new one.');
+  if (!c || c.purpose !== purpose || c.subject.toLowerCase() !== subject.toLowerCase())
+    throw new ApiError(codes.invalid, 'Unknown challenge: request a new one.');
   if (c.used) throw new ApiError(codes.invalid, 'The challenge has already been used: request a new one.');
-  if (Date.parse(c.expiresAt) <= clockMs(s)) throw new ApiError(codes.expired, 'The challenge expired: request a new one.');
+  if (Date.parse(c.expiresAt) <= clockMs(s))
+    throw new ApiError(codes.expired, 'The challenge expired: request a new one.');
   let signer: string;
   try {
     signer = getAddress(verifyMessage(c.message, proof.signature));
   } catch {
     throw new ApiError(codes.invalid, 'The signature is not a valid EIP-191 signature of the challenge message.');
   }
-  if (!signers.map((a) => a.toLowerCase()).includes(signer.toLowerCase())) throw new ApiError(codes.invalid, 'The signature does not recover to an authorised address.');
+  if (!signers.map((a) => a.toLowerCase()).includes(signer.toLowerCase()))
+    throw new ApiError(codes.invalid, 'The signature does not recover to an authorised address.');
   c.used = true;
   return { signer, challenge: c };
 }
 
-function issueChallenge(s: MockState, purpose: 'machine-identity' | 'agent-pairing', subject: string, machineId: string | null, controllers: string[], keyed?: Record<string, string>) {
+function issueChallenge(
+  s: MockState,
+  purpose: 'machine-identity' | 'agent-pairing',
+  subject: string,
+  machineId: string | null,
+  controllers: string[],
+  keyed?: Record<string, string>,
+) {
   const id = mockId(s, purpose === 'machine-identity' ? 'mic' : 'apc');
   const issuedAt = new Date(clockMs(s)).toISOString();
   const expiresAt = new Date(clockMs(s) + 600_000).toISOString();
-  const message = challengeMessage({ purpose, subjectLabel: purpose === 'machine-identity' ? 'Identity' : 'Agent', subject, machineId, id, nonce: Math.random().toString(16).slice(2), issuedAt, expiresAt });
+  const message = challengeMessage({
+    purpose,
+    subjectLabel: purpose === 'machine-identity' ? 'Identity' : 'Agent',
+    subject,
+    machineId,
+    id,
+    nonce: Math.random().toString(16).slice(2),
+    issuedAt,
+    expiresAt,
+  });
   s.challenges.set(id, { id, purpose, subject, machineId, message, expiresAt, used: false, controllers, keyed });
   return { id, message, expiresAt };
 }
@@ -118,7 +188,8 @@ function pairingFor(s: MockState, headers: Headers, machineId?: string): AgentPa
   const token = headers.get('x-agent-pairing-token');
   if (!token) throw new ApiError('AGENT_AUTH_REQUIRED', 'This call needs the x-agent-pairing-token header.');
   const p = [...s.pairings.values()].find((x) => x.token === token);
-  if (!p || (machineId && p.machineId !== machineId)) throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token is not valid.');
+  if (!p || (machineId && p.machineId !== machineId))
+    throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token is not valid.');
   if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
   return p;
 }
@@ -140,7 +211,18 @@ function mockPolicyHash(p: unknown): string {
 function newToken(s: MockState, p: AgentPairing) {
   const b64 = (o: unknown) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   const iat = Math.floor(Date.parse(p.sessionIssuedAt ?? new Date(clockMs(s)).toISOString()) / 1000);
-  const claims = { machineId: p.machineId, pairingId: p.id, sessionId: p.sessionId, agentAddress: p.agentAddress, agentDid: p.agentDid, delegationPolicyHash: mockPolicyHash(p.delegationPolicy), jti: p.sessionTokenId, iat, exp: iat + 3600, iss: 'peaqos-machine-markets-mock' };
+  const claims = {
+    machineId: p.machineId,
+    pairingId: p.id,
+    sessionId: p.sessionId,
+    agentAddress: p.agentAddress,
+    agentDid: p.agentDid,
+    delegationPolicyHash: mockPolicyHash(p.delegationPolicy),
+    jti: p.sessionTokenId,
+    iat,
+    exp: iat + 3600,
+    iss: 'peaqos-machine-markets-mock',
+  };
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.mock-signature-${s.seq}`;
 }
 
@@ -177,16 +259,32 @@ function policiesOf(s: MockState, m: Machine): MachinePolicyRule[] {
 
 function runtimeProviders(s: MockState, machineId: string) {
   const nowIso = new Date(clockMs(s)).toISOString();
-  return new Set([...s.endpoints.values()].filter((e) => e.machineId === machineId && e.status === 'active' && (!e.leaseExpiresAt || e.leaseExpiresAt > nowIso)).map((e) => e.providerKey));
+  return new Set(
+    [...s.endpoints.values()]
+      .filter(
+        (e) => e.machineId === machineId && e.status === 'active' && (!e.leaseExpiresAt || e.leaseExpiresAt > nowIso),
+      )
+      .map((e) => e.providerKey),
+  );
 }
 
-function upsertEndpoint(s: MockState, machineId: string, providerKey: string, body: Record<string, string | undefined>, source: 'manual' | 'agent', agentId: string | null, lease: string | null) {
+function upsertEndpoint(
+  s: MockState,
+  machineId: string,
+  providerKey: string,
+  body: Record<string, string | undefined>,
+  source: 'manual' | 'agent',
+  agentId: string | null,
+  lease: string | null,
+) {
   let url: URL;
   try {
     url = new URL(body.endpointBaseUrl!);
     if (!['http:', 'https:'].includes(url.protocol)) throw new Error();
   } catch {
-    throw new ApiError('VALIDATION_ERROR', 'endpointBaseUrl is not a valid http(s) URL.', [{ location: 'body', path: '/endpointBaseUrl', rule: 'url', message: 'invalid URL' }]);
+    throw new ApiError('VALIDATION_ERROR', 'endpointBaseUrl is not a valid http(s) URL.', [
+      { location: 'body', path: '/endpointBaseUrl', rule: 'url', message: 'invalid URL' },
+    ]);
   }
   const key = `${machineId}:${providerKey}`;
   const existing = s.endpoints.get(key);
@@ -205,7 +303,8 @@ function upsertEndpoint(s: MockState, machineId: string, providerKey: string, bo
     hasAuthToken: !!authToken,
     authToken,
     modelAlias: body.modelAlias ?? null,
-    networkScope: (body.networkScope ?? (/^(localhost|127\.|\[::1\])/.test(url.host) ? 'loopback' : 'public')) as 'loopback' | 'lan' | 'vpn' | 'public',
+    networkScope: (body.networkScope ?? (/^(localhost|127\.|\[::1\])/.test(url.host) ? 'loopback' : 'public')) as
+      'loopback' | 'lan' | 'vpn' | 'public',
     probePath: body.probePath ?? (providerKey === 'qvac' ? '/v1/models' : '/health'),
     status: (body.status ?? 'active') as 'active' | 'degraded' | 'unreachable',
     leaseExpiresAt: lease ?? body.leaseExpiresAt ?? null,
@@ -219,32 +318,48 @@ function upsertEndpoint(s: MockState, machineId: string, providerKey: string, bo
   return { created: !existing, endpoint: e };
 }
 
-function candidatesFor(s: MockState, catalog: Catalog, m: Machine, t: TaskRecord, opts: { allowExternalHandoff?: boolean; requireNativeExecution?: boolean; maxCandidates?: number }) {
-  const r = rankServices(catalog.services, {
-    serviceType: t.serviceType,
-    operation: t.operation,
-    requiredCapabilities: t.constraints.requiredCapabilities,
-    region: t.constraints.region,
-    budget: t.constraints.budget !== undefined ? { amount: t.constraints.budget } : undefined,
-    nativeOnly: opts.requireNativeExecution ?? t.constraints.requireNativeExecution,
-    allowExternalHandoff: opts.allowExternalHandoff ?? t.constraints.allowExternalHandoff,
-    machinePolicies: policiesOf(s, m),
-    runtimeProviders: runtimeProviders(s, m.id),
-    machineSkillKeys: m.skillKeys,
-    preferredSkillKeys: t.constraints.preferredSkillKeys,
-  }, opts.maxCandidates ?? t.discovery.maxCandidates);
+function candidatesFor(
+  s: MockState,
+  catalog: Catalog,
+  m: Machine,
+  t: TaskRecord,
+  opts: { allowExternalHandoff?: boolean; requireNativeExecution?: boolean; maxCandidates?: number },
+) {
+  const r = rankServices(
+    catalog.services,
+    {
+      serviceType: t.serviceType,
+      operation: t.operation,
+      requiredCapabilities: t.constraints.requiredCapabilities,
+      region: t.constraints.region,
+      budget: t.constraints.budget !== undefined ? { amount: t.constraints.budget } : undefined,
+      nativeOnly: opts.requireNativeExecution ?? t.constraints.requireNativeExecution,
+      allowExternalHandoff: opts.allowExternalHandoff ?? t.constraints.allowExternalHandoff,
+      machinePolicies: policiesOf(s, m),
+      runtimeProviders: runtimeProviders(s, m.id),
+      machineSkillKeys: m.skillKeys,
+      preferredSkillKeys: t.constraints.preferredSkillKeys,
+    },
+    opts.maxCandidates ?? t.discovery.maxCandidates,
+  );
   return r.ranked.map((x) => ({ service: x.service, score: x.score, reasons: x.reasons }));
 }
 
 function resolutionOf(c: Array<{ service: CatalogService; score: number; reasons: string[] }>) {
   const top = c[0];
   if (!top) return { kind: 'unavailable' as const, reason: 'No catalogue service matches the task.', candidates: [] };
-  if (top.service.executionMode === 'external-handoff' && top.service.handoff) return { kind: 'handoff' as const, candidate: top, handoff: top.service.handoff };
+  if (top.service.executionMode === 'external-handoff' && top.service.handoff)
+    return { kind: 'handoff' as const, candidate: top, handoff: top.service.handoff };
   return { kind: 'native' as const, candidate: top };
 }
 
 /** Runs a route in the mock: a native service with an active runtime endpoint completes, a handoff is external. */
-function executeRoute(s: MockState, catalog: Catalog, t: TaskRecord, route: RouteRecord): { outcome: OutcomeRecord; run: RunRecord; status: number } {
+function executeRoute(
+  s: MockState,
+  catalog: Catalog,
+  t: TaskRecord,
+  route: RouteRecord,
+): { outcome: OutcomeRecord; run: RunRecord; status: number } {
   const at = now(s);
   const service = catalog.service(route.selectedServiceId);
   const native = route.executionMode === 'native';
@@ -268,7 +383,20 @@ function executeRoute(s: MockState, catalog: Catalog, t: TaskRecord, route: Rout
     createdAt: at,
     updatedAt: at,
   };
-  const run: RunRecord = { id: mockId(s, 'run'), machineId: t.machineId, taskId: t.id, routeId: route.id, outcomeId: outcome.id, status: status === 'external' ? 'external' : status === 'completed' ? 'completed' : 'failed', executionMode: route.executionMode, skillKey: route.selectedSkillKey, serviceId: route.selectedServiceId, summary: `mock ${status}`, createdAt: at, updatedAt: at };
+  const run: RunRecord = {
+    id: mockId(s, 'run'),
+    machineId: t.machineId,
+    taskId: t.id,
+    routeId: route.id,
+    outcomeId: outcome.id,
+    status: status === 'external' ? 'external' : status === 'completed' ? 'completed' : 'failed',
+    executionMode: route.executionMode,
+    skillKey: route.selectedSkillKey,
+    serviceId: route.selectedServiceId,
+    summary: `mock ${status}`,
+    createdAt: at,
+    updatedAt: at,
+  };
   s.outcomes.set(outcome.id, outcome);
   s.runs.set(run.id, run);
   route.status = status === 'completed' ? 'completed' : status === 'external' ? 'handed_off' : 'failed';
@@ -310,7 +438,10 @@ function newPayment(s: MockState, o: MarketOrderRecord, rail: MarketPayment['rai
     verificationMode: null,
     verifiedAt: null,
     escrowRef: null,
-    challenge: rail === 'x402' ? { scheme: 'x402', payTo: o.payment.payeeAddress ?? null, asset: o.currency, maxAmountRequired: o.amount } : null,
+    challenge:
+      rail === 'x402'
+        ? { scheme: 'x402', payTo: o.payment.payeeAddress ?? null, asset: o.currency, maxAmountRequired: o.amount }
+        : null,
     note: null,
     createdAt: at,
     updatedAt: at,
@@ -323,46 +454,117 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
   const pairable = async (s: MockState, machineId: string): Promise<Machine> => {
     const m = activeMachine(s, machineId);
     try {
-      if (!(await resolves(m))) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
+      if (!(await resolves(m)))
+        throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'PEAQOS_IDENTITY_UNAVAILABLE') throw new ApiError('AGENT_PAIRING_UNAVAILABLE', 'Pairing cannot be verified right now: peaqOS MCR is unavailable.');
+      if (err instanceof ApiError && err.code === 'PEAQOS_IDENTITY_UNAVAILABLE')
+        throw new ApiError(
+          'AGENT_PAIRING_UNAVAILABLE',
+          'Pairing cannot be verified right now: peaqOS MCR is unavailable.',
+        );
       throw err;
     }
     return m;
   };
   return {
     getHealth: () => ok({ ok: true }),
-    getReadiness: () => ok({ status: 'ready', checks: [{ name: 'store', ok: true, detail: 'mock (in memory)' }, { name: 'catalog', ok: true, detail: `${catalog.services.length} services` }] }),
+    getReadiness: () =>
+      ok({
+        status: 'ready',
+        checks: [
+          { name: 'store', ok: true, detail: 'mock (in memory)' },
+          { name: 'catalog', ok: true, detail: `${catalog.services.length} services` },
+        ],
+      }),
 
     createMachineIdentityChallenge: async (s, r) => {
       const f = (await resolve(r.body.identityRef)) ?? gone('identityRef (it does not resolve through MCR)');
       const c = issueChallenge(s, 'machine-identity', r.body.identityRef, null, f.controllers);
-      return created({ item: { challengeId: c.id, identityRef: r.body.identityRef, message: c.message, expiresAt: c.expiresAt, verificationMethod: 'eip191', controllerAddresses: f.controllers } });
+      return created({
+        item: {
+          challengeId: c.id,
+          identityRef: r.body.identityRef,
+          message: c.message,
+          expiresAt: c.expiresAt,
+          verificationMethod: 'eip191',
+          controllerAddresses: f.controllers,
+        },
+      });
     },
     listMachines: async (s, r) => {
       const verified = sorted(s.machines).filter((m) => m.identityProof);
       const keep = await Promise.all(verified.map(resolves));
-      return ok(page(verified.filter((_, i) => keep[i]), r.query));
+      return ok(
+        page(
+          verified.filter((_, i) => keep[i]),
+          r.query,
+        ),
+      );
     },
     createMachine: async (s, r) => {
       const b = r.body;
-      if ([...s.machines.values()].some((m) => m.identityRef.toLowerCase() === b.identityRef.toLowerCase())) throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
-      for (const id of b.policyIds ?? []) if (!s.policies.has(id)) throw new ApiError('VALIDATION_ERROR', `Unknown policy id ${id}.`);
+      if ([...s.machines.values()].some((m) => m.identityRef.toLowerCase() === b.identityRef.toLowerCase()))
+        throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
+      for (const id of b.policyIds ?? [])
+        if (!s.policies.has(id)) throw new ApiError('VALIDATION_ERROR', `Unknown policy id ${id}.`);
       let proof: Machine['identityProof'];
       let resolvedDid: string | undefined;
-      if (!b.identityProof) throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.');
+      if (!b.identityProof)
+        throw new ApiError(
+          'MACHINE_IDENTITY_PROOF_REQUIRED',
+          'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.',
+        );
       {
-        const f = (await resolve(b.identityRef)) ?? (() => { throw new ApiError('MACHINE_IDENTITY_PROOF_INVALID', 'identityRef does not resolve.'); })();
+        const f =
+          (await resolve(b.identityRef)) ??
+          (() => {
+            throw new ApiError('MACHINE_IDENTITY_PROOF_INVALID', 'identityRef does not resolve.');
+          })();
         resolvedDid = f.did;
-        const v = consume(s, b.identityProof, 'machine-identity', b.identityRef, { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' }, f.controllers);
-        proof = { method: 'eip191', identityRef: b.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date(clockMs(s)).toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
+        const v = consume(
+          s,
+          b.identityProof,
+          'machine-identity',
+          b.identityRef,
+          { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' },
+          f.controllers,
+        );
+        proof = {
+          method: 'eip191',
+          identityRef: b.identityRef,
+          signerAddress: v.signer,
+          challengeId: v.challenge.id,
+          verifiedAt: new Date(clockMs(s)).toISOString(),
+          challengeExpiresAt: v.challenge.expiresAt,
+          controllerAddresses: f.controllers,
+          resolutionSource: 'peaqos-mcr',
+        };
       }
       const key = identityKey(b.identityRef, resolvedDid);
       for (const other of s.machines.values()) {
-        if (identityKey(other.identityRef, s.identityDids.get(other.id)) === key) throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identity is already registered (as this identityRef or its other form).');
+        if (identityKey(other.identityRef, s.identityDids.get(other.id)) === key)
+          throw new ApiError(
+            'MACHINE_IDENTITY_EXISTS',
+            'A machine with this identity is already registered (as this identityRef or its other form).',
+          );
       }
       const at = now(s);
-      const m: Machine = { id: mockId(s, 'mch'), displayName: b.displayName, status: 'draft', ownerId: b.ownerId, identityRef: b.identityRef, identityProof: proof, machineType: b.machineType, runtimeProfile: b.runtimeProfile, capabilities: b.capabilities ?? [], labels: b.labels ?? {}, policyIds: b.policyIds ?? [], skillKeys: b.skillKeys ?? [], createdAt: at, updatedAt: at };
+      const m: Machine = {
+        id: mockId(s, 'mch'),
+        displayName: b.displayName,
+        status: 'draft',
+        ownerId: b.ownerId,
+        identityRef: b.identityRef,
+        identityProof: proof,
+        machineType: b.machineType,
+        runtimeProfile: b.runtimeProfile,
+        capabilities: b.capabilities ?? [],
+        labels: b.labels ?? {},
+        policyIds: b.policyIds ?? [],
+        skillKeys: b.skillKeys ?? [],
+        createdAt: at,
+        updatedAt: at,
+      };
       s.machines.set(m.id, m);
       if (resolvedDid) s.identityDids.set(m.id, resolvedDid);
       audit(s, 'machine.created', 'machine', m.id, { identityRef: m.identityRef });
@@ -370,21 +572,57 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     },
     getMachine: async (s, r) => {
       const m = machine(s, r.params.machineId!);
-      if (!(await resolves(m))) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
+      if (!(await resolves(m)))
+        throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
       return ok({ item: m });
     },
     updateMachine: async (s, r) => {
       const m = machine(s, r.params.machineId!);
       const b = r.body;
-      if (b.identityRef !== undefined && b.identityRef !== m.identityRef) throw new ApiError('MACHINE_IDENTITY_IMMUTABLE', 'identityRef cannot be changed once set.');
+      if (b.identityRef !== undefined && b.identityRef !== m.identityRef)
+        throw new ApiError('MACHINE_IDENTITY_IMMUTABLE', 'identityRef cannot be changed once set.');
       if (b.identityProof) {
         const f = (await resolve(m.identityRef)) ?? gone('identityRef');
-        const v = consume(s, b.identityProof, 'machine-identity', m.identityRef, { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' }, f.controllers);
-        m.identityProof = { method: 'eip191', identityRef: m.identityRef, signerAddress: v.signer, challengeId: v.challenge.id, verifiedAt: new Date(clockMs(s)).toISOString(), challengeExpiresAt: v.challenge.expiresAt, controllerAddresses: f.controllers, resolutionSource: 'peaqos-mcr' };
+        const v = consume(
+          s,
+          b.identityProof,
+          'machine-identity',
+          m.identityRef,
+          { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' },
+          f.controllers,
+        );
+        m.identityProof = {
+          method: 'eip191',
+          identityRef: m.identityRef,
+          signerAddress: v.signer,
+          challengeId: v.challenge.id,
+          verifiedAt: new Date(clockMs(s)).toISOString(),
+          challengeExpiresAt: v.challenge.expiresAt,
+          controllerAddresses: f.controllers,
+          resolutionSource: 'peaqos-mcr',
+        };
       }
-      if (b.status === 'active' && !m.identityProof) throw new ApiError('MACHINE_NOT_ACTIVATED', 'Only a machine with a verified identity can be activated.');
-      if (b.status === 'archived' && [...s.orders.values()].some((o) => o.machineId === m.id && !CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))) throw new ApiError('OPEN_MARKET_ORDERS', 'The machine has open market orders.');
-      for (const k of ['displayName', 'ownerId', 'machineType', 'runtimeProfile', 'capabilities', 'labels', 'policyIds', 'skillKeys', 'status'] as const) if (b[k] !== undefined) (m as Record<string, unknown>)[k] = b[k];
+      if (b.status === 'active' && !m.identityProof)
+        throw new ApiError('MACHINE_NOT_ACTIVATED', 'Only a machine with a verified identity can be activated.');
+      if (
+        b.status === 'archived' &&
+        [...s.orders.values()].some(
+          (o) => o.machineId === m.id && !CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus),
+        )
+      )
+        throw new ApiError('OPEN_MARKET_ORDERS', 'The machine has open market orders.');
+      for (const k of [
+        'displayName',
+        'ownerId',
+        'machineType',
+        'runtimeProfile',
+        'capabilities',
+        'labels',
+        'policyIds',
+        'skillKeys',
+        'status',
+      ] as const)
+        if (b[k] !== undefined) (m as Record<string, unknown>)[k] = b[k];
       m.updatedAt = now(s);
       audit(s, 'machine.updated', 'machine', m.id, { changed: Object.keys(b) });
       return ok({ item: m });
@@ -392,7 +630,14 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
 
     listAgentPairings: (s, r) => {
       machine(s, r.params.machineId!);
-      return ok(page(sorted(s.pairings).filter((p) => p.machineId === r.params.machineId && (!r.query.status || p.status === r.query.status)).map(publicPairing), r.query));
+      return ok(
+        page(
+          sorted(s.pairings)
+            .filter((p) => p.machineId === r.params.machineId && (!r.query.status || p.status === r.query.status))
+            .map(publicPairing),
+          r.query,
+        ),
+      );
     },
     getAgentPairing: (s, r) => {
       const p = s.pairings.get(r.params.pairingId!);
@@ -403,21 +648,62 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const m = await pairable(s, r.params.machineId!);
       const address = getAddress(r.body.agentAddress);
       const did = r.body.agentDid ?? `did:pkh:eip155:1:${address}`;
-      const c = issueChallenge(s, 'agent-pairing', address, m.id, [address], { agentProvider: r.body.agentProvider, agentRole: r.body.agentRole });
-      return created({ item: { challengeId: c.id, machineId: m.id, agentAddress: address, agentDid: did, agentProvider: r.body.agentProvider, agentRole: r.body.agentRole, message: c.message, expiresAt: c.expiresAt, verificationMethod: 'eip191' } });
+      const c = issueChallenge(s, 'agent-pairing', address, m.id, [address], {
+        agentProvider: r.body.agentProvider,
+        agentRole: r.body.agentRole,
+      });
+      return created({
+        item: {
+          challengeId: c.id,
+          machineId: m.id,
+          agentAddress: address,
+          agentDid: did,
+          agentProvider: r.body.agentProvider,
+          agentRole: r.body.agentRole,
+          message: c.message,
+          expiresAt: c.expiresAt,
+          verificationMethod: 'eip191',
+        },
+      });
     },
     createAgentPairing: (s, r) => {
       const m = activeMachine(s, r.params.machineId!);
       const b = r.body;
       const address = getAddress(b.agentAddress);
       if (!b.agentProof) throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof is required.');
-      const v = consume(s, b.agentProof, 'agent-pairing', address, { invalid: 'AGENT_PAIRING_PROOF_INVALID', expired: 'AGENT_PAIRING_PROOF_EXPIRED' }, [address]);
+      const v = consume(
+        s,
+        b.agentProof,
+        'agent-pairing',
+        address,
+        { invalid: 'AGENT_PAIRING_PROOF_INVALID', expired: 'AGENT_PAIRING_PROOF_EXPIRED' },
+        [address],
+      );
       const at = now(s);
       const p: AgentPairing & { token?: string } = {
-        id: mockId(s, 'apr'), machineId: m.id, status: 'active', agentAddress: address, agentDid: b.agentDid ?? `did:pkh:eip155:1:${address}`, agentProvider: b.agentProvider, agentRole: b.agentRole, description: b.description ?? null,
-        verification: { method: 'eip191', signerAddress: v.signer, verifiedAt: at, challengeExpiresAt: v.challenge.expiresAt },
+        id: mockId(s, 'apr'),
+        machineId: m.id,
+        status: 'active',
+        agentAddress: address,
+        agentDid: b.agentDid ?? `did:pkh:eip155:1:${address}`,
+        agentProvider: b.agentProvider,
+        agentRole: b.agentRole,
+        description: b.description ?? null,
+        verification: {
+          method: 'eip191',
+          signerAddress: v.signer,
+          verifiedAt: at,
+          challengeExpiresAt: v.challenge.expiresAt,
+        },
         delegationPolicy: normalisePolicy(b.delegationPolicy) as AgentPairing['delegationPolicy'],
-        hasAuthToken: false, tokenLastFour: null, sessionId: null, sessionTokenId: null, sessionIssuedAt: null, sessionExpiresAt: null, createdAt: at, updatedAt: at,
+        hasAuthToken: false,
+        tokenLastFour: null,
+        sessionId: null,
+        sessionTokenId: null,
+        sessionIssuedAt: null,
+        sessionExpiresAt: null,
+        createdAt: at,
+        updatedAt: at,
       };
       const token = rotate(s, p);
       s.pairings.set(p.id, p);
@@ -428,8 +714,16 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const p = s.pairings.get(r.params.pairingId!);
       if (!p || p.machineId !== r.params.machineId) gone('Agent pairing');
       if (p!.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p!.status}.`);
-      if (!r.body?.agentProof) throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof over a fresh challenge is required.');
-      consume(s, r.body.agentProof, 'agent-pairing', p!.agentAddress, { invalid: 'AGENT_PAIRING_PROOF_INVALID', expired: 'AGENT_PAIRING_PROOF_EXPIRED' }, [p!.agentAddress]);
+      if (!r.body?.agentProof)
+        throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof over a fresh challenge is required.');
+      consume(
+        s,
+        r.body.agentProof,
+        'agent-pairing',
+        p!.agentAddress,
+        { invalid: 'AGENT_PAIRING_PROOF_INVALID', expired: 'AGENT_PAIRING_PROOF_EXPIRED' },
+        [p!.agentAddress],
+      );
       const token = rotate(s, p!);
       audit(s, 'agent-pairing.session-rotated', 'agent-pairing', p!.id);
       return created({ item: { ...publicPairing(p!), pairingToken: token } });
@@ -439,7 +733,10 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (!p || p.machineId !== r.params.machineId) gone('Agent pairing');
       if (p!.status === 'revoked') throw new ApiError('AGENT_PAIRING_INACTIVE', 'A revoked pairing cannot be changed.');
       if (r.body.delegationPolicy) {
-        p!.delegationPolicy = normalisePolicy(r.body.delegationPolicy, p!.delegationPolicy as DelegationPolicy) as AgentPairing['delegationPolicy'];
+        p!.delegationPolicy = normalisePolicy(
+          r.body.delegationPolicy,
+          p!.delegationPolicy as DelegationPolicy,
+        ) as AgentPairing['delegationPolicy'];
         p!.token = undefined; // a policy change retires the session token
       }
       if (r.body.description !== undefined) p!.description = r.body.description;
@@ -451,7 +748,12 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     revokeAgentPairing: (s, r) => {
       const p = s.pairings.get(r.params.pairingId!);
       if (!p || p.machineId !== r.params.machineId) gone('Agent pairing');
-      if ([...s.orders.values()].some((o) => o.agentPairingId === p!.id && !CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))) throw new ApiError('OPEN_MARKET_ORDERS', 'The pairing has open market orders.');
+      if (
+        [...s.orders.values()].some(
+          (o) => o.agentPairingId === p!.id && !CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus),
+        )
+      )
+        throw new ApiError('OPEN_MARKET_ORDERS', 'The pairing has open market orders.');
       p!.status = 'revoked';
       p!.hasAuthToken = false;
       // The token is still recognised, as the server does, so that using it answers AGENT_PAIRING_INACTIVE.
@@ -460,33 +762,121 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       return ok({ item: publicPairing(p!) });
     },
 
-    listSkills: (_s, r) => ok(page(catalog.skills.filter((k) => (!r.query.serviceType || k.serviceTypes.includes(r.query.serviceType as never)) && (!r.query.providerKey || k.providerKey === r.query.providerKey) && (!r.query.executionMode || k.executionMode === r.query.executionMode) && (!r.query.integrationStatus || k.integrationStatus === r.query.integrationStatus)), r.query, (k) => k.key)),
+    listSkills: (_s, r) =>
+      ok(
+        page(
+          catalog.skills.filter(
+            (k) =>
+              (!r.query.serviceType || k.serviceTypes.includes(r.query.serviceType as never)) &&
+              (!r.query.providerKey || k.providerKey === r.query.providerKey) &&
+              (!r.query.executionMode || k.executionMode === r.query.executionMode) &&
+              (!r.query.integrationStatus || k.integrationStatus === r.query.integrationStatus),
+          ),
+          r.query,
+          (k) => k.key,
+        ),
+      ),
     getSkill: (_s, r) => ok({ item: catalog.skill(r.params.skillKey!) ?? gone('Skill') }),
-    listMarketServices: (_s, r) => ok(page(catalog.services.filter((x) => (!r.query.serviceType || x.serviceType === r.query.serviceType) && (!r.query.skillKey || x.skillKey === r.query.skillKey) && (!r.query.providerKey || x.providerKey === r.query.providerKey) && (!r.query.executionMode || x.executionMode === r.query.executionMode) && (!r.query.integrationStatus || x.integrationStatus === r.query.integrationStatus) && (!r.query.region || x.region === r.query.region)), r.query, (x) => x.id)),
+    listMarketServices: (_s, r) =>
+      ok(
+        page(
+          catalog.services.filter(
+            (x) =>
+              (!r.query.serviceType || x.serviceType === r.query.serviceType) &&
+              (!r.query.skillKey || x.skillKey === r.query.skillKey) &&
+              (!r.query.providerKey || x.providerKey === r.query.providerKey) &&
+              (!r.query.executionMode || x.executionMode === r.query.executionMode) &&
+              (!r.query.integrationStatus || x.integrationStatus === r.query.integrationStatus) &&
+              (!r.query.region || x.region === r.query.region),
+          ),
+          r.query,
+          (x) => x.id,
+        ),
+      ),
     getMarketService: (_s, r) => ok({ item: catalog.service(r.params.serviceId!) ?? gone('Service') }),
-    listMarketAdapters: (_s, r) => ok(page(catalog.adapters.filter((a) => (!r.query.serviceType || a.serviceTypes.includes(r.query.serviceType as never)) && (!r.query.executionMode || a.executionMode === r.query.executionMode) && (!r.query.integrationStatus || a.integrationStatus === r.query.integrationStatus)), r.query, (a) => a.providerKey)),
+    listMarketAdapters: (_s, r) =>
+      ok(
+        page(
+          catalog.adapters.filter(
+            (a) =>
+              (!r.query.serviceType || a.serviceTypes.includes(r.query.serviceType as never)) &&
+              (!r.query.executionMode || a.executionMode === r.query.executionMode) &&
+              (!r.query.integrationStatus || a.integrationStatus === r.query.integrationStatus),
+          ),
+          r.query,
+          (a) => a.providerKey,
+        ),
+      ),
     getMarketAdapter: (_s, r) => ok({ item: catalog.adapter(r.params.providerKey!) ?? gone('Adapter') }),
     searchMarket: (s, r) => {
       const p = pairingFor(s, r.headers, r.body.machineId);
       const m = activeMachine(s, r.body.machineId);
       const b = r.body;
       const spentTodayMicros = spentToday(s, p.id);
-      const result = rankServices(catalog.services, {
-        serviceType: b.serviceType, skillKey: b.skillKey, operation: b.operation, requiredCapabilities: b.requiredCapabilities, region: b.region, budget: b.budget,
-        nativeOnly: b.executionPreference?.nativeOnly ?? false, allowExternalHandoff: b.executionPreference?.allowExternalHandoff ?? true,
-        delegationPolicy: p.delegationPolicy as DelegationPolicy, machinePolicies: policiesOf(s, m), spentTodayMicros,
-        runtimeProviders: runtimeProviders(s, m.id), credentialProviders: new Set(Object.keys(b.providerCredentials ?? {})), machineSkillKeys: m.skillKeys,
-      }, b.maxResults ?? 10);
+      const result = rankServices(
+        catalog.services,
+        {
+          serviceType: b.serviceType,
+          skillKey: b.skillKey,
+          operation: b.operation,
+          requiredCapabilities: b.requiredCapabilities,
+          region: b.region,
+          budget: b.budget,
+          nativeOnly: b.executionPreference?.nativeOnly ?? false,
+          allowExternalHandoff: b.executionPreference?.allowExternalHandoff ?? true,
+          delegationPolicy: p.delegationPolicy as DelegationPolicy,
+          machinePolicies: policiesOf(s, m),
+          spentTodayMicros,
+          runtimeProviders: runtimeProviders(s, m.id),
+          credentialProviders: new Set(Object.keys(b.providerCredentials ?? {})),
+          machineSkillKeys: m.skillKeys,
+        },
+        b.maxResults ?? 10,
+      );
       const at = now(s);
       const expiresAt = new Date(clockMs(s) + 600_000).toISOString();
       const quotes = result.ranked.map((x) => ({
-        id: mockId(s, 'mqt'), serviceId: x.service.id, skillKey: x.service.skillKey, providerKey: x.service.providerKey, executionMode: x.service.executionMode, integrationStatus: x.service.integrationStatus, operation: b.operation ?? x.service.operations[0]!, score: x.score, reasons: x.reasons,
-        pricing: { mode: x.service.pricing.mode, amount: x.service.pricing.amount ?? null, currency: x.service.pricing.currency ?? null, rate: x.service.pricing.rate ?? null, notes: x.service.pricing.notes },
-        payment: x.service.payment, runtimeEndpointAvailable: runtimeProviders(s, m.id).has(x.service.providerKey), handoff: x.service.executionMode === 'external-handoff' ? (x.service.handoff ?? null) : null, expiresAt,
+        id: mockId(s, 'mqt'),
+        serviceId: x.service.id,
+        skillKey: x.service.skillKey,
+        providerKey: x.service.providerKey,
+        executionMode: x.service.executionMode,
+        integrationStatus: x.service.integrationStatus,
+        operation: b.operation ?? x.service.operations[0]!,
+        score: x.score,
+        reasons: x.reasons,
+        pricing: {
+          mode: x.service.pricing.mode,
+          amount: x.service.pricing.amount ?? null,
+          currency: x.service.pricing.currency ?? null,
+          rate: x.service.pricing.rate ?? null,
+          notes: x.service.pricing.notes,
+        },
+        payment: x.service.payment,
+        runtimeEndpointAvailable: runtimeProviders(s, m.id).has(x.service.providerKey),
+        handoff: x.service.executionMode === 'external-handoff' ? (x.service.handoff ?? null) : null,
+        expiresAt,
       }));
       const { providerCredentials, ...query } = b;
-      const redacted = providerCredentials ? Object.fromEntries(Object.entries(providerCredentials as Record<string, Record<string, string>>).map(([k, v]) => [k, Object.fromEntries(Object.keys(v).map((f) => [f, '[REDACTED]']))])) : undefined;
-      const item = { id: mockId(s, 'msr'), machineId: m.id, agentPairingId: p.id, status: quotes.length ? 'matched' as const : 'no_match' as const, query: { ...query, ...(redacted ? { providerCredentials: redacted } : {}) }, quotes, excluded: result.excluded, expiresAt, createdAt: at };
+      const redacted = providerCredentials
+        ? Object.fromEntries(
+            Object.entries(providerCredentials as Record<string, Record<string, string>>).map(([k, v]) => [
+              k,
+              Object.fromEntries(Object.keys(v).map((f) => [f, '[REDACTED]'])),
+            ]),
+          )
+        : undefined;
+      const item = {
+        id: mockId(s, 'msr'),
+        machineId: m.id,
+        agentPairingId: p.id,
+        status: quotes.length ? ('matched' as const) : ('no_match' as const),
+        query: { ...query, ...(redacted ? { providerCredentials: redacted } : {}) },
+        quotes,
+        excluded: result.excluded,
+        expiresAt,
+        createdAt: at,
+      };
       s.searches.set(item.id, item as never);
       audit(s, 'market.search.performed', 'market-search', item.id, { machineId: m.id });
       return created({ item });
@@ -494,7 +884,14 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
 
     listMarketOrders: (s, r) => {
       activeMachine(s, r.query.machineId!);
-      return ok(page(sorted(s.orders).filter((o) => o.machineId === r.query.machineId && (!r.query.status || o.status === r.query.status)), r.query));
+      return ok(
+        page(
+          sorted(s.orders).filter(
+            (o) => o.machineId === r.query.machineId && (!r.query.status || o.status === r.query.status),
+          ),
+          r.query,
+        ),
+      );
     },
     createMarketOrder: (s, r) => {
       const b = r.body;
@@ -506,7 +903,8 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (b.searchId || b.quoteId) {
         const search = s.searches.get(b.searchId) ?? gone('Market search');
         const q = search.quotes.find((x) => x.id === b.quoteId) ?? gone('Quote');
-        if (Date.parse(q.expiresAt) <= clockMs(s)) throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
+        if (Date.parse(q.expiresAt) <= clockMs(s))
+          throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
         service = catalog.service(q.serviceId);
         operation ??= q.operation;
         quoteBudget = (search.query as { budget?: { amount?: number; currency?: string } }).budget;
@@ -515,16 +913,46 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (!service) gone('Service');
       // The server's evaluation, shared with search: a quote the mock offered is an order it accepts.
       const policy = p.delegationPolicy as DelegationPolicy;
-      const spend = { delegationPolicy: policy, machinePolicies: policiesOf(s, activeMachine(s, b.machineId)), budget: b.budget ?? quoteBudget ?? null, spentTodayMicros: spentToday(s, p.id) };
+      const spend = {
+        delegationPolicy: policy,
+        machinePolicies: policiesOf(s, activeMachine(s, b.machineId)),
+        budget: b.budget ?? quoteBudget ?? null,
+        spentTodayMicros: spentToday(s, p.id),
+      };
       const refusal = policyRefusals(service!, spend)?.[0];
       if (refusal) throw new ApiError(refusal.code, `${refusal.reason}.`);
       const { amount } = chargeOf(service!, spend);
       const at = now(s);
       const o: MarketOrderRecord = {
-        id: mockId(s, 'mor'), machineId: b.machineId, agentPairingId: p.id, searchId: b.searchId ?? null, quoteId: b.quoteId ?? null, serviceId: service!.id, skillKey: service!.skillKey, providerKey: service!.providerKey, serviceType: service!.serviceType,
-        operation: operation ?? service!.operations[0]!, executionMode: service!.executionMode, integrationStatus: service!.integrationStatus, status: 'created', input: b.input ?? {}, budget: b.budget ?? null, payment: service!.payment,
-        serviceSnapshot: { id: service!.id, name: service!.name }, taskId: null, routeId: null, runId: null, outcomeId: null, handoff: service!.executionMode === 'external-handoff' ? (service!.handoff ?? null) : null,
-        amount, currency: service!.pricing.currency ?? b.budget?.currency ?? null, paymentStatus: null, errorMessage: null, disputeReason: null, createdAt: at, updatedAt: at,
+        id: mockId(s, 'mor'),
+        machineId: b.machineId,
+        agentPairingId: p.id,
+        searchId: b.searchId ?? null,
+        quoteId: b.quoteId ?? null,
+        serviceId: service!.id,
+        skillKey: service!.skillKey,
+        providerKey: service!.providerKey,
+        serviceType: service!.serviceType,
+        operation: operation ?? service!.operations[0]!,
+        executionMode: service!.executionMode,
+        integrationStatus: service!.integrationStatus,
+        status: 'created',
+        input: b.input ?? {},
+        budget: b.budget ?? null,
+        payment: service!.payment,
+        serviceSnapshot: { id: service!.id, name: service!.name },
+        taskId: null,
+        routeId: null,
+        runId: null,
+        outcomeId: null,
+        handoff: service!.executionMode === 'external-handoff' ? (service!.handoff ?? null) : null,
+        amount,
+        currency: service!.pricing.currency ?? b.budget?.currency ?? null,
+        paymentStatus: null,
+        errorMessage: null,
+        disputeReason: null,
+        createdAt: at,
+        updatedAt: at,
       };
       s.orders.set(o.id, o);
       audit(s, 'market.order.created', 'market-order', o.id, { serviceId: o.serviceId });
@@ -536,9 +964,11 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       pairingFor(s, r.headers, o.machineId);
       const existing = s.payments.get(o.id);
       if (existing) return ok({ item: existing });
-      if (CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
+      if (CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))
+        throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
       const rail = r.body?.rail ?? o.payment.defaultRail;
-      if (rail === 'not-required' && o.payment.required) throw new ApiError('VALIDATION_ERROR', 'This service requires payment.');
+      if (rail === 'not-required' && o.payment.required)
+        throw new ApiError('VALIDATION_ERROR', 'This service requires payment.');
       const at = now(s);
       const p = newPayment(s, o, rail, at);
       if (r.body?.payerAddress) p.payerAddress = r.body.payerAddress;
@@ -550,25 +980,36 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     submitMarketPaymentProof: (s, r) => {
       const o = order(s, r.params.orderId!);
       pairingFor(s, r.headers, o.machineId);
-      if (CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
-      if (r.body.verificationMode === 'rpc') throw new ApiError('PAYMENT_RPC_REQUIRED', 'The mock has no EVM RPC: use verificationMode recorded.');
+      if (CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))
+        throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
+      if (r.body.verificationMode === 'rpc')
+        throw new ApiError('PAYMENT_RPC_REQUIRED', 'The mock has no EVM RPC: use verificationMode recorded.');
       const at = now(s);
-      const p = s.payments.get(o.id) ?? newPayment(s, o, o.payment.defaultRail === 'not-required' ? 'wallet' : o.payment.defaultRail, at);
+      const p =
+        s.payments.get(o.id) ??
+        newPayment(s, o, o.payment.defaultRail === 'not-required' ? 'wallet' : o.payment.defaultRail, at);
       if (p.status === 'held' && p.txHash === r.body.txHash) return ok({ item: p });
-      Object.assign(p, { txHash: r.body.txHash, verificationMode: 'recorded', chain: r.body.chain ?? p.chain, payerAddress: r.body.payerAddress ?? p.payerAddress });
+      Object.assign(p, {
+        txHash: r.body.txHash,
+        verificationMode: 'recorded',
+        chain: r.body.chain ?? p.chain,
+        payerAddress: r.body.payerAddress ?? p.payerAddress,
+      });
       setPayment(s, o, p, paymentStep(p.status as PaymentStatus, 'hold'), at);
       if (o.status === 'created' || o.status === 'payment_pending') setOrderStatus(o, 'ready', at);
       audit(s, 'market.payment.proof-recorded', 'market-payment', p.id, { orderId: o.id });
       return ok({ item: p });
     },
-    getMarketPayment: (s, r) => ok({ item: (order(s, r.params.orderId!), s.payments.get(r.params.orderId!)) ?? gone('Payment') }),
+    getMarketPayment: (s, r) =>
+      ok({ item: (order(s, r.params.orderId!), s.payments.get(r.params.orderId!)) ?? gone('Payment') }),
     lockMarketPaymentEscrow: (s, r) => {
       const o = order(s, r.params.orderId!);
       pairingFor(s, r.headers, o.machineId);
       const at = now(s);
       const p = s.payments.get(o.id) ?? newPayment(s, o, 'escrow', at);
       if (p.status === 'held') return ok({ item: p });
-      if (CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
+      if (CLOSED_ORDER_STATUSES.includes(o.status as OrderStatus))
+        throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
       p.escrowRef = r.body?.escrowRef ?? p.escrowRef;
       setPayment(s, o, p, paymentStep(p.status as PaymentStatus, 'hold'), at);
       if (o.status === 'created' || o.status === 'payment_pending') setOrderStatus(o, 'ready', at);
@@ -597,18 +1038,58 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const at = now(s);
       setOrderStatus(o, 'execute', at);
       const service = catalog.service(o.serviceId)!;
-      const t: TaskRecord = { id: mockId(s, 'tsk'), machineId: o.machineId, serviceType: o.serviceType, operation: o.operation, taskType: 'market-order', status: 'executing', input: { ...o.input, ...(r.body?.input ?? {}) }, constraints: { allowExternalHandoff: true, requireNativeExecution: false, requiredCapabilities: [] }, discovery: { maxCandidates: 1 }, routeId: null, outcomeId: null, createdAt: at, updatedAt: at };
-      const route: RouteRecord = { id: mockId(s, 'rte'), machineId: o.machineId, taskId: t.id, selectedSkillKey: o.skillKey, selectedServiceId: o.serviceId, executionMode: o.executionMode, integrationStatus: o.integrationStatus, status: 'selected', reason: `market order ${o.id}`, score: 1, fallbackChain: [], handoff: o.handoff, createdAt: at, updatedAt: at };
+      const t: TaskRecord = {
+        id: mockId(s, 'tsk'),
+        machineId: o.machineId,
+        serviceType: o.serviceType,
+        operation: o.operation,
+        taskType: 'market-order',
+        status: 'executing',
+        input: { ...o.input, ...(r.body?.input ?? {}) },
+        constraints: { allowExternalHandoff: true, requireNativeExecution: false, requiredCapabilities: [] },
+        discovery: { maxCandidates: 1 },
+        routeId: null,
+        outcomeId: null,
+        createdAt: at,
+        updatedAt: at,
+      };
+      const route: RouteRecord = {
+        id: mockId(s, 'rte'),
+        machineId: o.machineId,
+        taskId: t.id,
+        selectedSkillKey: o.skillKey,
+        selectedServiceId: o.serviceId,
+        executionMode: o.executionMode,
+        integrationStatus: o.integrationStatus,
+        status: 'selected',
+        reason: `market order ${o.id}`,
+        score: 1,
+        fallbackChain: [],
+        handoff: o.handoff,
+        createdAt: at,
+        updatedAt: at,
+      };
       t.routeId = route.id;
       s.tasks.set(t.id, t);
       s.routes.set(route.id, route);
       const ex = executeRoute(s, catalog, t, route);
       const at2 = now(s);
-      setOrderStatus(o, ex.outcome.status === 'completed' ? 'deliver' : ex.outcome.status === 'external' ? 'hand-off' : 'fail', at2);
-      Object.assign(o, { taskId: t.id, routeId: route.id, runId: ex.run.id, outcomeId: ex.outcome.id, errorMessage: ex.outcome.errorMessage ?? null });
+      setOrderStatus(
+        o,
+        ex.outcome.status === 'completed' ? 'deliver' : ex.outcome.status === 'external' ? 'hand-off' : 'fail',
+        at2,
+      );
+      Object.assign(o, {
+        taskId: t.id,
+        routeId: route.id,
+        runId: ex.run.id,
+        outcomeId: ex.outcome.id,
+        errorMessage: ex.outcome.errorMessage ?? null,
+      });
       audit(s, 'market.order.executed', 'market-order', o.id, { status: o.status });
       void service;
-      if (ex.status >= 500) throw new ApiError('RUNTIME_UNAVAILABLE', ex.outcome.errorMessage ?? 'No runtime endpoint.');
+      if (ex.status >= 500)
+        throw new ApiError('RUNTIME_UNAVAILABLE', ex.outcome.errorMessage ?? 'No runtime endpoint.');
       return { status: ex.status, body: { item: o, outcome: ex.outcome, run: ex.run, handoff: o.handoff } };
     },
     confirmMarketOrder: (s, r) => {
@@ -628,7 +1109,8 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       setOrderStatus(o, 'dispute', at);
       o.disputeReason = r.body.reason;
       const p = s.payments.get(o.id);
-      if (p && (p.status === 'held' || p.status === 'release_pending')) setPayment(s, o, p, paymentStep(p.status, 'freeze'), at);
+      if (p && (p.status === 'held' || p.status === 'release_pending'))
+        setPayment(s, o, p, paymentStep(p.status, 'freeze'), at);
       audit(s, 'market.order.disputed', 'market-order', o.id, { reason: r.body.reason });
       return ok({ item: o });
     },
@@ -638,7 +1120,10 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const paid = s.payments.get(o.id);
       if (paid && MONEY_COMMITTED.includes(paid.status)) {
         orderStep(o.status, 'cancel');
-        throw new ApiError('ORDER_PAYMENT_HELD', `The order's payment is ${paid.status}: the operator refunds it, which cancels the order.`);
+        throw new ApiError(
+          'ORDER_PAYMENT_HELD',
+          `The order's payment is ${paid.status}: the operator refunds it, which cancels the order.`,
+        );
       }
       setOrderStatus(o, 'cancel', now(s));
       audit(s, 'market.order.cancelled', 'market-order', o.id);
@@ -647,15 +1132,34 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
 
     listRuntimeEndpoints: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok(page(sorted(s.endpoints).filter((e) => e.machineId === r.params.machineId).map(publicEndpoint), r.query));
+      return ok(
+        page(
+          sorted(s.endpoints)
+            .filter((e) => e.machineId === r.params.machineId)
+            .map(publicEndpoint),
+          r.query,
+        ),
+      );
     },
     getRuntimeEndpoint: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok({ item: publicEndpoint(s.endpoints.get(`${r.params.machineId}:${r.params.providerKey!.toLowerCase()}`) ?? gone('Runtime endpoint')) });
+      return ok({
+        item: publicEndpoint(
+          s.endpoints.get(`${r.params.machineId}:${r.params.providerKey!.toLowerCase()}`) ?? gone('Runtime endpoint'),
+        ),
+      });
     },
     upsertRuntimeEndpoint: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      const u = upsertEndpoint(s, r.params.machineId!, r.params.providerKey!.toLowerCase(), r.body, 'manual', null, null);
+      const u = upsertEndpoint(
+        s,
+        r.params.machineId!,
+        r.params.providerKey!.toLowerCase(),
+        r.body,
+        'manual',
+        null,
+        null,
+      );
       return { status: u.created ? 201 : 200, body: { item: publicEndpoint(u.endpoint) } };
     },
     deleteRuntimeEndpoint: (s, r) => {
@@ -668,13 +1172,33 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     },
     listMachineAgents: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok(page(sorted(s.agents).filter((a) => a.machineId === r.params.machineId).map(publicAgent), r.query));
+      return ok(
+        page(
+          sorted(s.agents)
+            .filter((a) => a.machineId === r.params.machineId)
+            .map(publicAgent),
+          r.query,
+        ),
+      );
     },
     enrollMachineAgent: (s, r) => {
       const m = activeMachine(s, r.params.machineId!);
       const at = now(s);
-      const keys = (r.body?.allowedProviderKeys ?? r.body?.providerKeys ?? ['qvac']).map((k: string) => k.toLowerCase());
-      const a = { id: mockId(s, 'mag'), machineId: m.id, label: r.body?.label ?? 'Machine runtime agent', allowedProviderKeys: keys, status: 'provisioned' as const, hasAgentToken: true, lastSeenAt: null, createdAt: at, updatedAt: at, agentToken: `mat_mock_${s.seq}_${Math.random().toString(36).slice(2)}` };
+      const keys = (r.body?.allowedProviderKeys ?? r.body?.providerKeys ?? ['qvac']).map((k: string) =>
+        k.toLowerCase(),
+      );
+      const a = {
+        id: mockId(s, 'mag'),
+        machineId: m.id,
+        label: r.body?.label ?? 'Machine runtime agent',
+        allowedProviderKeys: keys,
+        status: 'provisioned' as const,
+        hasAgentToken: true,
+        lastSeenAt: null,
+        createdAt: at,
+        updatedAt: at,
+        agentToken: `mat_mock_${s.seq}_${Math.random().toString(36).slice(2)}`,
+      };
       s.agents.set(a.id, a);
       audit(s, 'machine-agent.enrolled', 'machine-agent', a.id);
       return created({ item: a });
@@ -698,10 +1222,14 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (a!.status === 'revoked') throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
       if (a!.agentToken !== token) throw new ApiError('AGENT_AUTH_INVALID', 'The agent token is not valid.');
       activeMachine(s, b.machineId);
-      const denied = (b.endpoints ?? []).filter((e: { providerKey: string }) => !a!.allowedProviderKeys.includes(e.providerKey.toLowerCase()));
+      const denied = (b.endpoints ?? []).filter(
+        (e: { providerKey: string }) => !a!.allowedProviderKeys.includes(e.providerKey.toLowerCase()),
+      );
       if (denied.length) throw new ApiError('AGENT_POLICY_DENIED', 'Provider key not allowed for this agent.');
       const lease = new Date(clockMs(s) + (b.leaseSeconds ?? 120) * 1000).toISOString();
-      const endpoints = (b.endpoints ?? []).map((e: Record<string, string>) => publicEndpoint(upsertEndpoint(s, b.machineId, e.providerKey!.toLowerCase(), e, 'agent', a!.id, lease).endpoint));
+      const endpoints = (b.endpoints ?? []).map((e: Record<string, string>) =>
+        publicEndpoint(upsertEndpoint(s, b.machineId, e.providerKey!.toLowerCase(), e, 'agent', a!.id, lease).endpoint),
+      );
       const at = now(s);
       Object.assign(a!, { status: 'active', lastSeenAt: at, updatedAt: at });
       audit(s, 'machine-agent.heartbeat', 'machine-agent', a!.id);
@@ -710,12 +1238,26 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
 
     getGraph: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok({ nodes: sorted(s.nodes).filter((n) => n.machineId === r.params.machineId), edges: sorted(s.edges).filter((e) => e.machineId === r.params.machineId) });
+      return ok({
+        nodes: sorted(s.nodes).filter((n) => n.machineId === r.params.machineId),
+        edges: sorted(s.edges).filter((e) => e.machineId === r.params.machineId),
+      });
     },
     createGraphNode: (s, r) => {
       activeMachine(s, r.params.machineId!);
       const at = now(s);
-      const n = { id: mockId(s, 'gnd'), machineId: r.params.machineId!, type: r.body.type, refId: r.body.refId ?? null, title: r.body.title, status: 'draft' as const, position: { x: r.body.position?.x ?? 0, y: r.body.position?.y ?? 0 }, data: r.body.data ?? {}, createdAt: at, updatedAt: at };
+      const n = {
+        id: mockId(s, 'gnd'),
+        machineId: r.params.machineId!,
+        type: r.body.type,
+        refId: r.body.refId ?? null,
+        title: r.body.title,
+        status: 'draft' as const,
+        position: { x: r.body.position?.x ?? 0, y: r.body.position?.y ?? 0 },
+        data: r.body.data ?? {},
+        createdAt: at,
+        updatedAt: at,
+      };
       s.nodes.set(n.id, n);
       audit(s, 'graph.node.created', 'graph-node', n.id);
       return created({ item: n });
@@ -725,7 +1267,15 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const n = s.nodes.get(r.params.nodeId!);
       if (!n || n.machineId !== r.params.machineId) gone('Graph node');
       const b = r.body;
-      Object.assign(n!, { ...(b.type ? { type: b.type } : {}), ...(b.title ? { title: b.title } : {}), ...(b.refId !== undefined ? { refId: b.refId } : {}), ...(b.status ? { status: b.status } : {}), position: { x: b.position?.x ?? n!.position.x, y: b.position?.y ?? n!.position.y }, data: { ...n!.data, ...(b.data ?? {}) }, updatedAt: now(s) });
+      Object.assign(n!, {
+        ...(b.type ? { type: b.type } : {}),
+        ...(b.title ? { title: b.title } : {}),
+        ...(b.refId !== undefined ? { refId: b.refId } : {}),
+        ...(b.status ? { status: b.status } : {}),
+        position: { x: b.position?.x ?? n!.position.x, y: b.position?.y ?? n!.position.y },
+        data: { ...n!.data, ...(b.data ?? {}) },
+        updatedAt: now(s),
+      });
       audit(s, 'graph.node.updated', 'graph-node', n!.id);
       return ok({ item: n });
     },
@@ -733,16 +1283,31 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       activeMachine(s, r.params.machineId!);
       const n = s.nodes.get(r.params.nodeId!);
       if (!n || n.machineId !== r.params.machineId) gone('Graph node');
-      for (const e of [...s.edges.values()]) if (e.sourceNodeId === n!.id || e.targetNodeId === n!.id) s.edges.delete(e.id);
+      for (const e of [...s.edges.values()])
+        if (e.sourceNodeId === n!.id || e.targetNodeId === n!.id) s.edges.delete(e.id);
       s.nodes.delete(n!.id);
       audit(s, 'graph.node.deleted', 'graph-node', n!.id);
       return { status: 204 };
     },
     createGraphEdge: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      for (const f of ['sourceNodeId', 'targetNodeId']) if (s.nodes.get(r.body[f])?.machineId !== r.params.machineId) throw new ApiError('VALIDATION_ERROR', `${f} must name a node of this machine.`, [{ location: 'body', path: `/${f}`, rule: 'same-machine', message: 'no such node on this machine' }]);
+      for (const f of ['sourceNodeId', 'targetNodeId'])
+        if (s.nodes.get(r.body[f])?.machineId !== r.params.machineId)
+          throw new ApiError('VALIDATION_ERROR', `${f} must name a node of this machine.`, [
+            { location: 'body', path: `/${f}`, rule: 'same-machine', message: 'no such node on this machine' },
+          ]);
       const at = now(s);
-      const e = { id: mockId(s, 'ged'), machineId: r.params.machineId!, sourceNodeId: r.body.sourceNodeId, targetNodeId: r.body.targetNodeId, type: r.body.type, ...(r.body.label ? { label: r.body.label } : {}), data: r.body.data ?? {}, createdAt: at, updatedAt: at };
+      const e = {
+        id: mockId(s, 'ged'),
+        machineId: r.params.machineId!,
+        sourceNodeId: r.body.sourceNodeId,
+        targetNodeId: r.body.targetNodeId,
+        type: r.body.type,
+        ...(r.body.label ? { label: r.body.label } : {}),
+        data: r.body.data ?? {},
+        createdAt: at,
+        updatedAt: at,
+      };
       s.edges.set(e.id, e);
       audit(s, 'graph.edge.created', 'graph-edge', e.id);
       return created({ item: e });
@@ -751,7 +1316,12 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       activeMachine(s, r.params.machineId!);
       const e = s.edges.get(r.params.edgeId!);
       if (!e || e.machineId !== r.params.machineId) gone('Graph edge');
-      Object.assign(e!, { ...(r.body.type ? { type: r.body.type } : {}), ...(r.body.label ? { label: r.body.label } : {}), data: { ...e!.data, ...(r.body.data ?? {}) }, updatedAt: now(s) });
+      Object.assign(e!, {
+        ...(r.body.type ? { type: r.body.type } : {}),
+        ...(r.body.label ? { label: r.body.label } : {}),
+        data: { ...e!.data, ...(r.body.data ?? {}) },
+        updatedAt: now(s),
+      });
       audit(s, 'graph.edge.updated', 'graph-edge', e!.id);
       return ok({ item: e });
     },
@@ -766,7 +1336,12 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
 
     listTasks: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok(page(sorted(s.tasks).filter((t) => t.machineId === r.params.machineId), r.query));
+      return ok(
+        page(
+          sorted(s.tasks).filter((t) => t.machineId === r.params.machineId),
+          r.query,
+        ),
+      );
     },
     createTask: (s, r) => {
       activeMachine(s, r.params.machineId!);
@@ -775,7 +1350,28 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (unknown.length) throw new ApiError('VALIDATION_ERROR', `Unknown skill(s): ${unknown.join(', ')}.`);
       const at = now(s);
       const c = b.constraints ?? {};
-      const t: TaskRecord = { id: mockId(s, 'tsk'), machineId: r.params.machineId!, serviceType: b.serviceType, ...(b.operation ? { operation: b.operation } : {}), taskType: b.taskType, status: 'queued', input: b.input ?? {}, constraints: { ...(c.region ? { region: c.region } : {}), ...(c.budget !== undefined ? { budget: c.budget } : {}), allowExternalHandoff: c.allowExternalHandoff ?? true, requireNativeExecution: c.requireNativeExecution ?? false, requiredCapabilities: c.requiredCapabilities ?? [], ...(c.preferredSkillKeys ? { preferredSkillKeys: c.preferredSkillKeys } : {}) }, discovery: { maxCandidates: b.discovery?.maxCandidates ?? 10 }, routeId: null, outcomeId: null, createdAt: at, updatedAt: at };
+      const t: TaskRecord = {
+        id: mockId(s, 'tsk'),
+        machineId: r.params.machineId!,
+        serviceType: b.serviceType,
+        ...(b.operation ? { operation: b.operation } : {}),
+        taskType: b.taskType,
+        status: 'queued',
+        input: b.input ?? {},
+        constraints: {
+          ...(c.region ? { region: c.region } : {}),
+          ...(c.budget !== undefined ? { budget: c.budget } : {}),
+          allowExternalHandoff: c.allowExternalHandoff ?? true,
+          requireNativeExecution: c.requireNativeExecution ?? false,
+          requiredCapabilities: c.requiredCapabilities ?? [],
+          ...(c.preferredSkillKeys ? { preferredSkillKeys: c.preferredSkillKeys } : {}),
+        },
+        discovery: { maxCandidates: b.discovery?.maxCandidates ?? 10 },
+        routeId: null,
+        outcomeId: null,
+        createdAt: at,
+        updatedAt: at,
+      };
       s.tasks.set(t.id, t);
       audit(s, 'task.created', 'task', t.id);
       return created({ item: t });
@@ -799,10 +1395,30 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       if (!t || t.machineId !== m.id) gone('Task');
       const c = candidatesFor(s, catalog, m, t!, r.body ?? {});
       const resolution = resolutionOf(c);
-      if (resolution.kind === 'unavailable') throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`);
+      if (resolution.kind === 'unavailable')
+        throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`);
       const top = resolution.candidate;
       const at = now(s);
-      const route: RouteRecord = { id: mockId(s, 'rte'), machineId: m.id, taskId: t!.id, selectedSkillKey: top.service.skillKey, selectedServiceId: top.service.id, executionMode: top.service.executionMode, integrationStatus: top.service.integrationStatus, status: 'selected', reason: top.reasons[0] ?? 'best candidate', score: top.score, fallbackChain: c.slice(1).map((x) => ({ skillKey: x.service.skillKey, serviceId: x.service.id, executionMode: x.service.executionMode })), handoff: resolution.kind === 'handoff' ? resolution.handoff : null, createdAt: at, updatedAt: at };
+      const route: RouteRecord = {
+        id: mockId(s, 'rte'),
+        machineId: m.id,
+        taskId: t!.id,
+        selectedSkillKey: top.service.skillKey,
+        selectedServiceId: top.service.id,
+        executionMode: top.service.executionMode,
+        integrationStatus: top.service.integrationStatus,
+        status: 'selected',
+        reason: top.reasons[0] ?? 'best candidate',
+        score: top.score,
+        fallbackChain: c.slice(1).map((x) => ({
+          skillKey: x.service.skillKey,
+          serviceId: x.service.id,
+          executionMode: x.service.executionMode,
+        })),
+        handoff: resolution.kind === 'handoff' ? resolution.handoff : null,
+        createdAt: at,
+        updatedAt: at,
+      };
       s.routes.set(route.id, route);
       Object.assign(t!, { status: 'resolved', routeId: route.id, updatedAt: at });
       audit(s, 'task.resolved', 'task', t!.id);
@@ -818,22 +1434,56 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
       const ex = executeRoute(s, catalog, t!, route);
       const service = catalog.service(route.selectedServiceId)!;
       const candidate = { service, score: route.score, reasons: [route.reason] };
-      const resolution = route.executionMode === 'external-handoff' && route.handoff ? { kind: 'handoff', candidate, handoff: route.handoff } : { kind: 'native', candidate };
-      if (ex.status >= 500) return { status: ex.status, body: { error: { code: 'RUNTIME_UNAVAILABLE', message: ex.outcome.errorMessage }, item: ex.outcome, run: ex.run, resolution } };
+      const resolution =
+        route.executionMode === 'external-handoff' && route.handoff
+          ? { kind: 'handoff', candidate, handoff: route.handoff }
+          : { kind: 'native', candidate };
+      if (ex.status >= 500)
+        return {
+          status: ex.status,
+          body: {
+            error: { code: 'RUNTIME_UNAVAILABLE', message: ex.outcome.errorMessage },
+            item: ex.outcome,
+            run: ex.run,
+            resolution,
+          },
+        };
       return { status: ex.status, body: { item: ex.outcome, run: ex.run, resolution } };
     },
     listRoutes: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok(page(sorted(s.routes).filter((x) => x.machineId === r.params.machineId), r.query));
+      return ok(
+        page(
+          sorted(s.routes).filter((x) => x.machineId === r.params.machineId),
+          r.query,
+        ),
+      );
     },
     listOutcomes: (s, r) => {
       activeMachine(s, r.params.machineId!);
-      return ok(page(sorted(s.outcomes).filter((x) => x.machineId === r.params.machineId), r.query));
+      return ok(
+        page(
+          sorted(s.outcomes).filter((x) => x.machineId === r.params.machineId),
+          r.query,
+        ),
+      );
     },
     listRuns: (s, r) => {
       activeMachine(s, r.query.machineId!);
       const q = r.query;
-      return ok(page(sorted(s.runs).filter((x) => x.machineId === q.machineId && (!q.status || x.status === q.status) && (!q.skillKey || x.skillKey === q.skillKey) && (!q.serviceId || x.serviceId === q.serviceId) && (!q.executionMode || x.executionMode === q.executionMode)), q));
+      return ok(
+        page(
+          sorted(s.runs).filter(
+            (x) =>
+              x.machineId === q.machineId &&
+              (!q.status || x.status === q.status) &&
+              (!q.skillKey || x.skillKey === q.skillKey) &&
+              (!q.serviceId || x.serviceId === q.serviceId) &&
+              (!q.executionMode || x.executionMode === q.executionMode),
+          ),
+          q,
+        ),
+      );
     },
     getRun: (s, r) => {
       const run = s.runs.get(r.params.runId!) ?? gone('Run');
@@ -844,7 +1494,19 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     createPolicy: (s, r) => {
       const at = now(s);
       const b = r.body;
-      const p = { id: mockId(s, 'pol'), name: b.name, allowedSkillKeys: b.allowedSkillKeys ?? [], deniedSkillKeys: b.deniedSkillKeys ?? [], budgetCap: b.budgetCap ?? null, regionRules: b.regionRules ?? [], nativeOnly: b.nativeOnly ?? false, handoffAllowed: b.handoffAllowed ?? true, requiredCapabilities: b.requiredCapabilities ?? [], createdAt: at, updatedAt: at };
+      const p = {
+        id: mockId(s, 'pol'),
+        name: b.name,
+        allowedSkillKeys: b.allowedSkillKeys ?? [],
+        deniedSkillKeys: b.deniedSkillKeys ?? [],
+        budgetCap: b.budgetCap ?? null,
+        regionRules: b.regionRules ?? [],
+        nativeOnly: b.nativeOnly ?? false,
+        handoffAllowed: b.handoffAllowed ?? true,
+        requiredCapabilities: b.requiredCapabilities ?? [],
+        createdAt: at,
+        updatedAt: at,
+      };
       s.policies.set(p.id, p);
       audit(s, 'policy.created', 'policy', p.id);
       return created({ item: p });
@@ -858,11 +1520,23 @@ export function operations(catalog: Catalog, resolve: IdentityResolver = fixture
     },
     deletePolicy: (s, r) => {
       const p = s.policies.get(r.params.policyId!) ?? gone('Policy');
-      if ([...s.machines.values()].some((m) => m.policyIds.includes(p.id))) throw new ApiError('VALIDATION_ERROR', 'The policy is used by a machine.');
+      if ([...s.machines.values()].some((m) => m.policyIds.includes(p.id)))
+        throw new ApiError('VALIDATION_ERROR', 'The policy is used by a machine.');
       s.policies.delete(p.id);
       audit(s, 'policy.deleted', 'policy', p.id);
       return { status: 204 };
     },
-    listAuditEvents: (s, r) => ok(page(sorted(s.audit).filter((e) => (!r.query.type || e.type === r.query.type) && (!r.query.resourceType || e.resourceType === r.query.resourceType) && (!r.query.resourceId || e.resourceId === r.query.resourceId)), r.query)),
+    listAuditEvents: (s, r) =>
+      ok(
+        page(
+          sorted(s.audit).filter(
+            (e) =>
+              (!r.query.type || e.type === r.query.type) &&
+              (!r.query.resourceType || e.resourceType === r.query.resourceType) &&
+              (!r.query.resourceId || e.resourceId === r.query.resourceId),
+          ),
+          r.query,
+        ),
+      ),
   };
 }

@@ -90,7 +90,8 @@ export function mockId(s: MockState, prefix: string): string {
 }
 
 /** The mock clock's current time in ms, without moving it (for expiry checks). */
-export const clockMs = (s: MockState): number => (s.clockMode === 'real' ? Math.max(s.clock, Date.now() + s.offset) : s.clock);
+export const clockMs = (s: MockState): number =>
+  s.clockMode === 'real' ? Math.max(s.clock, Date.now() + s.offset) : s.clock;
 
 /** The time of a write: every write moves the clock by at least a millisecond, so createdAt orders writes. */
 export function now(s: MockState): string {
@@ -107,4 +108,10 @@ export function advance(s: MockState, ms: number): void {
 /** The mock MCR fleet that fixtures and proofs use (wallet keys are in mocks/mcr/fixtures.ts). */
 export const FIXTURE_IDENTITIES = defaultMachines()
   .filter((m) => m.wallet)
-  .map((m) => ({ mcrId: m.machineId, did: didOf(m.wallet!), address: m.wallet!.address, operator: m.operator?.address ?? null, bonded: m.bondStatus === 'bonded' }));
+  .map((m) => ({
+    mcrId: m.machineId,
+    did: didOf(m.wallet!),
+    address: m.wallet!.address,
+    operator: m.operator?.address ?? null,
+    bonded: m.bondStatus === 'bonded',
+  }));

@@ -12,7 +12,12 @@ function validation422(loc: (string | number)[], msg: string, type: string) {
 }
 
 function positiveInt(raw: string, name: string): number | Response {
-  if (!/^-?\d+$/.test(raw)) return validation422(['path', name], 'Input should be a valid integer, unable to parse string as an integer', 'int_parsing');
+  if (!/^-?\d+$/.test(raw))
+    return validation422(
+      ['path', name],
+      'Input should be a valid integer, unable to parse string as an integer',
+      'int_parsing',
+    );
   const n = Number(raw);
   if (n < 1) return validation422(['path', name], 'Input should be greater than or equal to 1', 'greater_than_equal');
   return n;
@@ -62,7 +67,13 @@ function card(m: McrMachine) {
     operator: m.operator ? didOf(m.operator) : null,
     bond_status: m.bondStatus,
     event_count: m.eventCount,
-    registrations: [{ type: 'peaqos:registration:v1', machineId: m.machineId, machineRegistry: `eip155:${CHAIN_ID}:${REGISTRY_ADDRESS}` }],
+    registrations: [
+      {
+        type: 'peaqos:registration:v1',
+        machineId: m.machineId,
+        machineRegistry: `eip155:${CHAIN_ID}:${REGISTRY_ADDRESS}`,
+      },
+    ],
   };
 }
 
@@ -116,8 +127,18 @@ export function createMcrHandlers(registry: McrRegistry, base = '*'): HttpHandle
     http.get(`${base}/ready`, async () => {
       const f = await failure();
       const ok = !f;
-      const contracts = { identity_registry: ok, identity_staking: ok, event_registry: ok, machine_nft: ok, admin_flags: ok, did_registry: ok };
-      return HttpResponse.json({ status: ok ? 'ready' : 'not_ready', rpc_connected: ok, contracts }, { status: ok ? 200 : 503 });
+      const contracts = {
+        identity_registry: ok,
+        identity_staking: ok,
+        event_registry: ok,
+        machine_nft: ok,
+        admin_flags: ok,
+        did_registry: ok,
+      };
+      return HttpResponse.json(
+        { status: ok ? 'ready' : 'not_ready', rpc_connected: ok, contracts },
+        { status: ok ? 200 : 503 },
+      );
     }),
     http.get(`${base}/machines/:machineId`, async ({ params }) => {
       const f = await failure();
@@ -166,16 +187,26 @@ export function createMcrHandlers(registry: McrRegistry, base = '*'): HttpHandle
       const url = new URL(request.url);
       const offsetRaw = url.searchParams.get('offset') ?? '0';
       const limitRaw = url.searchParams.get('limit') ?? '20';
-      if (!/^\d+$/.test(offsetRaw)) return validation422(['query', 'offset'], 'Input should be greater than or equal to 0', 'greater_than_equal');
+      if (!/^\d+$/.test(offsetRaw))
+        return validation422(['query', 'offset'], 'Input should be greater than or equal to 0', 'greater_than_equal');
       if (!/^\d+$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 20) {
         return validation422(['query', 'limit'], 'Input should be less than or equal to 20', 'less_than_equal');
       }
       const offset = Number(offsetRaw);
       const limit = Number(limitRaw);
-      const fleet = registry.byOperator(addr).filter((m) => m.wallet).slice(0, 100);
+      const fleet = registry
+        .byOperator(addr)
+        .filter((m) => m.wallet)
+        .slice(0, 100);
       return HttpResponse.json({
         operator_did: raw,
-        machines: fleet.slice(offset, offset + limit).map((m) => ({ did: didOf(m.wallet!), machine_id: m.machineId, mcr_score: m.mcrScore, mcr: rating(m.mcrScore, m.bondStatus, m.eventCount), negative_flag: false })),
+        machines: fleet.slice(offset, offset + limit).map((m) => ({
+          did: didOf(m.wallet!),
+          machine_id: m.machineId,
+          mcr_score: m.mcrScore,
+          mcr: rating(m.mcrScore, m.bondStatus, m.eventCount),
+          negative_flag: false,
+        })),
         pagination: { offset, limit, total: fleet.length },
       });
     }),

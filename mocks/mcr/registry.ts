@@ -52,7 +52,9 @@ export class McrRegistry {
 
   byOperator(address: string): McrMachine[] {
     const a = address.toLowerCase();
-    return [...this.machines.values()].filter((m) => m.operator && m.operator.address.toLowerCase() === a).sort((x, y) => x.machineId - y.machineId);
+    return [...this.machines.values()]
+      .filter((m) => m.operator && m.operator.address.toLowerCase() === a)
+      .sort((x, y) => x.machineId - y.machineId);
   }
 
   all(): McrMachine[] {

@@ -15,7 +15,9 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`mock MCR listening on ${mock.url}`);
   console.log(`point the orchestrator at it: PEAQOS_MCR_API_URL=${mock.url}`);
   for (const m of defaultMachines()) {
-    console.log(`  machine ${m.machineId}: ${m.wallet ? didOf(m.wallet) : '(zero-address wallet)'} ${m.bondStatus}${m.operator ? ` operator ${didOf(m.operator)}` : ''}`);
+    console.log(
+      `  machine ${m.machineId}: ${m.wallet ? didOf(m.wallet) : '(zero-address wallet)'} ${m.bondStatus}${m.operator ? ` operator ${didOf(m.operator)}` : ''}`,
+    );
   }
   stopOnSignals((ms) => mock.shutdown(ms));
 }

@@ -30,7 +30,12 @@ function controlHandlers(registry: McrRegistry) {
       return HttpResponse.json({ ok: true, mode });
     }),
     http.post('*/__control/machines', async ({ request }) => {
-      const b = (await request.json()) as { machineId: number; bondStatus?: 'bonded' | 'unbonded'; walletLabel?: string; operatorLabel?: string };
+      const b = (await request.json()) as {
+        machineId: number;
+        bondStatus?: 'bonded' | 'unbonded';
+        walletLabel?: string;
+        operatorLabel?: string;
+      };
       registry.add(
         fixtureMachine(b.machineId, {
           bondStatus: b.bondStatus ?? 'bonded',
@@ -48,10 +53,14 @@ function controlHandlers(registry: McrRegistry) {
   ];
 }
 
-export async function startMockMcr(opts: { port?: number; host?: string; registry?: McrRegistry } = {}): Promise<MockMcrServer> {
+export async function startMockMcr(
+  opts: { port?: number; host?: string; registry?: McrRegistry } = {},
+): Promise<MockMcrServer> {
   const registry = opts.registry ?? new McrRegistry();
   // http-middleware resolves msw's CommonJS typings, our handlers the ESM ones: same runtime classes.
-  const handlers = [...controlHandlers(registry), ...createMcrHandlers(registry)] as unknown as Parameters<typeof createServer>;
+  const handlers = [...controlHandlers(registry), ...createMcrHandlers(registry)] as unknown as Parameters<
+    typeof createServer
+  >;
   const server: Server = createHttpServer(createServer(...handlers));
   const lifecycle = drainable(server);
   const host = opts.host ?? '127.0.0.1';

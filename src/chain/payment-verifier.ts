@@ -25,21 +25,31 @@ export interface VerifiedTransfer {
 
 const topicAddress = (topic: string) => getAddress(`0x${topic.slice(26)}`);
 
-export async function fetchReceipt(rpcUrl: string, txHash: string, timeoutMs: number): Promise<TransactionReceipt | null> {
+export async function fetchReceipt(
+  rpcUrl: string,
+  txHash: string,
+  timeoutMs: number,
+): Promise<TransactionReceipt | null> {
   // A static network stops ethers from probing (and retrying) chain detection against a dead RPC.
   const provider = new JsonRpcProvider(rpcUrl, Network.from(1), { staticNetwork: true, batchMaxCount: 1 });
   try {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs).unref(),
+    );
     return await Promise.race([provider.getTransactionReceipt(txHash), timeout]);
   } catch (err) {
-    throw new ApiError('PAYMENT_RPC_ERROR', `The payment RPC failed: ${(err as Error).message.split('\n')[0]!.slice(0, 200)}`);
+    throw new ApiError(
+      'PAYMENT_RPC_ERROR',
+      `The payment RPC failed: ${(err as Error).message.split('\n')[0]!.slice(0, 200)}`,
+    );
   } finally {
     provider.destroy();
   }
 }
 
 export function findTransfer(receipt: TransactionReceipt, want: Omit<TransferExpectation, 'txHash'>): VerifiedTransfer {
-  if (receipt.status !== 1) throw new ApiError('PAYMENT_TX_FAILED', 'The payment transaction reverted.', { status: receipt.status });
+  if (receipt.status !== 1)
+    throw new ApiError('PAYMENT_TX_FAILED', 'The payment transaction reverted.', { status: receipt.status });
   const token = getAddress(want.token);
   const to = getAddress(want.to);
   const from = want.from ? getAddress(want.from) : null;
@@ -52,15 +62,23 @@ export function findTransfer(receipt: TransactionReceipt, want: Omit<TransferExp
       return { blockNumber: receipt.blockNumber, logIndex: log.index, from: logFrom, to: logTo, rawAmount: value };
     }
   }
-  throw new ApiError('PAYMENT_TRANSFER_NOT_FOUND', 'No Transfer of the expected token, sender, recipient and amount is in the transaction.', {
-    token,
-    to,
-    from,
-    rawAmount: want.rawAmount.toString(),
-  });
+  throw new ApiError(
+    'PAYMENT_TRANSFER_NOT_FOUND',
+    'No Transfer of the expected token, sender, recipient and amount is in the transaction.',
+    {
+      token,
+      to,
+      from,
+      rawAmount: want.rawAmount.toString(),
+    },
+  );
 }
 
-export async function verifyTransfer(rpcUrl: string, want: TransferExpectation, timeoutMs: number): Promise<VerifiedTransfer> {
+export async function verifyTransfer(
+  rpcUrl: string,
+  want: TransferExpectation,
+  timeoutMs: number,
+): Promise<VerifiedTransfer> {
   const receipt = await fetchReceipt(rpcUrl, want.txHash, timeoutMs);
   if (!receipt) throw new ApiError('PAYMENT_NOT_MINED', 'The payment transaction is not mined yet: retry once it is.');
   return findTransfer(receipt, want);

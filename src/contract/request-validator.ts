@@ -5,7 +5,9 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { addContractKeywords } from './keywords.ts';
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => void;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed OpenAPI document of any shape; readers narrow what they use
 type Doc = Record<string, any>;
@@ -57,7 +59,9 @@ export class RequestValidator {
     // Each parameter's schema is compiled by JSON pointer into the spec, so $refs inside it resolve.
     const pointers: Array<[Doc, string]> = [
       ...((item.parameters ?? []) as Doc[]).map((p, i) => [p, `#/paths/${esc(path)}/parameters/${i}`] as [Doc, string]),
-      ...((op.parameters ?? []) as Doc[]).map((p, i) => [p, `#/paths/${esc(path)}/${method}/parameters/${i}`] as [Doc, string]),
+      ...((op.parameters ?? []) as Doc[]).map(
+        (p, i) => [p, `#/paths/${esc(path)}/${method}/parameters/${i}`] as [Doc, string],
+      ),
     ].map(([p, ptr]) => (p.$ref ? [this.deref(p), p.$ref as string] : [p, ptr]));
     const compiled: Compiled = {
       params: pointers.map(([p, ptr]) => ({
@@ -70,34 +74,73 @@ export class RequestValidator {
     };
     const body = op.requestBody ? this.deref(op.requestBody) : undefined;
     if (body?.content?.['application/json']) {
-      compiled.body = { required: !!body.required, validate: this.ajv.compile({ $ref: `${this.id}#/paths/${esc(path)}/${method}/requestBody/content/application~1json/schema` }) };
+      compiled.body = {
+        required: !!body.required,
+        validate: this.ajv.compile({
+          $ref: `${this.id}#/paths/${esc(path)}/${method}/requestBody/content/application~1json/schema`,
+        }),
+      };
     }
     this.cache.set(key, compiled);
     return compiled;
   }
 
   /** Returns the failures (empty when valid). Query and path values are coerced to their schema types first. */
-  validate(path: string, method: string, req: { params: Record<string, string>; query: Record<string, string>; body: unknown; hasBody: boolean }): Detail[] {
+  validate(
+    path: string,
+    method: string,
+    req: { params: Record<string, string>; query: Record<string, string>; body: unknown; hasBody: boolean },
+  ): Detail[] {
     const c = this.compile(path, method);
     const out: Detail[] = [];
     for (const p of c.params) {
       if (p.in !== 'query' && p.in !== 'path') continue;
       const raw = p.in === 'query' ? req.query[p.name] : req.params[p.name];
       if (raw === undefined) {
-        if (p.required) out.push({ location: p.in, path: `/${p.name}`, rule: 'required', message: `must have required property '${p.name}'` });
+        if (p.required)
+          out.push({
+            location: p.in,
+            path: `/${p.name}`,
+            rule: 'required',
+            message: `must have required property '${p.name}'`,
+          });
         continue;
       }
-      const value = p.type === 'integer' || p.type === 'number' ? (/^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw) : p.type === 'boolean' ? (raw === 'true' ? true : raw === 'false' ? false : raw) : raw;
-      if (!p.validate(value)) for (const e of p.validate.errors ?? []) out.push({ location: p.in, path: `/${p.name}`, rule: e.keyword, message: e.message ?? e.keyword });
+      const value =
+        p.type === 'integer' || p.type === 'number'
+          ? /^-?\d+(\.\d+)?$/.test(raw)
+            ? Number(raw)
+            : raw
+          : p.type === 'boolean'
+            ? raw === 'true'
+              ? true
+              : raw === 'false'
+                ? false
+                : raw
+            : raw;
+      if (!p.validate(value))
+        for (const e of p.validate.errors ?? [])
+          out.push({ location: p.in, path: `/${p.name}`, rule: e.keyword, message: e.message ?? e.keyword });
     }
     if (c.body) {
       if (!req.hasBody) {
-        if (c.body.required) out.push({ location: 'body', path: '/', rule: 'required', message: 'a JSON request body is required' });
+        if (c.body.required)
+          out.push({ location: 'body', path: '/', rule: 'required', message: 'a JSON request body is required' });
       } else if (!c.body.validate(req.body)) {
         for (const e of c.body.validate.errors ?? []) {
           const params = e.params as Record<string, unknown>;
-          const extra = e.keyword === 'required' ? `/${String(params.missingProperty)}` : e.keyword === 'additionalProperties' ? `/${String(params.additionalProperty)}` : '';
-          out.push({ location: 'body', path: `${e.instancePath}${extra}` || '/', rule: e.keyword, message: e.message ?? e.keyword });
+          const extra =
+            e.keyword === 'required'
+              ? `/${String(params.missingProperty)}`
+              : e.keyword === 'additionalProperties'
+                ? `/${String(params.additionalProperty)}`
+                : '';
+          out.push({
+            location: 'body',
+            path: `${e.instancePath}${extra}` || '/',
+            rule: e.keyword,
+            message: e.message ?? e.keyword,
+          });
         }
       }
     }

@@ -6,7 +6,9 @@ import { addContractKeywords } from './keywords.ts';
 import { loadSpec, listOperations, type OpenApiDoc, type OperationInfo } from './spec.ts';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => void;
 
 export interface ValidationResult {
   ok: boolean;
@@ -21,7 +23,10 @@ export class ContractValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
   private readonly ops = new Map<string, OperationInfo>();
 
-  constructor(readonly doc: OpenApiDoc = loadSpec(), readonly id = 'openapi.json') {
+  constructor(
+    readonly doc: OpenApiDoc = loadSpec(),
+    readonly id = 'openapi.json',
+  ) {
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
     addContractKeywords(this.ajv);
     addFormats(this.ajv);
@@ -77,7 +82,11 @@ export class ContractValidator {
     if (!content) {
       return body === undefined || body === ''
         ? { ok: true, errors: [], matchedStatus: key }
-        : { ok: false, errors: [`status ${status} of ${operationId} has no body, but one was sent`], matchedStatus: key };
+        : {
+            ok: false,
+            errors: [`status ${status} of ${operationId} has no body, but one was sent`],
+            matchedStatus: key,
+          };
     }
     if (contentType !== undefined && contentType !== null && !/^application\/json\b/i.test(contentType)) {
       return { ok: false, errors: [`content-type ${contentType} is not application/json`], matchedStatus: key };
@@ -106,7 +115,10 @@ export class ContractValidator {
 }
 
 export function formatErrors(errors: ErrorObject[] | null | undefined): string[] {
-  return (errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? e.keyword}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+  return (errors ?? []).map(
+    (e) =>
+      `${e.instancePath || '(root)'} ${e.message ?? e.keyword}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+  );
 }
 
 let shared: ContractValidator | undefined;

@@ -20,13 +20,20 @@ export type KeyRole = 'operator' | 'agent';
  * With `required` (PEAQOS_REQUIRE_API_AUTH=true) a missing or unknown key is refused; otherwise the deployment is
  * open, a missing or unknown key makes an operator, and only a known agent-scoped key narrows the caller.
  */
-export function apiKeyAuth(opts: { operatorKeys: string[]; agentKeys: string[]; required: boolean }): (headers: IncomingHttpHeaders) => KeyRole | ApiError {
+export function apiKeyAuth(opts: {
+  operatorKeys: string[];
+  agentKeys: string[];
+  required: boolean;
+}): (headers: IncomingHttpHeaders) => KeyRole | ApiError {
   const operators = opts.operatorKeys.map(digest);
   const agents = opts.agentKeys.map(digest);
   return (headers) => {
     const raw = headers['x-api-key'];
     const presented = Array.isArray(raw) ? raw[0] : raw;
-    if (!presented) return opts.required ? new ApiError('AUTH_REQUIRED', 'This deployment requires an x-api-key header.') : 'operator';
+    if (!presented)
+      return opts.required
+        ? new ApiError('AUTH_REQUIRED', 'This deployment requires an x-api-key header.')
+        : 'operator';
     if (agents.length && apiKeyMatches(presented, agents)) return 'agent';
     if (!opts.required || apiKeyMatches(presented, operators)) return 'operator';
     return new ApiError('AUTH_INVALID', 'The x-api-key header is not a valid key for this deployment.');

@@ -11,11 +11,16 @@ import { MAX_JSON_DEPTH, checkJsonStrings, jsonDepthExceeds } from './hostile.ts
 export const BODY_LIMIT = 1024 * 1024;
 
 const malformed = () =>
-  new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [{ location: 'body', path: '/', rule: 'json', message: 'malformed JSON' }]);
+  new ApiError('VALIDATION_ERROR', 'The request body is not valid JSON.', [
+    { location: 'body', path: '/', rule: 'json', message: 'malformed JSON' },
+  ]);
 const tooLarge = () => new ApiError('PAYLOAD_TOO_LARGE', 'The request body exceeds 1 MiB.');
 
 export function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 /** application/json and application/*+json, parameters ignored. */
@@ -86,7 +91,13 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
       if (!req.complete) reject(new Error('request aborted before its body was complete'));
     });
     stream.once('error', (err: Error & { code?: string }) =>
-      reject(err instanceof ApiError ? err : err.code?.startsWith('Z_') ? new ApiError('VALIDATION_ERROR', 'The request body could not be decompressed.') : err),
+      reject(
+        err instanceof ApiError
+          ? err
+          : err.code?.startsWith('Z_')
+            ? new ApiError('VALIDATION_ERROR', 'The request body could not be decompressed.')
+            : err,
+      ),
     );
   });
   const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -95,13 +106,19 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw new ApiError('VALIDATION_ERROR', 'The request body is not valid UTF-8.', [{ location: 'body', path: '/', rule: 'utf-8', message: 'invalid UTF-8' }]);
+    throw new ApiError('VALIDATION_ERROR', 'The request body is not valid UTF-8.', [
+      { location: 'body', path: '/', rule: 'utf-8', message: 'invalid UTF-8' },
+    ]);
   }
   // strict: like express.json, only an object or an array at the top level.
   const first = text.trimStart()[0];
   if (first !== '{' && first !== '[') throw malformed();
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-    throw new ApiError('VALIDATION_ERROR', `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+    throw new ApiError(
+      'VALIDATION_ERROR',
+      `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`,
+      [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }],
+    );
   }
   let value: unknown;
   try {
@@ -123,7 +140,11 @@ export function checkParsedBody(value: unknown): unknown {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object') throw malformed();
   if (depthOf(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-    throw new ApiError('VALIDATION_ERROR', `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+    throw new ApiError(
+      'VALIDATION_ERROR',
+      `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`,
+      [{ location: 'body', path: '/', rule: 'depth', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }],
+    );
   }
   checkJsonStrings(value);
   return value;

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
-export const CORS_REQUEST_HEADERS = 'content-type, x-api-key, x-agent-pairing-token, idempotency-key, x-request-id, authorization';
+export const CORS_REQUEST_HEADERS =
+  'content-type, x-api-key, x-agent-pairing-token, idempotency-key, x-request-id, authorization';
 export const CORS_EXPOSED_HEADERS = 'x-request-id, idempotent-replayed, retry-after, allow';
 
 export interface Cors {

@@ -58,7 +58,8 @@ export function createDocs(): Docs {
     serve(path, req, res) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
       if (path === '/openapi.yaml') send(res, 'application/yaml; charset=utf-8', (yaml ??= readFileSync(SPEC_PATH)));
-      else if (path === '/openapi.json') send(res, 'application/json; charset=utf-8', (json ??= Buffer.from(JSON.stringify(loadSpec()))));
+      else if (path === '/openapi.json')
+        send(res, 'application/json; charset=utf-8', (json ??= Buffer.from(JSON.stringify(loadSpec()))));
       else if (path === '/docs' || path === '/docs/') {
         // The page's relative URLs (docs/..., openapi.json) resolve from the mount point, wherever that is.
         if (path === '/docs/') {
@@ -67,7 +68,10 @@ export function createDocs(): Docs {
           res.end();
         } else {
           // Nothing leaves this page: Redoc's footer logo is on a CDN, so the page's own policy keeps it local.
-          res.setHeader('content-security-policy', "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'");
+          res.setHeader(
+            'content-security-policy',
+            "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'",
+          );
           send(res, 'text/html; charset=utf-8', PAGE);
         }
       } else if (path === '/docs/redoc.standalone.js') {

@@ -72,9 +72,16 @@ export class ApiError extends Error {
   }
 
   toBody(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
   }
 }
 
 export const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} not found.`);
-export const validationError = (message: string, details?: unknown) => new ApiError('VALIDATION_ERROR', message, details);
+export const validationError = (message: string, details?: unknown) =>
+  new ApiError('VALIDATION_ERROR', message, details);

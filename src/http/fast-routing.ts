@@ -9,7 +9,13 @@ import { ApiError } from './errors.ts';
 
 type Param = { in?: string; name?: string; content?: unknown; explode?: boolean; $ref?: string };
 type Op = { path: string; method: string; parameters?: Param[]; [k: string]: unknown };
-type RawRequest = { method: string; path: string; headers: Record<string, string | string[] | undefined>; query?: unknown; body?: unknown };
+type RawRequest = {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  query?: unknown;
+  body?: unknown;
+};
 
 /** A path template as an anchored RegExp with one capture group per parameter, and the parameters' names. */
 function compileTemplate(template: string): { re: RegExp; names: string[] } {
@@ -62,7 +68,8 @@ function normalizedPath(raw: string | undefined): string {
 
 const copyQuery = (query: unknown): Record<string, unknown> => {
   const out: Record<string, unknown> = {};
-  if (query && typeof query === 'object') for (const [k, v] of Object.entries(query)) out[k] = Array.isArray(v) ? [...v] : v;
+  if (query && typeof query === 'object')
+    for (const [k, v] of Object.entries(query)) out[k] = Array.isArray(v) ? [...v] : v;
   return out;
 };
 
@@ -93,10 +100,19 @@ export function installFastRouting(api: OpenAPIBackend): void {
   const originalParse = router.parseRequest.bind(router);
   const readers = new Map([...byTemplate.keys()].map((path) => [path, pathParamReader(path)]));
   const plain = new Set<Op>(
-    ops.filter((op) => !(op.parameters ?? []).some((p) => p.$ref !== undefined || (p.in === 'query' && (p.content !== undefined || p.explode === false)))),
+    ops.filter(
+      (op) =>
+        !(op.parameters ?? []).some(
+          (p) => p.$ref !== undefined || (p.in === 'query' && (p.content !== undefined || p.explode === false)),
+        ),
+    ),
   );
   router.parseRequest = (req: RawRequest, operation?: Op) => {
-    if (req.headers.cookie !== undefined || (req.body !== undefined && req.body !== null && typeof req.body !== 'object') || (operation && !plain.has(operation))) {
+    if (
+      req.headers.cookie !== undefined ||
+      (req.body !== undefined && req.body !== null && typeof req.body !== 'object') ||
+      (operation && !plain.has(operation))
+    ) {
       return originalParse(req, operation);
     }
     const path = normalizedPath(req.path);

@@ -18,7 +18,8 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
@@ -33,8 +34,10 @@ const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).is
 /** Throws for a NUL or a lone surrogate in any string (keys included), or a non-finite number, of a parsed JSON body. */
 export function checkJsonStrings(value: unknown, path = ''): void {
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) throw reject('body', path || '/', 'nul', 'must not contain the NUL character (U+0000)');
-    if (!wellFormed(value)) throw reject('body', path || '/', 'unicode', 'must be well-formed Unicode (no lone surrogates)');
+    if (value.includes('\u0000'))
+      throw reject('body', path || '/', 'nul', 'must not contain the NUL character (U+0000)');
+    if (!wellFormed(value))
+      throw reject('body', path || '/', 'unicode', 'must be well-formed Unicode (no lone surrogates)');
     return;
   }
   if (typeof value === 'number') {
@@ -48,7 +51,13 @@ export function checkJsonStrings(value: unknown, path = ''): void {
   }
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes('\u0000') || !wellFormed(k)) throw reject('body', `${path}/${k.replace(/[\u0000-\u001f]/g, '?') /* eslint-disable-line no-control-regex -- control characters are what this replaces */}`, 'key', 'property names must be well-formed text without NUL');
+      if (k.includes('\u0000') || !wellFormed(k))
+        throw reject(
+          'body',
+          `${path}/${k.replace(/[\u0000-\u001f]/g, '?') /* eslint-disable-line no-control-regex -- control characters are what this replaces */}`,
+          'key',
+          'property names must be well-formed text without NUL',
+        );
       checkJsonStrings(v, `${path}/${k}`);
     }
   }

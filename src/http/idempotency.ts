@@ -55,7 +55,12 @@ export interface Idempotency {
   /** Does this request carry a key this layer handles (a POST)? Throws VALIDATION_ERROR for a malformed key. */
   applies(req: HttpRequest): boolean;
   /** Runs `dispatch` at most once per key; `fail` answers an error the way the app does. */
-  run(req: HttpRequest, res: ServerResponse, dispatch: () => Promise<unknown>, fail: (err: unknown) => void): Promise<void>;
+  run(
+    req: HttpRequest,
+    res: ServerResponse,
+    dispatch: () => Promise<unknown>,
+    fail: (err: unknown) => void,
+  ): Promise<void>;
 }
 
 const keep = (status: number, applied: boolean) => applied || (status < 500 && status !== 409 && status !== 429);
@@ -70,7 +75,12 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
       if (key === undefined) return false;
       if (!KEY.test(key)) {
         throw validationError('Idempotency-Key must be 1-255 visible ASCII characters.', [
-          { location: 'header', path: '/idempotency-key', rule: 'pattern', message: 'must be 1-255 visible ASCII characters' },
+          {
+            location: 'header',
+            path: '/idempotency-key',
+            rule: 'pattern',
+            message: 'must be 1-255 visible ASCII characters',
+          },
         ]);
       }
       return true;
@@ -87,12 +97,26 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
           opts.onReplay?.();
           return sendJson(res, claim.status, claim.body, { 'idempotent-replayed': 'true' });
         }
-        if (claim.kind === 'mismatch') throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request: use a new key for a new request.');
+        if (claim.kind === 'mismatch')
+          throw new ApiError(
+            'IDEMPOTENCY_KEY_REUSED',
+            'This Idempotency-Key was used with a different request: use a new key for a new request.',
+          );
         if (claim.kind === 'lost') {
-          throw new ApiError('IDEMPOTENCY_KEY_IN_PROGRESS', 'The first request with this Idempotency-Key changed state but its answer was lost: read the resource instead of retrying.');
+          throw new ApiError(
+            'IDEMPOTENCY_KEY_IN_PROGRESS',
+            'The first request with this Idempotency-Key changed state but its answer was lost: read the resource instead of retrying.',
+          );
         }
         if (Date.now() >= deadline) {
-          return sendError(res, new ApiError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still running: retry later.'), { 'retry-after': '1' });
+          return sendError(
+            res,
+            new ApiError(
+              'IDEMPOTENCY_KEY_IN_PROGRESS',
+              'A request with this Idempotency-Key is still running: retry later.',
+            ),
+            { 'retry-after': '1' },
+          );
         }
         await sleep(wait);
       }

@@ -57,7 +57,8 @@ export function drainable(server: Server): Drainable {
         };
         const tick = setInterval(() => {
           const now = Date.now();
-          for (const [socket, state] of sockets) if (state.busy === 0 && now - state.idleSince >= IDLE_GRACE_MS) socket.end();
+          for (const [socket, state] of sockets)
+            if (state.busy === 0 && now - state.idleSince >= IDLE_GRACE_MS) socket.end();
           if (sockets.size === 0) finish(0);
         }, 25);
         const timer = setTimeout(() => {
@@ -74,9 +75,18 @@ export function drainable(server: Server): Drainable {
 export function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new ListenError(`Port ${port} on ${host} is already in use: stop what holds it or choose another port.`));
-      else if (err.code === 'EACCES') reject(new ListenError(`Not allowed to listen on port ${port} on ${host}: choose a port above 1023 or run with the right to bind it.`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ListenError(`Cannot listen on host ${host}: it is not an address of this machine.`));
+      if (err.code === 'EADDRINUSE')
+        reject(
+          new ListenError(`Port ${port} on ${host} is already in use: stop what holds it or choose another port.`),
+        );
+      else if (err.code === 'EACCES')
+        reject(
+          new ListenError(
+            `Not allowed to listen on port ${port} on ${host}: choose a port above 1023 or run with the right to bind it.`,
+          ),
+        );
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
+        reject(new ListenError(`Cannot listen on host ${host}: it is not an address of this machine.`));
       else reject(err);
     };
     server.once('error', onError);

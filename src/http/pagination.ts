@@ -70,7 +70,10 @@ export async function keysetPage<Row extends { created_at: string; id: string },
     // equivalent OR form makes SQLite scan, so deep pages would get slower with the table.
     qb.whereRaw(`(??, ??) > (?, ?)`, [c, id, page.cursor.t, page.cursor.i]);
   }
-  const rows = (await qb.orderBy(c, 'asc').orderBy(id, 'asc').limit(page.limit + 1)) as Row[];
+  const rows = (await qb
+    .orderBy(c, 'asc')
+    .orderBy(id, 'asc')
+    .limit(page.limit + 1)) as Row[];
   const more = rows.length > page.limit;
   const slice = more ? rows.slice(0, page.limit) : rows;
   const last = slice[slice.length - 1];

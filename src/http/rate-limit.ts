@@ -6,7 +6,12 @@
 // replicas and restarts; SQLite: in process memory, per process (one host; documented).
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import { ApiError } from './errors.ts';
 
 export interface RateLimitOptions {
@@ -60,7 +65,9 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
       if (!(err instanceof RateLimiterRes)) throw err;
       opts.onLimited?.(what);
       const seconds = String(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
-      throw new ApiError('RATE_LIMITED', `Too many ${what} from this client: retry in ${seconds} s.`, undefined, { 'retry-after': seconds });
+      throw new ApiError('RATE_LIMITED', `Too many ${what} from this client: retry in ${seconds} s.`, undefined, {
+        'retry-after': seconds,
+      });
     }
   };
   return {
@@ -71,7 +78,10 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
     },
     async purge() {
       if (opts.db.client.config.client !== 'pg') return;
-      await opts.db('rate_limits').where('expire', '<', Date.now() - 3_600_000).delete();
+      await opts
+        .db('rate_limits')
+        .where('expire', '<', Date.now() - 3_600_000)
+        .delete();
     },
   };
 }

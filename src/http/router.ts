@@ -30,7 +30,13 @@ export interface ValidationDetail {
   message: string;
 }
 
-const LOCATIONS: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', headers: 'header', cookies: 'cookie' };
+const LOCATIONS: Record<string, string> = {
+  requestBody: 'body',
+  query: 'query',
+  path: 'path',
+  headers: 'header',
+  cookies: 'cookie',
+};
 
 /** What a handler sees: the validated request. The logger comes from the request, made on first use. */
 class OperationContext implements RequestContext {
@@ -47,7 +53,10 @@ class OperationContext implements RequestContext {
   ) {
     this.operationId = c.operation.operationId as string;
     const token = req.headers['x-agent-pairing-token'];
-    this.caller = { role: req.keyRole ?? 'operator', pairingToken: (Array.isArray(token) ? token[0] : token) || undefined };
+    this.caller = {
+      role: req.keyRole ?? 'operator',
+      pairingToken: (Array.isArray(token) ? token[0] : token) || undefined,
+    };
     this.params = (c.request.params ?? {}) as Record<string, string>;
     this.query = (c.request.query ?? {}) as Record<string, unknown>;
     this.body = c.request.requestBody;
@@ -65,8 +74,10 @@ export function validationDetails(errors: ErrorObject[] | null | undefined): Val
     const location = LOCATIONS[parts[0] ?? ''] ?? 'request';
     let rest = parts.slice(1);
     const params = e.params as Record<string, unknown>;
-    if (e.keyword === 'required' && typeof params.missingProperty === 'string') rest = [...rest, params.missingProperty];
-    if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') rest = [...rest, params.additionalProperty];
+    if (e.keyword === 'required' && typeof params.missingProperty === 'string')
+      rest = [...rest, params.missingProperty];
+    if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string')
+      rest = [...rest, params.additionalProperty];
     if (e.keyword === 'required' && parts.length === 0 && params.missingProperty === 'requestBody') {
       return { location: 'body', path: '/', rule: 'required', message: 'a JSON request body is required' };
     }
@@ -93,7 +104,10 @@ export async function createRouter(opts: RouterOptions) {
     if (req.keyRole !== 'agent') return;
     const allowed: Role[] = roles.get(operationId) ?? ['operator'];
     if (!allowed.includes('agent') && !allowed.includes('machine-agent') && !allowed.includes('public')) {
-      throw new ApiError('AUTH_FORBIDDEN', `${operationId} is an operator operation; an agent-scoped key cannot call it.`);
+      throw new ApiError(
+        'AUTH_FORBIDDEN',
+        `${operationId} is an operator operation; an agent-scoped key cannot call it.`,
+      );
     }
   };
   const toContext = (c: Context, req: HttpRequest): RequestContext => new OperationContext(c, req);
@@ -101,7 +115,11 @@ export async function createRouter(opts: RouterOptions) {
   const respond = (c: Context, res: ServerResponse, result: HandlerResult) => {
     if (opts.responseValidator && c.operation?.operationId) {
       const check = opts.responseValidator.validateResponse(c.operation.operationId, result.status, result.body);
-      if (!check.ok) opts.logger.error({ operationId: c.operation.operationId, status: result.status, errors: check.errors }, 'response does not match openapi.yaml');
+      if (!check.ok)
+        opts.logger.error(
+          { operationId: c.operation.operationId, status: result.status, errors: check.errors },
+          'response does not match openapi.yaml',
+        );
     }
     sendJson(res, result.status, result.body, result.headers);
   };
@@ -121,21 +139,30 @@ export async function createRouter(opts: RouterOptions) {
       admits(c.operation.operationId as string, req);
       const details = validationDetails(c.validation.errors);
       const first = details[0];
-      const message = first ? `Invalid ${first.location} ${first.path}: ${first.message}.` : 'Request validation failed.';
+      const message = first
+        ? `Invalid ${first.location} ${first.path}: ${first.message}.`
+        : 'Request validation failed.';
       sendError(res, new ApiError('VALIDATION_ERROR', message, details));
     },
-    notFound: (_c: Context, req: HttpRequest, res: ServerResponse) => sendError(res, new ApiError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)),
+    notFound: (_c: Context, req: HttpRequest, res: ServerResponse) =>
+      sendError(res, new ApiError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)),
     methodNotAllowed: (_c: Context, req: HttpRequest, res: ServerResponse) => {
       const allowed = allowedMethods(api, req.path);
       // GET routes answer HEAD too; OPTIONS (outside a CORS preflight) just lists what the path allows.
-      const allow = [...allowed.map((m) => m.toUpperCase()), ...(allowed.includes('get') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+      const allow = [
+        ...allowed.map((m) => m.toUpperCase()),
+        ...(allowed.includes('get') ? ['HEAD'] : []),
+        'OPTIONS',
+      ].join(', ');
       if (req.method === 'OPTIONS') {
         res.statusCode = 204;
         res.setHeader('allow', allow);
         res.end();
         return;
       }
-      sendError(res, new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }), { allow });
+      sendError(res, new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }), {
+        allow,
+      });
     },
     notImplemented: (c: Context, _req: HttpRequest, res: ServerResponse) =>
       sendError(res, new ApiError('NOT_IMPLEMENTED', `${c.operation.operationId} is not implemented by this server.`)),
@@ -144,7 +171,8 @@ export async function createRouter(opts: RouterOptions) {
   // Authentication is enforced outside openapi-backend, where the deployment's settings are known: the API key
   // in the HTTP layer (PEAQOS_REQUIRE_API_AUTH), pairing and agent tokens in the services that own them. The
   // schemes in the contract document those checks; openapi-backend's own per-scheme gate is not used.
-  for (const name of Object.keys(opts.spec.components?.securitySchemes ?? {})) api.registerSecurityHandler(name, () => true);
+  for (const name of Object.keys(opts.spec.components?.securitySchemes ?? {}))
+    api.registerSecurityHandler(name, () => true);
 
   await api.init();
   if (opts.fastRouting !== false) installFastRouting(api);
@@ -152,7 +180,8 @@ export async function createRouter(opts: RouterOptions) {
   // Unknown query parameters are ignored (a cache-buster such as ?_=123 must not fail a request): only the
   // parameters the operation declares reach validation and the handler.
   type Param = { in?: string; name?: string; $ref?: string };
-  const deref = (p: Param): Param => (p.$ref ? (opts.spec.components?.parameters?.[p.$ref.split('/').pop()!] as Param) : p);
+  const deref = (p: Param): Param =>
+    p.$ref ? (opts.spec.components?.parameters?.[p.$ref.split('/').pop()!] as Param) : p;
   const queryNames = new Map<string, Set<string>>();
   for (const item of Object.values(opts.spec.paths ?? {})) {
     const shared = ((item as { parameters?: Param[] }).parameters ?? []).map(deref);
@@ -168,7 +197,8 @@ export async function createRouter(opts: RouterOptions) {
     if (keys.length === 0) return req.query;
     let op: { operationId?: string } | undefined;
     try {
-      op = api.router.matchOperation({ method: req.method, path: req.path, headers: {} }) as { operationId?: string } | undefined;
+      op = api.router.matchOperation({ method: req.method, path: req.path, headers: {} }) as
+        { operationId?: string } | undefined;
     } catch {
       return req.query;
     }
@@ -179,11 +209,22 @@ export async function createRouter(opts: RouterOptions) {
 
   /** Routes, validates and runs the operation; rejects with whatever the handler threw. */
   const dispatch = (req: HttpRequest, res: ServerResponse): Promise<unknown> =>
-    api.handleRequest({ method: req.method, path: req.path, query: declaredQuery(req), headers: req.headers as Record<string, string | string[]>, body: req.body }, req, res);
+    api.handleRequest(
+      {
+        method: req.method,
+        path: req.path,
+        query: declaredQuery(req),
+        headers: req.headers as Record<string, string | string[]>,
+        body: req.body,
+      },
+      req,
+      res,
+    );
   /** The operation a method and path route to, if any (labels for answers given before routing: 401, 429, replays). */
   const operationOf = (method: string, path: string): string | undefined => {
     try {
-      return (api.router.matchOperation({ method, path, headers: {} }) as { operationId?: string } | undefined)?.operationId;
+      return (api.router.matchOperation({ method, path, headers: {} }) as { operationId?: string } | undefined)
+        ?.operationId;
     } catch {
       return undefined;
     }

@@ -1,7 +1,16 @@
 // The human-readable message a challenge asks to sign (EIP-191). No Node imports: the browser mock uses it too.
 export type ChallengePurpose = 'machine-identity' | 'agent-pairing';
 
-export function challengeMessage(c: { purpose: ChallengePurpose; subjectLabel: string; subject: string; machineId?: string | null; id: string; nonce: string; issuedAt: string; expiresAt: string }): string {
+export function challengeMessage(c: {
+  purpose: ChallengePurpose;
+  subjectLabel: string;
+  subject: string;
+  machineId?: string | null;
+  id: string;
+  nonce: string;
+  issuedAt: string;
+  expiresAt: string;
+}): string {
   const intro =
     c.purpose === 'machine-identity'
       ? 'peaqOS Machine Markets asks you to prove control of a machine identity.'
@@ -19,4 +28,3 @@ export function challengeMessage(c: { purpose: ChallengePurpose; subjectLabel: s
     `Expires At: ${c.expiresAt}`,
   ].join('\n');
 }
-

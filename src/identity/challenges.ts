@@ -41,12 +41,29 @@ const PREFIX: Record<ChallengePurpose, string> = { 'machine-identity': 'mic', 'a
 
 export async function issueChallenge(
   db: Knex,
-  input: { purpose: ChallengePurpose; subject: string; subjectLabel: string; machineId?: string | null; payload: Record<string, unknown>; now: Date; ttlMs: number },
+  input: {
+    purpose: ChallengePurpose;
+    subject: string;
+    subjectLabel: string;
+    machineId?: string | null;
+    payload: Record<string, unknown>;
+    now: Date;
+    ttlMs: number;
+  },
 ): Promise<IssuedChallenge> {
   const id = newId(PREFIX[input.purpose], input.now.getTime());
   const issuedAt = input.now.toISOString();
   const expiresAt = new Date(input.now.getTime() + input.ttlMs).toISOString();
-  const message = challengeMessage({ purpose: input.purpose, subjectLabel: input.subjectLabel, subject: input.subject, machineId: input.machineId, id, nonce: randomBytes(16).toString('hex'), issuedAt, expiresAt });
+  const message = challengeMessage({
+    purpose: input.purpose,
+    subjectLabel: input.subjectLabel,
+    subject: input.subject,
+    machineId: input.machineId,
+    id,
+    nonce: randomBytes(16).toString('hex'),
+    issuedAt,
+    expiresAt,
+  });
   await db('challenges').insert({
     id,
     purpose: input.purpose,
@@ -59,7 +76,16 @@ export async function issueChallenge(
     consumed_at: null,
   });
   emit({ kind: 'challenge', db, purpose: input.purpose });
-  return { id, purpose: input.purpose, subject: input.subject, machineId: input.machineId ?? null, payload: input.payload, message, issuedAt, expiresAt };
+  return {
+    id,
+    purpose: input.purpose,
+    subject: input.subject,
+    machineId: input.machineId ?? null,
+    payload: input.payload,
+    message,
+    issuedAt,
+    expiresAt,
+  };
 }
 
 export interface ProofCodes {
@@ -67,8 +93,14 @@ export interface ProofCodes {
   expired: ErrorCode;
 }
 
-export const MACHINE_PROOF_CODES: ProofCodes = { invalid: 'MACHINE_IDENTITY_PROOF_INVALID', expired: 'MACHINE_IDENTITY_PROOF_EXPIRED' };
-export const PAIRING_PROOF_CODES: ProofCodes = { invalid: 'AGENT_PAIRING_PROOF_INVALID', expired: 'AGENT_PAIRING_PROOF_EXPIRED' };
+export const MACHINE_PROOF_CODES: ProofCodes = {
+  invalid: 'MACHINE_IDENTITY_PROOF_INVALID',
+  expired: 'MACHINE_IDENTITY_PROOF_EXPIRED',
+};
+export const PAIRING_PROOF_CODES: ProofCodes = {
+  invalid: 'AGENT_PAIRING_PROOF_INVALID',
+  expired: 'AGENT_PAIRING_PROOF_EXPIRED',
+};
 
 export interface VerifiedProof {
   challenge: IssuedChallenge;
@@ -94,10 +126,13 @@ export async function consumeProof(
   const row = (await trx('challenges').where({ id: input.proof.challengeId }).first()) as ChallengeRow | undefined;
   const invalid = (why: string) => new ApiError(input.codes.invalid, why);
   if (!row || row.purpose !== input.purpose) throw invalid('Unknown challenge: request a new one.');
-  if (row.subject.toLowerCase() !== input.subject.toLowerCase()) throw invalid('The challenge was issued for a different identity.');
-  if ((row.machine_id ?? null) !== (input.machineId ?? null)) throw invalid('The challenge was issued for a different machine.');
+  if (row.subject.toLowerCase() !== input.subject.toLowerCase())
+    throw invalid('The challenge was issued for a different identity.');
+  if ((row.machine_id ?? null) !== (input.machineId ?? null))
+    throw invalid('The challenge was issued for a different machine.');
   if (row.consumed_at) throw invalid('The challenge has already been used: request a new one.');
-  if (Date.parse(row.expires_at) <= input.now.getTime()) throw new ApiError(input.codes.expired, 'The challenge expired: request a new one.');
+  if (Date.parse(row.expires_at) <= input.now.getTime())
+    throw new ApiError(input.codes.expired, 'The challenge expired: request a new one.');
 
   let recovered: string;
   try {
@@ -108,7 +143,10 @@ export async function consumeProof(
   const allowed = input.allowedSigners.map((a) => getAddress(a.toLowerCase()));
   if (!allowed.includes(recovered)) throw invalid('The signature does not recover to an authorised address.');
 
-  const consumed = await trx('challenges').where({ id: row.id }).whereNull('consumed_at').update({ consumed_at: input.now.toISOString() });
+  const consumed = await trx('challenges')
+    .where({ id: row.id })
+    .whereNull('consumed_at')
+    .update({ consumed_at: input.now.toISOString() });
   if (consumed !== 1) throw invalid('The challenge has already been used: request a new one.');
 
   return {

@@ -113,7 +113,8 @@ export class McrClient {
     if (pending) return pending;
     const p = this.lookup(identityRef)
       .then((value) => {
-        if (this.opts.cacheTtlMs > 0) this.cache.set(identityRef, { value, expires: this.now() + this.opts.cacheTtlMs });
+        if (this.opts.cacheTtlMs > 0)
+          this.cache.set(identityRef, { value, expires: this.now() + this.opts.cacheTtlMs });
         return value;
       })
       .finally(() => this.inflight.delete(identityRef));
@@ -140,7 +141,12 @@ export class McrClient {
     const wait = this.bucket?.take() ?? 0;
     if (wait > 0) {
       const seconds = String(Math.max(1, Math.ceil(wait / 1000)));
-      throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', `This orchestrator has used its peaqOS MCR request budget (${this.opts.requestsPerMinute ?? 90}/minute): retry in ${seconds} s.`, undefined, { 'retry-after': seconds });
+      throw new ApiError(
+        'PEAQOS_IDENTITY_UNAVAILABLE',
+        `This orchestrator has used its peaqOS MCR request budget (${this.opts.requestsPerMinute ?? 90}/minute): retry in ${seconds} s.`,
+        undefined,
+        { 'retry-after': seconds },
+      );
     }
     this.requestsSent++;
     return this.fetchImpl(`${this.opts.baseUrl}${path}`, {
@@ -155,7 +161,8 @@ export class McrClient {
       res = await this.get(path);
     } catch (err) {
       if (err instanceof ApiError) throw err; // the request budget
-      const reason = (err as Error)?.name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : 'could not be reached';
+      const reason =
+        (err as Error)?.name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : 'could not be reached';
       throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', `peaqOS MCR ${reason}.`);
     }
     if (res.status === 404 || res.status === 400 || res.status === 422) {
@@ -164,7 +171,10 @@ export class McrClient {
     }
     if (res.status === 429) {
       await drain(res);
-      throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', 'peaqOS MCR is rate limiting this orchestrator; retry shortly.');
+      throw new ApiError(
+        'PEAQOS_IDENTITY_UNAVAILABLE',
+        'peaqOS MCR is rate limiting this orchestrator; retry shortly.',
+      );
     }
     if (res.status !== 200) {
       await drain(res);
@@ -174,7 +184,12 @@ export class McrClient {
     try {
       text = await readCapped(res, this.maxBytes);
     } catch (err) {
-      throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', err instanceof TooLarge ? `peaqOS MCR sent an answer over ${this.maxBytes} bytes.` : 'peaqOS MCR sent an unreadable answer.');
+      throw new ApiError(
+        'PEAQOS_IDENTITY_UNAVAILABLE',
+        err instanceof TooLarge
+          ? `peaqOS MCR sent an answer over ${this.maxBytes} bytes.`
+          : 'peaqOS MCR sent an unreadable answer.',
+      );
     }
     try {
       return JSON.parse(text) as unknown;
@@ -193,7 +208,14 @@ export class McrClient {
       return r;
     } catch (err) {
       const m = (err as Error).message ?? '';
-      this.opts.onRequest(/request budget/.test(m) ? 'budget' : /contract|another|not JSON|unreadable|over \d+ bytes/.test(m) ? 'invalid' : 'unavailable', seconds());
+      this.opts.onRequest(
+        /request budget/.test(m)
+          ? 'budget'
+          : /contract|another|not JSON|unreadable|over \d+ bytes/.test(m)
+            ? 'invalid'
+            : 'unavailable',
+        seconds(),
+      );
       throw err;
     }
   }
@@ -204,7 +226,11 @@ export class McrClient {
       const body = await this.fetchJson(`/machine/${encodeURIComponent(identityRef)}`);
       if (body === null) return null;
       const problem = machineProfileProblem(body);
-      if (problem) throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', `peaqOS MCR sent a machine profile that does not match its contract (${problem}).`);
+      if (problem)
+        throw new ApiError(
+          'PEAQOS_IDENTITY_UNAVAILABLE',
+          `peaqOS MCR sent a machine profile that does not match its contract (${problem}).`,
+        );
       const p = (body as { peaqos: Record<string, unknown> }).peaqos;
       // The profile must be the one asked for: a profile of another DID does not resolve this one.
       if (typeof p.did !== 'string' || p.did.toLowerCase() !== identityRef.toLowerCase()) {
@@ -217,20 +243,42 @@ export class McrClient {
       const body = await this.fetchJson(`/machines/${pub[1]}`);
       if (body === null) return null;
       const problem = machineCardProblem(body);
-      if (problem) throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', `peaqOS MCR sent a Machine Card that does not match its contract (${problem}).`);
-      const card = body as { did: string; operator: unknown; bond_status: unknown; registrations: Array<{ machineId: number }> };
-      if (String(card.registrations[0]!.machineId) !== pub[1]) throw new ApiError('PEAQOS_IDENTITY_UNAVAILABLE', 'peaqOS MCR answered with the Machine Card of another machine.');
+      if (problem)
+        throw new ApiError(
+          'PEAQOS_IDENTITY_UNAVAILABLE',
+          `peaqOS MCR sent a Machine Card that does not match its contract (${problem}).`,
+        );
+      const card = body as {
+        did: string;
+        operator: unknown;
+        bond_status: unknown;
+        registrations: Array<{ machineId: number }>;
+      };
+      if (String(card.registrations[0]!.machineId) !== pub[1])
+        throw new ApiError(
+          'PEAQOS_IDENTITY_UNAVAILABLE',
+          'peaqOS MCR answered with the Machine Card of another machine.',
+        );
       return this.build(identityRef, card.did, card.operator, card.bond_status, Number(pub[1]), null, null);
     }
     return null;
   }
 
-  private build(identityRef: string, did: unknown, operator: unknown, bond: unknown, machineId: number | null, rating: unknown, score: unknown): IdentityResolution | null {
+  private build(
+    identityRef: string,
+    did: unknown,
+    operator: unknown,
+    bond: unknown,
+    machineId: number | null,
+    rating: unknown,
+    score: unknown,
+  ): IdentityResolution | null {
     const machineAddress = didAddress(did);
     if (!machineAddress || machineAddress.toLowerCase() === ZERO) return null;
     const controllers = [machineAddress];
     const operatorAddress = didAddress(operator);
-    if (operatorAddress && operatorAddress.toLowerCase() !== ZERO && !controllers.includes(operatorAddress)) controllers.push(operatorAddress);
+    if (operatorAddress && operatorAddress.toLowerCase() !== ZERO && !controllers.includes(operatorAddress))
+      controllers.push(operatorAddress);
     return {
       identityRef,
       did: did as string,

@@ -29,7 +29,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
       pool: {
         min: 0,
         max: 10,
-        afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+        afterCreate: (
+          conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+          done: (err: Error | null, conn: unknown) => void,
+        ) => {
           if (!opts.schema) return done(null, conn);
           conn.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`, (err) => done(err, conn));
         },
@@ -42,7 +45,12 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   // One connection: SQLite serialises writers anyway, and a single connection makes this process's transactions
   // strictly sequential. Other processes on the same file are kept out by BEGIN IMMEDIATE; the client waits for
   // their lock asynchronously (sqlite-client.ts), so SQLite's own blocking busy wait is off.
-  return sqliteKnex(filename, false, ['foreign_keys = ON', ...(memory ? [] : ['journal_mode = WAL']), 'busy_timeout = 0'], opts.busyTimeoutMs);
+  return sqliteKnex(
+    filename,
+    false,
+    ['foreign_keys = ON', ...(memory ? [] : ['journal_mode = WAL']), 'busy_timeout = 0'],
+    opts.busyTimeoutMs,
+  );
 }
 
 const sqliteFilename = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
@@ -120,7 +128,8 @@ export async function migrate(db: Db, opts: DbOptions = {}): Promise<void> {
       await db.migrate.latest({ migrationSource });
       return;
     } catch (err) {
-      const locked = (err as Error).name === 'MigrationLocked' || /already locked|already exists/i.test((err as Error).message);
+      const locked =
+        (err as Error).name === 'MigrationLocked' || /already locked|already exists/i.test((err as Error).message);
       if (!locked || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 50));
     }

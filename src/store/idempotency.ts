@@ -80,7 +80,8 @@ export class IdempotencyStore {
         continue;
       }
       if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
-      if (row.state === 'completed') return { kind: 'replay', status: row.status ?? 200, body: fromJson(row.body, undefined) };
+      if (row.state === 'completed')
+        return { kind: 'replay', status: row.status ?? 200, body: fromJson(row.body, undefined) };
       if (row.locked_until > iso(now)) return { kind: 'in-progress' };
       if (row.state === 'applied') return { kind: 'lost' };
       // The owner died before committing anything: take the key over (exactly one taker wins the update).
@@ -98,7 +99,9 @@ export class IdempotencyStore {
   }
 
   async complete(scope: string, key: string, status: number, body: unknown): Promise<void> {
-    await this.db(TABLE).where({ scope, key }).update({ state: 'completed', status, body: body === undefined ? null : toJson(body) });
+    await this.db(TABLE)
+      .where({ scope, key })
+      .update({ state: 'completed', status, body: body === undefined ? null : toJson(body) });
   }
 
   /** Gives the key up (the request changed nothing and its answer is not worth keeping): a retry runs anew. */

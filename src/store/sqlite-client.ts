@@ -65,7 +65,8 @@ export class CachingBetterSqlite3Client extends KnexBetterSqlite3 {
     } catch (err) {
       if (!isSqliteBusy(err)) throw err;
     }
-    const budget = (this as unknown as { config: { busyTimeoutMs?: number } }).config.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const budget =
+      (this as unknown as { config: { busyTimeoutMs?: number } }).config.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     const started = Date.now();
     const deadline = started + budget;
     const client = this as unknown as Knex.Client;
@@ -87,7 +88,8 @@ export class CachingBetterSqlite3Client extends KnexBetterSqlite3 {
 
   runStatement(connection: Connection, obj: QueryObject & { sql: string }): QueryObject {
     // Per-query integer modes change a statement's state: those queries get a statement of their own.
-    if (obj.options && typeof obj.options.safeIntegers === 'boolean') throw new Error('per-query safeIntegers is not supported by this client');
+    if (obj.options && typeof obj.options.safeIntegers === 'boolean')
+      throw new Error('per-query safeIntegers is not supported by this client');
     let sql = obj.sql;
     let bindings: unknown[] = this._formatBindings(obj.bindings);
     const last = bindings[bindings.length - 1];

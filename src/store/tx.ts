@@ -65,9 +65,13 @@ export async function withTransaction<T>(db: Knex, work: (trx: Knex.Transaction)
       return out;
     } catch (err) {
       const retry = isPgRetryable(err) && attempt < PG_ATTEMPTS;
-      if (observed) emit({ kind: 'tx', db, seconds: (performance.now() - started) / 1000, outcome: retry ? 'retry' : 'rollback' });
+      if (observed)
+        emit({ kind: 'tx', db, seconds: (performance.now() - started) / 1000, outcome: retry ? 'retry' : 'rollback' });
       if (!isPgRetryable(err)) throw err;
-      if (!retry) throw new StoreBusyError(`PostgreSQL kept aborting the transaction (${(err as { code: string }).code}) after ${attempt} attempts.`);
+      if (!retry)
+        throw new StoreBusyError(
+          `PostgreSQL kept aborting the transaction (${(err as { code: string }).code}) after ${attempt} attempts.`,
+        );
       await sleep(5 * attempt + Math.random() * 10 * attempt);
     }
   }

@@ -34,7 +34,8 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
       case 'wrong-success-status':
         return req.method === 'POST' && path === '/api/v1/policies' && r.status === 201 ? { ...r, status: 200 } : r;
       case 'missing-required-field':
-        if (path === '/api/v1/policies' && req.method === 'GET' && isList) r.body.items.forEach((i: Record<string, unknown>) => delete i.name);
+        if (path === '/api/v1/policies' && req.method === 'GET' && isList)
+          r.body.items.forEach((i: Record<string, unknown>) => delete i.name);
         return r;
       case 'extra-envelope-wrapper':
         return path === '/api/v1/policies' && req.method === 'GET' && isList ? { ...r, body: { data: r.body } } : r;
@@ -52,7 +53,8 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
           /* not JSON */
         }
         if (proof && r.status < 300) successes.set(proof, r);
-        if (proof && r.body?.error?.message?.includes('already been used') && successes.has(proof)) return successes.get(proof)!;
+        if (proof && r.body?.error?.message?.includes('already been used') && successes.has(proof))
+          return successes.get(proof)!;
         return r;
       }
       case 'wrong-error-code':
@@ -62,7 +64,9 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
         if (req.method === 'GET' && isList && r.body.items.length > 0) r.body.items.splice(0, 1);
         return r;
       case '500-on-bad-input':
-        return r.status === 400 && r.body?.error?.code === 'VALIDATION_ERROR' ? { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'boom' } } } : r;
+        return r.status === 400 && r.body?.error?.code === 'VALIDATION_ERROR'
+          ? { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'boom' } } }
+          : r;
       default:
         return r;
     }
@@ -73,7 +77,8 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
     req.on('data', (c) => (raw += c));
     req.on('end', async () => {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
       if (fault === 'ignored-api-key') delete headers['x-api-key'];
       if (fault === 'swallowed-deletes' && req.method === 'DELETE') {
         res.writeHead(204);
@@ -86,9 +91,14 @@ export async function startBrokenProxy(target: string, fault: Fault): Promise<{ 
         res.end(cached.text);
         return;
       }
-      const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: ['GET', 'HEAD'].includes(req.method!) ? undefined : raw });
+      const upstream = await fetch(`${target}${req.url}`, {
+        method: req.method,
+        headers,
+        body: ['GET', 'HEAD'].includes(req.method!) ? undefined : raw,
+      });
       const text = await upstream.text();
-      if (fault === 'cached-gets' && req.method === 'GET' && upstream.ok) getCache.set(req.url!, { status: upstream.status, text });
+      if (fault === 'cached-gets' && req.method === 'GET' && upstream.ok)
+        getCache.set(req.url!, { status: upstream.status, text });
       let body: unknown;
       try {
         body = text ? JSON.parse(text) : undefined;

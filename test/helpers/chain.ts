@@ -24,7 +24,15 @@ contract TestUSDT {
 let compiled: { abi: unknown[]; bytecode: string } | undefined;
 function compile() {
   if (compiled) return compiled;
-  const out = JSON.parse(solc.compile(JSON.stringify({ language: 'Solidity', sources: { 'TestUSDT.sol': { content: SOURCE } }, settings: { outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } } })));
+  const out = JSON.parse(
+    solc.compile(
+      JSON.stringify({
+        language: 'Solidity',
+        sources: { 'TestUSDT.sol': { content: SOURCE } },
+        settings: { outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
+      }),
+    ),
+  );
   const c = out.contracts['TestUSDT.sol'].TestUSDT;
   compiled = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
   return compiled;
@@ -47,7 +55,12 @@ export interface TestChain {
 }
 
 export async function startChain(): Promise<TestChain> {
-  const server = ganache.server({ logging: { quiet: true }, chain: { chainId: 3338 }, wallet: { deterministic: true, totalAccounts: 2 }, miner: { instamine: 'eager' } });
+  const server = ganache.server({
+    logging: { quiet: true },
+    chain: { chainId: 3338 },
+    wallet: { deterministic: true, totalAccounts: 2 },
+    miner: { instamine: 'eager' },
+  });
   await server.listen(0, '127.0.0.1');
   const port = (server.address() as { port: number }).port;
   const rpcUrl = `http://127.0.0.1:${port}`;
@@ -58,11 +71,15 @@ export async function startChain(): Promise<TestChain> {
   const { abi, bytecode } = compile();
   const factory = new ContractFactory(abi as never, bytecode, payer);
   const token = (await (await factory.deploy(parseUnits('1000000', 6))).waitForDeployment()) as unknown as Contract;
-  const otherToken = (await (await factory.deploy(parseUnits('1000000', 6))).waitForDeployment()) as unknown as Contract;
+  const otherToken = (await (
+    await factory.deploy(parseUnits('1000000', 6))
+  ).waitForDeployment()) as unknown as Contract;
   const tokenAddress = await token.getAddress();
 
   const pay = async (to: string, amount: string, t: Contract = token) => {
-    const tx = await (t.getFunction('transfer') as (to: string, v: bigint) => Promise<{ hash: string; wait(): Promise<unknown> }>)(to, parseUnits(amount, 6));
+    const tx = await (
+      t.getFunction('transfer') as (to: string, v: bigint) => Promise<{ hash: string; wait(): Promise<unknown> }>
+    )(to, parseUnits(amount, 6));
     await tx.wait();
     return tx.hash;
   };

@@ -30,7 +30,10 @@ export class ContractClient {
   readonly validator: ContractValidator;
   defaultHeaders: Record<string, string> = {};
 
-  constructor(readonly baseUrl: string, validator: ContractValidator = contractValidator()) {
+  constructor(
+    readonly baseUrl: string,
+    validator: ContractValidator = contractValidator(),
+  ) {
     this.validator = validator;
     this.matchers = validator
       .operations()
@@ -75,11 +78,17 @@ export class ContractClient {
     const ct = res.headers.get('content-type');
     if (operationId) {
       const r = this.validator.validateResponse(operationId, res.status, body, body === undefined ? undefined : ct);
-      if (!r.ok) throw new Error(`${method} ${path} -> ${res.status} does not match openapi.yaml (${operationId}): ${r.errors.join('; ')}\n${JSON.stringify(body)}`);
+      if (!r.ok)
+        throw new Error(
+          `${method} ${path} -> ${res.status} does not match openapi.yaml (${operationId}): ${r.errors.join('; ')}\n${JSON.stringify(body)}`,
+        );
       if (res.status >= 400 && (body as { error?: unknown })?.error) this.checkErrorCode(operationId, body);
     } else {
       const r = this.validator.validateSchema('ErrorResponse', body);
-      if (!r.ok) throw new Error(`${method} ${path} -> ${res.status} (no operation) is not an error envelope: ${r.errors.join('; ')}`);
+      if (!r.ok)
+        throw new Error(
+          `${method} ${path} -> ${res.status} (no operation) is not an error envelope: ${r.errors.join('; ')}`,
+        );
     }
   }
 

@@ -14,7 +14,8 @@ export function engines(): Engine[] {
   return [{ name: 'sqlite', url: ':memory:' }, ...(PG_URL ? [{ name: 'postgres' as const, url: PG_URL }] : [])];
 }
 
-export const PG_SKIP_REASON = 'PEAQOS_TEST_DATABASE_URL is not set: PostgreSQL store and integration tests are skipped (SQLite only).';
+export const PG_SKIP_REASON =
+  'PEAQOS_TEST_DATABASE_URL is not set: PostgreSQL store and integration tests are skipped (SQLite only).';
 
 export async function openTestStore(engine: Engine): Promise<{ db: Db; drop(): Promise<void> }> {
   if (engine.name === 'sqlite') {

@@ -11,10 +11,24 @@ export interface Launched {
   output(): string;
 }
 
-export function launch(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<Launched> {
-  const serverOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '').split(' ').filter(Boolean);
-  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : args[0]!.includes('orchestrator') ? [...serverOptions, '--enable-source-maps', ...args] : args;
-  const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function launch(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 20_000,
+): Promise<Launched> {
+  const serverOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '')
+    .split(' ')
+    .filter(Boolean);
+  const nodeArgs = args[0]!.endsWith('.ts')
+    ? ['--import', 'tsx', ...args]
+    : args[0]!.includes('orchestrator')
+      ? [...serverOptions, '--enable-source-maps', ...args]
+      : args;
+  const proc = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   procs.add(proc);
   proc.on('exit', () => procs.delete(proc));
   let out = '';
@@ -33,7 +47,8 @@ export function launch(args: string[], env: Record<string, string>, ready: RegEx
 
 /** The bins run dist/, which the suite's global set-up has built; this only checks it is there. */
 export function buildServer(): void {
-  if (!existsSync('dist/src/main.js')) throw new Error('dist/ is missing: the global set-up (npm run build) did not run');
+  if (!existsSync('dist/src/main.js'))
+    throw new Error('dist/ is missing: the global set-up (npm run build) did not run');
 }
 
 export async function startMockMcr(): Promise<{ url: string; proc: ChildProcess }> {
@@ -52,7 +67,16 @@ export async function startOrchestrator(env: Record<string, string>): Promise<Or
   buildServer();
   const server = await launch(
     ['bin/peaqos-orchestrator.js', 'serve'],
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0', PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0', PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0', ...env },
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+      PEAQOS_RUNTIME_PROBE_INTERVAL_MS: '0',
+      PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0',
+      PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0',
+      ...env,
+    },
     /listening on http:\/\/127\.0\.0\.1:(\d+)/,
   );
   return { url: `http://127.0.0.1:${server.match[1]}`, proc: server.proc, output: server.output };

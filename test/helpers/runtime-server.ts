@@ -28,15 +28,30 @@ export async function startFakeRuntime(opts: { token?: string } = {}): Promise<F
         res.end(JSON.stringify(payload));
       };
       if (state.mode === 'hang') return;
-      if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) return json(401, { error: { message: 'bad token' } });
+      if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)
+        return json(401, { error: { message: 'bad token' } });
       if (state.mode === 'fail') return json(500, { error: { message: 'model crashed' } });
-      if (req.method === 'GET' && req.url === '/v1/models') return json(200, { object: 'list', data: [{ id: 'llama-3.2-3b', object: 'model' }] });
+      if (req.method === 'GET' && req.url === '/v1/models')
+        return json(200, { object: 'list', data: [{ id: 'llama-3.2-3b', object: 'model' }] });
       if (req.method === 'POST' && req.url === '/v1/chat/completions') {
         const b = body as { model?: string; messages?: Array<{ content: string }> };
-        return json(200, { id: 'chatcmpl-1', object: 'chat.completion', model: b?.model ?? 'default', choices: [{ index: 0, message: { role: 'assistant', content: `echo: ${b?.messages?.at(-1)?.content ?? ''}` }, finish_reason: 'stop' }] });
+        return json(200, {
+          id: 'chatcmpl-1',
+          object: 'chat.completion',
+          model: b?.model ?? 'default',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: `echo: ${b?.messages?.at(-1)?.content ?? ''}` },
+              finish_reason: 'stop',
+            },
+          ],
+        });
       }
-      if (req.method === 'POST' && req.url === '/v1/embeddings') return json(200, { object: 'list', data: [{ embedding: [0.1, 0.2] }] });
-      if (req.method === 'POST' && req.url === '/transfers') return json(200, { transferId: 'wdk-1', status: 'submitted' });
+      if (req.method === 'POST' && req.url === '/v1/embeddings')
+        return json(200, { object: 'list', data: [{ embedding: [0.1, 0.2] }] });
+      if (req.method === 'POST' && req.url === '/transfers')
+        return json(200, { transferId: 'wdk-1', status: 'submitted' });
       if (req.method === 'GET' && req.url === '/health') return json(200, { ok: true });
       json(404, { error: { message: 'not found' } });
     });

@@ -59,7 +59,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   });
   const logger = pino({ level: config.logLevel }, sink);
   const clock = opts.clock ?? new ManualClock(Date.now());
-  const app = await createApp({ config, db: store.db, clock, logger, services: opts.services, fastRouting: opts.fastRouting });
+  const app = await createApp({
+    config,
+    db: store.db,
+    clock,
+    logger,
+    services: opts.services,
+    fastRouting: opts.fastRouting,
+  });
   const server: Server = createServer(app.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

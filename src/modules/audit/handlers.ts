@@ -10,7 +10,11 @@ export function auditHandlers(db: Knex): HandlerMap {
       ok(
         await listAuditEvents(
           db,
-          { type: ctx.query.type as string | undefined, resourceType: ctx.query.resourceType as string | undefined, resourceId: ctx.query.resourceId as string | undefined },
+          {
+            type: ctx.query.type as string | undefined,
+            resourceType: ctx.query.resourceType as string | undefined,
+            resourceId: ctx.query.resourceId as string | undefined,
+          },
           pageQuery(ctx.query),
         ),
       ),

@@ -18,7 +18,8 @@ export interface AuditEventRecord {
   createdAt: string;
 }
 
-const SECRET_KEY = /token|secret|signature|password|authorization|credential|private.?key|api.?key|x-?payment|sign.?in.?with/i;
+const SECRET_KEY =
+  /token|secret|signature|password|authorization|credential|private.?key|api.?key|x-?payment|sign.?in.?with/i;
 
 /** Deep copy with every secret-looking field replaced, so an audit payload can never leak one. */
 export function redactSecrets(value: unknown, depth = 0): unknown {

@@ -10,8 +10,19 @@ export type ServiceType =
   | 'device.control'
   | 'machine.commerce';
 export type ExecutionMode = 'native' | 'external-handoff';
-export type IntegrationStatus = 'native' | 'credentials-required' | 'partner-required' | 'local-config-required' | 'setup-required' | 'docs-only';
-export type RailType = 'not-required' | 'wallet' | 'x402' | 'xvv42' | 'vault-stripe' | 'wdk-usdt-transfer' | 'escrow' | 'offchain-record' | 'external' | 'onchain-escrow';
+export type IntegrationStatus =
+  'native' | 'credentials-required' | 'partner-required' | 'local-config-required' | 'setup-required' | 'docs-only';
+export type RailType =
+  | 'not-required'
+  | 'wallet'
+  | 'x402'
+  | 'xvv42'
+  | 'vault-stripe'
+  | 'wdk-usdt-transfer'
+  | 'escrow'
+  | 'offchain-record'
+  | 'external'
+  | 'onchain-escrow';
 
 export interface SkillSummary {
   key: string;
@@ -61,7 +72,13 @@ export interface CatalogService {
   name: string;
   description: string;
   operations: string[];
-  pricing: { mode: 'provider-defined' | 'fixed' | 'quote-required'; amount?: number | null; currency?: string | null; rate?: string | null; notes: string[] };
+  pricing: {
+    mode: 'provider-defined' | 'fixed' | 'quote-required';
+    amount?: number | null;
+    currency?: string | null;
+    rate?: string | null;
+    notes: string[];
+  };
   payment: PaymentRecommendation;
   endpoints: ServiceEndpoint[];
   endpoint: ServiceEndpoint | null;
@@ -149,7 +166,8 @@ export function uniformService(s: CatalogService): CatalogService {
     artifactUrl: s.artifactUrl,
   };
   const extras = Object.keys(s).filter((k) => !(k in out));
-  if (extras.length) return Object.assign(out, Object.fromEntries(extras.map((k) => [k, (s as unknown as Record<string, unknown>)[k]])));
+  if (extras.length)
+    return Object.assign(out, Object.fromEntries(extras.map((k) => [k, (s as unknown as Record<string, unknown>)[k]])));
   return out;
 }
 
@@ -161,7 +179,12 @@ export class Catalog {
   private readonly serviceById: Map<string, CatalogService>;
   private readonly adapterByKey: Map<string, MarketAdapter>;
 
-  constructor(skills: SkillSummary[], services: CatalogService[], adapters: MarketAdapter[], readonly source: string) {
+  constructor(
+    skills: SkillSummary[],
+    services: CatalogService[],
+    adapters: MarketAdapter[],
+    readonly source: string,
+  ) {
     this.skills = [...skills].sort((a, b) => (a.key < b.key ? -1 : 1));
     this.services = services.map(uniformService).sort((a, b) => (a.id < b.id ? -1 : 1));
     this.adapters = [...adapters].sort((a, b) => (a.providerKey < b.providerKey ? -1 : 1));
@@ -181,7 +204,6 @@ export class Catalog {
   }
 }
 
-
 /** Fills the derived fields (consumption paths, legacy `endpoint`) the data files leave out. */
 export function completeService(raw: Record<string, unknown>): CatalogService {
   const s = raw as unknown as CatalogService;
@@ -197,4 +219,3 @@ export function completeService(raw: Record<string, unknown>): CatalogService {
     handoff: s.handoff ?? null,
   };
 }
-

@@ -9,7 +9,14 @@ import { packageFile } from '../../paths.ts';
 export const DEFAULT_CATALOG_DIR = packageFile('catalog');
 
 export * from './catalog-core.ts';
-import { Catalog, CatalogError, completeService, type CatalogService, type MarketAdapter, type SkillSummary } from './catalog-core.ts';
+import {
+  Catalog,
+  CatalogError,
+  completeService,
+  type CatalogService,
+  type MarketAdapter,
+  type SkillSummary,
+} from './catalog-core.ts';
 
 function readItems(dir: string, name: string): unknown[] {
   const file = join(dir, name);
@@ -31,21 +38,37 @@ function readItems(dir: string, name: string): unknown[] {
   return d.items;
 }
 
-function check(v: ContractValidator, schema: string, file: string, items: unknown[], idOf: (x: Record<string, unknown>) => unknown): void {
+function check(
+  v: ContractValidator,
+  schema: string,
+  file: string,
+  items: unknown[],
+  idOf: (x: Record<string, unknown>) => unknown,
+): void {
   const seen = new Set<unknown>();
   items.forEach((item, i) => {
     const r = v.validateSchema(schema, item);
     const id = item && typeof item === 'object' ? idOf(item as Record<string, unknown>) : undefined;
-    if (!r.ok) throw new CatalogError(file, `items[${i}]${id ? ` (${String(id)})` : ''}${r.errors[0]!.split(' ')[0] === '(root)' ? '' : r.errors[0]!.split(' ')[0]}`, r.errors[0]!.split(' ').slice(1).join(' '));
+    if (!r.ok)
+      throw new CatalogError(
+        file,
+        `items[${i}]${id ? ` (${String(id)})` : ''}${r.errors[0]!.split(' ')[0] === '(root)' ? '' : r.errors[0]!.split(' ')[0]}`,
+        r.errors[0]!.split(' ').slice(1).join(' '),
+      );
     if (seen.has(id)) throw new CatalogError(file, `items[${i}]`, `duplicate id ${String(id)}`);
     seen.add(id);
   });
 }
 
-export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR, validator: ContractValidator = contractValidator()): Catalog {
+export function loadCatalog(
+  dir: string = DEFAULT_CATALOG_DIR,
+  validator: ContractValidator = contractValidator(),
+): Catalog {
   const skillItems = readItems(dir, 'skills.json');
   check(validator, 'SkillSummary', join(dir, 'skills.json'), skillItems, (x) => x.key);
-  const serviceItems = readItems(dir, 'services.json').map((x) => (x && typeof x === 'object' ? completeService(x as Record<string, unknown>) : x));
+  const serviceItems = readItems(dir, 'services.json').map((x) =>
+    x && typeof x === 'object' ? completeService(x as Record<string, unknown>) : x,
+  );
   check(validator, 'CatalogService', join(dir, 'services.json'), serviceItems, (x) => x.id);
   const adapterItems = readItems(dir, 'adapters.json');
   check(validator, 'MarketAdapter', join(dir, 'adapters.json'), adapterItems, (x) => x.providerKey);
@@ -54,9 +77,18 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR, validator: Contra
   const services = serviceItems as CatalogService[];
   const keys = new Set(skills.map((s) => s.key));
   services.forEach((s, i) => {
-    if (!keys.has(s.skillKey)) throw new CatalogError(join(dir, 'services.json'), `items[${i}] (${s.id})/skillKey`, `names unknown skill ${s.skillKey}`);
+    if (!keys.has(s.skillKey))
+      throw new CatalogError(
+        join(dir, 'services.json'),
+        `items[${i}] (${s.id})/skillKey`,
+        `names unknown skill ${s.skillKey}`,
+      );
     if (!s.payment.supportedRails.includes(s.payment.defaultRail)) {
-      throw new CatalogError(join(dir, 'services.json'), `items[${i}] (${s.id})/payment/defaultRail`, 'must be one of supportedRails');
+      throw new CatalogError(
+        join(dir, 'services.json'),
+        `items[${i}] (${s.id})/payment/defaultRail`,
+        'must be one of supportedRails',
+      );
     }
   });
   return new Catalog(skills, services, adapterItems as MarketAdapter[], dir);

@@ -93,8 +93,12 @@ export class GraphService {
   async get(machineId: string) {
     await this.machines.requireActive(machineId);
     const [nodes, edges] = await Promise.all([
-      this.db('graph_nodes').where({ machine_id: machineId }).orderBy([{ column: 'created_at' }, { column: 'id' }]),
-      this.db('graph_edges').where({ machine_id: machineId }).orderBy([{ column: 'created_at' }, { column: 'id' }]),
+      this.db('graph_nodes')
+        .where({ machine_id: machineId })
+        .orderBy([{ column: 'created_at' }, { column: 'id' }]),
+      this.db('graph_edges')
+        .where({ machine_id: machineId })
+        .orderBy([{ column: 'created_at' }, { column: 'id' }]),
     ]);
     return { nodes: (nodes as NodeRow[]).map(node), edges: (edges as EdgeRow[]).map(edge) };
   }
@@ -111,7 +115,16 @@ export class GraphService {
     return r;
   }
 
-  async createNode(machineId: string, input: { type: string; title: string; refId?: string; position?: { x?: number; y?: number }; data?: Record<string, unknown> }) {
+  async createNode(
+    machineId: string,
+    input: {
+      type: string;
+      title: string;
+      refId?: string;
+      position?: { x?: number; y?: number };
+      data?: Record<string, unknown>;
+    },
+  ) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     const row: NodeRow = {
@@ -129,12 +142,29 @@ export class GraphService {
     };
     await withTransaction(this.db, async (trx) => {
       await trx('graph_nodes').insert(row);
-      await recordAudit(trx, { type: 'graph.node.created', resourceType: 'graph-node', resourceId: row.id, payload: { machineId, type: row.type, title: row.title }, at: now });
+      await recordAudit(trx, {
+        type: 'graph.node.created',
+        resourceType: 'graph-node',
+        resourceId: row.id,
+        payload: { machineId, type: row.type, title: row.title },
+        at: now,
+      });
     });
     return node(row);
   }
 
-  async updateNode(machineId: string, id: string, input: { type?: string; title?: string; refId?: string | null; status?: string; position?: { x?: number; y?: number }; data?: Record<string, unknown> }) {
+  async updateNode(
+    machineId: string,
+    id: string,
+    input: {
+      type?: string;
+      title?: string;
+      refId?: string | null;
+      status?: string;
+      position?: { x?: number; y?: number };
+      data?: Record<string, unknown>;
+    },
+  ) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     return withTransaction(this.db, async (trx) => {
@@ -154,7 +184,13 @@ export class GraphService {
       void _i;
       void _c;
       await trx('graph_nodes').where({ id }).update(rest);
-      await recordAudit(trx, { type: 'graph.node.updated', resourceType: 'graph-node', resourceId: id, payload: { machineId, changed: Object.keys(input) }, at: now });
+      await recordAudit(trx, {
+        type: 'graph.node.updated',
+        resourceType: 'graph-node',
+        resourceId: id,
+        payload: { machineId, changed: Object.keys(input) },
+        at: now,
+      });
       return node(next);
     });
   }
@@ -164,22 +200,51 @@ export class GraphService {
     const now = this.clock.now().toISOString();
     await withTransaction(this.db, async (trx) => {
       await this.findNode(trx, machineId, id);
-      const edges = (await trx('graph_edges').where((w) => w.where({ source_node_id: id }).orWhere({ target_node_id: id })).select('id')) as { id: string }[];
-      await trx('graph_edges').whereIn('id', edges.map((e) => e.id)).delete();
+      const edges = (await trx('graph_edges')
+        .where((w) => w.where({ source_node_id: id }).orWhere({ target_node_id: id }))
+        .select('id')) as { id: string }[];
+      await trx('graph_edges')
+        .whereIn(
+          'id',
+          edges.map((e) => e.id),
+        )
+        .delete();
       await trx('graph_nodes').where({ id }).delete();
-      await recordAudit(trx, { type: 'graph.node.deleted', resourceType: 'graph-node', resourceId: id, payload: { machineId, deletedEdgeIds: edges.map((e) => e.id) }, at: now });
-      for (const e of edges) await recordAudit(trx, { type: 'graph.edge.deleted', resourceType: 'graph-edge', resourceId: e.id, payload: { machineId, reason: 'node deleted', nodeId: id }, at: now });
+      await recordAudit(trx, {
+        type: 'graph.node.deleted',
+        resourceType: 'graph-node',
+        resourceId: id,
+        payload: { machineId, deletedEdgeIds: edges.map((e) => e.id) },
+        at: now,
+      });
+      for (const e of edges)
+        await recordAudit(trx, {
+          type: 'graph.edge.deleted',
+          resourceType: 'graph-edge',
+          resourceId: e.id,
+          payload: { machineId, reason: 'node deleted', nodeId: id },
+          at: now,
+        });
     });
   }
 
-  async createEdge(machineId: string, input: { sourceNodeId: string; targetNodeId: string; type: string; label?: string; data?: Record<string, unknown> }) {
+  async createEdge(
+    machineId: string,
+    input: { sourceNodeId: string; targetNodeId: string; type: string; label?: string; data?: Record<string, unknown> },
+  ) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     return withTransaction(this.db, async (trx) => {
-      for (const [field, nodeId] of [['sourceNodeId', input.sourceNodeId], ['targetNodeId', input.targetNodeId]] as const) {
-        const n = (await forUpdate(trx('graph_nodes').where({ id: nodeId }).first('machine_id'))) as { machine_id: string } | undefined;
+      for (const [field, nodeId] of [
+        ['sourceNodeId', input.sourceNodeId],
+        ['targetNodeId', input.targetNodeId],
+      ] as const) {
+        const n = (await forUpdate(trx('graph_nodes').where({ id: nodeId }).first('machine_id'))) as
+          { machine_id: string } | undefined;
         if (!n || n.machine_id !== machineId) {
-          throw validationError(`${field} must name a node of this machine.`, [{ location: 'body', path: `/${field}`, rule: 'same-machine', message: 'no such node on this machine' }]);
+          throw validationError(`${field} must name a node of this machine.`, [
+            { location: 'body', path: `/${field}`, rule: 'same-machine', message: 'no such node on this machine' },
+          ]);
         }
       }
       const row: EdgeRow = {
@@ -194,12 +259,22 @@ export class GraphService {
         updated_at: now,
       };
       await trx('graph_edges').insert(row);
-      await recordAudit(trx, { type: 'graph.edge.created', resourceType: 'graph-edge', resourceId: row.id, payload: { machineId, type: row.type, sourceNodeId: row.source_node_id, targetNodeId: row.target_node_id }, at: now });
+      await recordAudit(trx, {
+        type: 'graph.edge.created',
+        resourceType: 'graph-edge',
+        resourceId: row.id,
+        payload: { machineId, type: row.type, sourceNodeId: row.source_node_id, targetNodeId: row.target_node_id },
+        at: now,
+      });
       return edge(row);
     });
   }
 
-  async updateEdge(machineId: string, id: string, input: { type?: string; label?: string; data?: Record<string, unknown> }) {
+  async updateEdge(
+    machineId: string,
+    id: string,
+    input: { type?: string; label?: string; data?: Record<string, unknown> },
+  ) {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     return withTransaction(this.db, async (trx) => {
@@ -211,8 +286,16 @@ export class GraphService {
         data: input.data ? toJson({ ...fromJson<Record<string, unknown>>(cur.data, {}), ...input.data }) : cur.data,
         updated_at: now,
       };
-      await trx('graph_edges').where({ id }).update({ type: next.type, label: next.label, data: next.data, updated_at: now });
-      await recordAudit(trx, { type: 'graph.edge.updated', resourceType: 'graph-edge', resourceId: id, payload: { machineId, changed: Object.keys(input) }, at: now });
+      await trx('graph_edges')
+        .where({ id })
+        .update({ type: next.type, label: next.label, data: next.data, updated_at: now });
+      await recordAudit(trx, {
+        type: 'graph.edge.updated',
+        resourceType: 'graph-edge',
+        resourceId: id,
+        payload: { machineId, changed: Object.keys(input) },
+        at: now,
+      });
       return edge(next);
     });
   }
@@ -223,7 +306,13 @@ export class GraphService {
     await withTransaction(this.db, async (trx) => {
       await this.findEdge(trx, machineId, id);
       await trx('graph_edges').where({ id }).delete();
-      await recordAudit(trx, { type: 'graph.edge.deleted', resourceType: 'graph-edge', resourceId: id, payload: { machineId }, at: now });
+      await recordAudit(trx, {
+        type: 'graph.edge.deleted',
+        resourceType: 'graph-edge',
+        resourceId: id,
+        payload: { machineId },
+        at: now,
+      });
     });
   }
 }

@@ -20,12 +20,22 @@ export async function readiness(s: Services): Promise<ReadinessCheck[]> {
   try {
     await withTransaction(s.db, async (trx) => {
       const at = new Date().toISOString();
-      const n = await trx('cluster_leases').where({ name: READINESS_ROW }).update({ holder: 'readiness', expires_at: at });
-      if (Number(n) === 0) await trx('cluster_leases').insert({ name: READINESS_ROW, holder: 'readiness', expires_at: at }).onConflict('name').merge();
+      const n = await trx('cluster_leases')
+        .where({ name: READINESS_ROW })
+        .update({ holder: 'readiness', expires_at: at });
+      if (Number(n) === 0)
+        await trx('cluster_leases')
+          .insert({ name: READINESS_ROW, holder: 'readiness', expires_at: at })
+          .onConflict('name')
+          .merge();
     });
     checks.push({ name: 'store', ok: true, detail: 'write committed' });
   } catch (err) {
-    checks.push({ name: 'store', ok: false, detail: `the store cannot write: ${errorForLog(err).message.replace(/^.* - /, '')}` });
+    checks.push({
+      name: 'store',
+      ok: false,
+      detail: `the store cannot write: ${errorForLog(err).message.replace(/^.* - /, '')}`,
+    });
   }
   checks.push({
     name: 'auth',
@@ -37,9 +47,17 @@ export async function readiness(s: Services): Promise<ReadinessCheck[]> {
   for (const extra of s.readinessChecks) checks.push(await extra());
   if (s.config.machineIdentityVerification === 'required') {
     const reachable = await s.mcr.ping();
-    checks.push({ name: 'identity', ok: reachable, detail: reachable ? 'MCR reachable' : `MCR unreachable at ${s.config.mcrApiUrl}` });
+    checks.push({
+      name: 'identity',
+      ok: reachable,
+      detail: reachable ? 'MCR reachable' : `MCR unreachable at ${s.config.mcrApiUrl}`,
+    });
   } else {
-    checks.push({ name: 'identity', ok: true, detail: `identity verification ${s.config.machineIdentityVerification}` });
+    checks.push({
+      name: 'identity',
+      ok: true,
+      detail: `identity verification ${s.config.machineIdentityVerification}`,
+    });
   }
   return checks;
 }

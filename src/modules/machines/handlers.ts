@@ -5,7 +5,8 @@ import type { MachinesService } from './service.ts';
 
 export function machineHandlers(machines: MachinesService): HandlerMap {
   return {
-    createMachineIdentityChallenge: async (ctx) => created({ item: await machines.createChallenge(ctx.body.identityRef) }),
+    createMachineIdentityChallenge: async (ctx) =>
+      created({ item: await machines.createChallenge(ctx.body.identityRef) }),
     listMachines: async (ctx) => ok(await machines.list(pageQuery(ctx.query))),
     createMachine: async (ctx) => created({ item: await machines.create(ctx.body) }),
     getMachine: async (ctx) => ok({ item: await machines.get(ctx.params.machineId!) }),

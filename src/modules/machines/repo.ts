@@ -75,7 +75,11 @@ export async function lockMachine(trx: Knex.Transaction, id: string): Promise<vo
 }
 
 /** `identityKey`: the canonical identity (lower-cased DID) when known; unique across machines. */
-export async function insertMachine(db: Knex | Knex.Transaction, m: Machine, identityKey: string | null): Promise<void> {
+export async function insertMachine(
+  db: Knex | Knex.Transaction,
+  m: Machine,
+  identityKey: string | null,
+): Promise<void> {
   await db('machines').insert({ ...toRow(m), identity_key: identityKey });
 }
 
@@ -83,7 +87,11 @@ export async function insertMachine(db: Knex | Knex.Transaction, m: Machine, ide
  * A machine registered under any form of this identity: the same identityRef, the same canonical key, or (for
  * rows registered before keys were stored) the other identityRef form of the same MCR machine.
  */
-export async function findMachineByIdentity(db: Knex | Knex.Transaction, refs: string[], identityKey: string | null): Promise<Machine | undefined> {
+export async function findMachineByIdentity(
+  db: Knex | Knex.Transaction,
+  refs: string[],
+  identityKey: string | null,
+): Promise<Machine | undefined> {
   const row = (await db('machines')
     .where((q) => {
       q.whereIn('identity_ref', refs);
@@ -100,7 +108,11 @@ export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine):
 }
 
 /** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
-export async function scanMachines(db: Knex, after: { t: string; i: string } | undefined, limit: number): Promise<Machine[]> {
+export async function scanMachines(
+  db: Knex,
+  after: { t: string; i: string } | undefined,
+  limit: number,
+): Promise<Machine[]> {
   const qb = db('machines').select('*');
   if (after) qb.whereRaw('(created_at, id) > (?, ?)', [after.t, after.i]);
   const rows = (await qb.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit)) as MachineRow[];

@@ -82,13 +82,21 @@ export class MachinesService {
     };
   }
 
-  private async resolveOrFail(identityRef: string, code: 'MACHINE_IDENTITY_PROOF_INVALID' | 'MACHINE_NOT_ACTIVATED'): Promise<IdentityResolution> {
+  private async resolveOrFail(
+    identityRef: string,
+    code: 'MACHINE_IDENTITY_PROOF_INVALID' | 'MACHINE_NOT_ACTIVATED',
+  ): Promise<IdentityResolution> {
     const r = await this.mcr.resolve(identityRef);
     if (!r) throw new ApiError(code, 'identityRef does not resolve through peaqOS MCR.');
     return r;
   }
 
-  private proofFrom(identityRef: string, resolution: IdentityResolution, verified: { challenge: { id: string; expiresAt: string }; signerAddress: string }, now: Date): MachineIdentityProof {
+  private proofFrom(
+    identityRef: string,
+    resolution: IdentityResolution,
+    verified: { challenge: { id: string; expiresAt: string }; signerAddress: string },
+    now: Date,
+  ): MachineIdentityProof {
     return {
       method: 'eip191',
       identityRef,
@@ -114,17 +122,34 @@ export class MachinesService {
     const now = this.clock.now();
     const mode = this.verification;
     if (mode === 'required' && !input.identityProof) {
-      throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.');
+      throw new ApiError(
+        'MACHINE_IDENTITY_PROOF_REQUIRED',
+        'identityProof is required: sign a challenge from POST /api/v1/machine-identity/challenges.',
+      );
     }
     const verify = mode !== 'disabled' && !!input.identityProof;
     const resolution = verify ? await this.resolveOrFail(input.identityRef, 'MACHINE_IDENTITY_PROOF_INVALID') : null;
 
     // A concurrent registration of the same identity passes the look-up below and loses on the unique index.
-    const exists = () => new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identity is already registered (as this identityRef or its other form).');
-    const identityKey = resolution ? canonicalDid(resolution.did) : /^did:peaq:/.test(input.identityRef) ? canonicalDid(input.identityRef) : null;
+    const exists = () =>
+      new ApiError(
+        'MACHINE_IDENTITY_EXISTS',
+        'A machine with this identity is already registered (as this identityRef or its other form).',
+      );
+    const identityKey = resolution
+      ? canonicalDid(resolution.did)
+      : /^did:peaq:/.test(input.identityRef)
+        ? canonicalDid(input.identityRef)
+        : null;
     return withTransaction(this.db, async (trx) => {
       // One MCR machine registers once, under either identityRef form.
-      const refs = resolution ? [input.identityRef, resolution.did, ...(resolution.machineId ? [`peaqos:machine:${resolution.machineId}`] : [])] : [input.identityRef];
+      const refs = resolution
+        ? [
+            input.identityRef,
+            resolution.did,
+            ...(resolution.machineId ? [`peaqos:machine:${resolution.machineId}`] : []),
+          ]
+        : [input.identityRef];
       if (await findMachineByIdentity(trx, refs, identityKey)) {
         throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       }
@@ -163,7 +188,12 @@ export class MachinesService {
         type: 'machine.created',
         resourceType: 'machine',
         resourceId: machine.id,
-        payload: { identityRef: machine.identityRef, status: machine.status, verified: !!proof, signerAddress: proof?.signerAddress ?? null },
+        payload: {
+          identityRef: machine.identityRef,
+          status: machine.status,
+          verified: !!proof,
+          signerAddress: proof?.signerAddress ?? null,
+        },
         at,
       });
       return machine;
@@ -178,7 +208,11 @@ export class MachinesService {
     if (!m) throw notFound('Machine');
     if (this.verification !== 'disabled' && m.identityProof) {
       const { holds } = await this.storedProofHolds(m);
-      if (!holds) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves to its verified controller through peaqOS MCR.');
+      if (!holds)
+        throw new ApiError(
+          'MACHINE_NOT_ACTIVATED',
+          'The machine identity no longer resolves to its verified controller through peaqOS MCR.',
+        );
     }
     return m;
   }
@@ -224,10 +258,18 @@ export class MachinesService {
         resolution = await this.resolveOrFail(current.identityRef, 'MACHINE_IDENTITY_PROOF_INVALID');
       } else if (current.identityProof) {
         const check = await this.storedProofHolds(current);
-        if (!check.resolution) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
-        if (!check.holds) throw new ApiError('MACHINE_IDENTITY_PROOF_INVALID', 'The stored proof no longer recovers to an MCR controller: submit a fresh identityProof.');
+        if (!check.resolution)
+          throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves through peaqOS MCR.');
+        if (!check.holds)
+          throw new ApiError(
+            'MACHINE_IDENTITY_PROOF_INVALID',
+            'The stored proof no longer recovers to an MCR controller: submit a fresh identityProof.',
+          );
       } else if (mode === 'required') {
-        throw new ApiError('MACHINE_IDENTITY_PROOF_REQUIRED', 'This machine has no verified identity: include identityProof.');
+        throw new ApiError(
+          'MACHINE_IDENTITY_PROOF_REQUIRED',
+          'This machine has no verified identity: include identityProof.',
+        );
       }
     }
 
@@ -249,10 +291,16 @@ export class MachinesService {
       if (input.policyIds) await this.hooks.assertPoliciesExist?.(trx, uniq(input.policyIds));
       const status = input.status ?? m.status;
       if (status === 'active' && m.status !== 'active' && mode !== 'disabled' && !proof) {
-        throw new ApiError('MACHINE_NOT_ACTIVATED', 'Only a machine with a verified identity can be activated: submit identityProof.');
+        throw new ApiError(
+          'MACHINE_NOT_ACTIVATED',
+          'Only a machine with a verified identity can be activated: submit identityProof.',
+        );
       }
       if (status === 'archived' && m.status !== 'archived' && (await this.hooks.hasOpenOrders?.(trx, m.id))) {
-        throw new ApiError('OPEN_MARKET_ORDERS', 'The machine has open market orders: settle or cancel them before archiving.');
+        throw new ApiError(
+          'OPEN_MARKET_ORDERS',
+          'The machine has open market orders: settle or cancel them before archiving.',
+        );
       }
       const next: Machine = {
         ...m,
@@ -293,15 +341,24 @@ export class MachinesService {
     if (!m) throw notFound('Machine');
     let resolution: IdentityResolution | null = null;
     if (this.verification !== 'disabled') {
-      if (!m.identityProof) throw new ApiError(opts.unverifiedCode ?? 'MACHINE_NOT_ACTIVATED', 'The machine has no verified identity: register a DID-controller proof first.');
+      if (!m.identityProof)
+        throw new ApiError(
+          opts.unverifiedCode ?? 'MACHINE_NOT_ACTIVATED',
+          'The machine has no verified identity: register a DID-controller proof first.',
+        );
       const check = await this.storedProofHolds(m);
-      if (!check.holds) throw new ApiError('MACHINE_NOT_ACTIVATED', 'The machine identity no longer resolves to its verified controller through peaqOS MCR.');
+      if (!check.holds)
+        throw new ApiError(
+          'MACHINE_NOT_ACTIVATED',
+          'The machine identity no longer resolves to its verified controller through peaqOS MCR.',
+        );
       resolution = check.resolution;
     }
     if (m.status !== 'active') throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${m.status}, not active.`);
     if (opts.bonded) {
       resolution ??= await this.mcr.resolve(m.identityRef);
-      if (!resolution || resolution.bondStatus !== 'bonded') throw new ApiError('MACHINE_NOT_ACTIVE', 'The machine is not bonded on peaqOS.');
+      if (!resolution || resolution.bondStatus !== 'bonded')
+        throw new ApiError('MACHINE_NOT_ACTIVE', 'The machine is not bonded on peaqOS.');
     }
     return { machine: m, resolution };
   }

@@ -17,7 +17,8 @@ export interface MachinePolicyRule {
   requiredCapabilities: string[];
 }
 
-export type RefusalCode = 'AGENT_POLICY_DENIED' | 'AGENT_SPEND_LIMIT_EXCEEDED' | 'AGENT_DAILY_LIMIT_EXCEEDED' | 'VALIDATION_ERROR';
+export type RefusalCode =
+  'AGENT_POLICY_DENIED' | 'AGENT_SPEND_LIMIT_EXCEEDED' | 'AGENT_DAILY_LIMIT_EXCEEDED' | 'VALIDATION_ERROR';
 
 export interface Refusal {
   code: RefusalCode;
@@ -33,12 +34,14 @@ export interface SpendContext {
   spentTodayMicros?: number;
 }
 
-export const fixedPrice = (s: CatalogService): number | null => (s.pricing.mode === 'fixed' && typeof s.pricing.amount === 'number' ? s.pricing.amount : null);
+export const fixedPrice = (s: CatalogService): number | null =>
+  s.pricing.mode === 'fixed' && typeof s.pricing.amount === 'number' ? s.pricing.amount : null;
 
 /** What an order of `s` charges against the pairing's limits: the fixed price, else the budget; in which currency. */
 export function chargeOf(s: CatalogService, ctx: SpendContext): { amount: number | null; currency: string | null } {
   const amount = fixedPrice(s) ?? ctx.budget?.amount ?? null;
-  const currency = (s.pricing.currency ?? ctx.budget?.currency ?? ctx.delegationPolicy?.currency ?? null)?.toUpperCase() ?? null;
+  const currency =
+    (s.pricing.currency ?? ctx.budget?.currency ?? ctx.delegationPolicy?.currency ?? null)?.toUpperCase() ?? null;
   return { amount, currency };
 }
 
@@ -71,15 +74,24 @@ export function policyRefusals(s: CatalogService, ctx: SpendContext): Refusal[] 
   for (const p of ctx.machinePolicies ?? []) {
     const tag = `machine policy "${p.name}"`;
     if (p.deniedSkillKeys.includes(s.skillKey)) refuse('AGENT_POLICY_DENIED', `${tag} denies skill ${s.skillKey}`);
-    if (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(s.skillKey)) refuse('AGENT_POLICY_DENIED', `${tag} does not allow skill ${s.skillKey}`);
+    if (p.allowedSkillKeys.length && !p.allowedSkillKeys.includes(s.skillKey))
+      refuse('AGENT_POLICY_DENIED', `${tag} does not allow skill ${s.skillKey}`);
     if (p.nativeOnly && !native) refuse('AGENT_POLICY_DENIED', `${tag} allows native execution only`);
     if (!p.handoffAllowed && !native) refuse('AGENT_POLICY_DENIED', `${tag} does not allow external handoff`);
-    const capsMissing = p.requiredCapabilities.length ? p.requiredCapabilities.filter((c) => !s.capabilities.includes(c)) : NO_STRINGS;
+    const capsMissing = p.requiredCapabilities.length
+      ? p.requiredCapabilities.filter((c) => !s.capabilities.includes(c))
+      : NO_STRINGS;
     if (capsMissing.length) refuse('AGENT_POLICY_DENIED', `${tag} requires capabilities: ${capsMissing.join(', ')}`);
-    if (!regionAllowed(s.region, p.regionRules)) refuse('AGENT_POLICY_DENIED', `${tag} does not allow region ${s.region}`);
+    if (!regionAllowed(s.region, p.regionRules))
+      refuse('AGENT_POLICY_DENIED', `${tag} does not allow region ${s.region}`);
     if (p.budgetCap && price !== null) {
-      if (!sameCurrency(p.budgetCap.currency, s.pricing.currency)) refuse('AGENT_POLICY_DENIED', `${tag} caps spend in ${p.budgetCap.currency}; the service is priced in ${s.pricing.currency}`);
-      else if (price > p.budgetCap.amount) refuse('AGENT_POLICY_DENIED', `${tag} caps spend at ${p.budgetCap.amount} ${p.budgetCap.currency}`);
+      if (!sameCurrency(p.budgetCap.currency, s.pricing.currency))
+        refuse(
+          'AGENT_POLICY_DENIED',
+          `${tag} caps spend in ${p.budgetCap.currency}; the service is priced in ${s.pricing.currency}`,
+        );
+      else if (price > p.budgetCap.amount)
+        refuse('AGENT_POLICY_DENIED', `${tag} caps spend at ${p.budgetCap.amount} ${p.budgetCap.currency}`);
     }
   }
   if (!policy) return out;
@@ -87,20 +99,32 @@ export function policyRefusals(s: CatalogService, ctx: SpendContext): Refusal[] 
   if (!limited) return out;
   const { amount, currency } = chargeOf(s, ctx);
   if (amount === null) {
-    refuse('VALIDATION_ERROR', 'the service has no fixed price and the pairing has spending limits: give budget.amount');
+    refuse(
+      'VALIDATION_ERROR',
+      'the service has no fixed price and the pairing has spending limits: give budget.amount',
+    );
     return out;
   }
   if (policy.currency && currency && policy.currency !== currency) {
-    refuse('AGENT_POLICY_DENIED', `the pairing may only spend in ${policy.currency}; this service is priced in ${currency}`);
+    refuse(
+      'AGENT_POLICY_DENIED',
+      `the pairing may only spend in ${policy.currency}; this service is priced in ${currency}`,
+    );
     return out;
   }
   if (policy.perTransactionLimit !== null && amount > policy.perTransactionLimit) {
-    refuse('AGENT_SPEND_LIMIT_EXCEEDED', `the amount ${amount} is over the pairing's per-transaction limit of ${policy.perTransactionLimit}`);
+    refuse(
+      'AGENT_SPEND_LIMIT_EXCEEDED',
+      `the amount ${amount} is over the pairing's per-transaction limit of ${policy.perTransactionLimit}`,
+    );
   }
   if (policy.dailySpendLimit !== null && ctx.spentTodayMicros !== undefined) {
     const total = ctx.spentTodayMicros + (toMicros(amount) ?? 0);
     if (total > (toMicros(policy.dailySpendLimit) ?? 0)) {
-      refuse('AGENT_DAILY_LIMIT_EXCEEDED', `the amount ${amount} would take the pairing's spend today (UTC) to ${total / 1e6}, over its daily limit of ${policy.dailySpendLimit}`);
+      refuse(
+        'AGENT_DAILY_LIMIT_EXCEEDED',
+        `the amount ${amount} would take the pairing's spend today (UTC) to ${total / 1e6}, over its daily limit of ${policy.dailySpendLimit}`,
+      );
     }
   }
   return out;

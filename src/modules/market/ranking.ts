@@ -6,7 +6,6 @@ import { fixedPrice, policyRefusals, regionAllowed, type MachinePolicyRule } fro
 
 export { regionAllowed, type MachinePolicyRule };
 
-
 export interface RankingContext {
   serviceType?: string;
   skillKey?: string;
@@ -44,7 +43,6 @@ export interface RankingResult {
   excluded: Exclusion[];
 }
 
-
 const sameCurrency = (a?: string | null, b?: string | null) => !a || !b || a.toUpperCase() === b.toUpperCase();
 
 /** True when `s` matches what was asked for (type, skill, operation); non-matching services are not "excluded". */
@@ -65,11 +63,20 @@ function hardRules(s: CatalogService, ctx: RankingContext): string[] | null {
   if (s.integrationStatus === 'docs-only') (why ??= []).push('docs-only: there is no executable integration');
   if (ctx.nativeOnly && !native) (why ??= []).push('native execution was required');
   if (ctx.allowExternalHandoff === false && !native) (why ??= []).push('external handoff is not allowed');
-  const missing = ctx.requiredCapabilities?.length ? ctx.requiredCapabilities.filter((c) => !s.capabilities.includes(c)) : NO_STRINGS;
+  const missing = ctx.requiredCapabilities?.length
+    ? ctx.requiredCapabilities.filter((c) => !s.capabilities.includes(c))
+    : NO_STRINGS;
   if (missing.length) (why ??= []).push(`missing required capabilities: ${missing.join(', ')}`);
   const price = fixedPrice(s);
-  if (price !== null && ctx.budget?.amount !== undefined && sameCurrency(ctx.budget.currency, s.pricing.currency) && price > ctx.budget.amount) {
-    (why ??= []).push(`price ${price} ${s.pricing.currency ?? ''} is over the budget of ${ctx.budget.amount}`.replace('  ', ' '));
+  if (
+    price !== null &&
+    ctx.budget?.amount !== undefined &&
+    sameCurrency(ctx.budget.currency, s.pricing.currency) &&
+    price > ctx.budget.amount
+  ) {
+    (why ??= []).push(
+      `price ${price} ${s.pricing.currency ?? ''} is over the budget of ${ctx.budget.amount}`.replace('  ', ' '),
+    );
   }
   // What the order step would refuse (delegation policy, spend limits, machine policies) excludes here too.
   const refused = policyRefusals(s, ctx);

@@ -28,7 +28,13 @@ export interface MarketQuote {
   operation: string;
   score: number;
   reasons: string[];
-  pricing: { mode: CatalogService['pricing']['mode']; amount: number | null; currency: string | null; rate: string | null; notes: string[] };
+  pricing: {
+    mode: CatalogService['pricing']['mode'];
+    amount: number | null;
+    currency: string | null;
+    rate: string | null;
+    notes: string[];
+  };
   payment: CatalogService['payment'];
   runtimeEndpointAvailable: boolean;
   handoff: ExternalHandoff | null;
@@ -69,12 +75,27 @@ export interface MachineContext {
 }
 
 /** Keeps the shape (which providers, which fields) and drops every value. */
-export function redactCredentials(creds: SearchInput['providerCredentials']): Record<string, Record<string, string>> | undefined {
+export function redactCredentials(
+  creds: SearchInput['providerCredentials'],
+): Record<string, Record<string, string>> | undefined {
   if (!creds) return undefined;
-  return Object.fromEntries(Object.entries(creds).map(([p, fields]) => [p, Object.fromEntries(Object.keys(fields ?? {}).map((k) => [k, '[REDACTED]']))]));
+  return Object.fromEntries(
+    Object.entries(creds).map(([p, fields]) => [
+      p,
+      Object.fromEntries(Object.keys(fields ?? {}).map((k) => [k, '[REDACTED]'])),
+    ]),
+  );
 }
 
-export function toQuote(s: CatalogService, score: number, reasons: string[], operation: string | undefined, runtime: boolean, expiresAt: string, now: number): MarketQuote {
+export function toQuote(
+  s: CatalogService,
+  score: number,
+  reasons: string[],
+  operation: string | undefined,
+  runtime: boolean,
+  expiresAt: string,
+  now: number,
+): MarketQuote {
   return {
     id: newId('mqt', now),
     serviceId: s.id,
@@ -85,7 +106,13 @@ export function toQuote(s: CatalogService, score: number, reasons: string[], ope
     operation: operation ?? s.operations[0]!,
     score,
     reasons,
-    pricing: { mode: s.pricing.mode, amount: s.pricing.amount ?? null, currency: s.pricing.currency ?? null, rate: s.pricing.rate ?? null, notes: s.pricing.notes },
+    pricing: {
+      mode: s.pricing.mode,
+      amount: s.pricing.amount ?? null,
+      currency: s.pricing.currency ?? null,
+      rate: s.pricing.rate ?? null,
+      notes: s.pricing.notes,
+    },
     payment: s.payment,
     runtimeEndpointAvailable: runtime,
     handoff: s.executionMode === 'external-handoff' ? (s.handoff ?? null) : null,
@@ -131,41 +158,64 @@ export class MarketSearchService {
   ) {}
 
   async search(caller: Caller, input: SearchInput): Promise<MarketSearchRecord> {
-    const principal = await this.pairings.authenticate(caller, { machineId: input.machineId, agentPairingId: input.agentPairingId });
+    const principal = await this.pairings.authenticate(caller, {
+      machineId: input.machineId,
+      agentPairingId: input.agentPairingId,
+    });
     const { machine } = await this.machines.requireActive(input.machineId, { bonded: true });
     const pairing = principal.pairing;
     const policy = pairing.delegationPolicy;
     if (input.skillKey) {
       const denial = policyDenial(policy, input.skillKey, '');
-      if (denial && !denial.startsWith('service')) throw new ApiError('AGENT_POLICY_DENIED', `The pairing may not buy ${input.skillKey}: ${denial}.`);
+      if (denial && !denial.startsWith('service'))
+        throw new ApiError('AGENT_POLICY_DENIED', `The pairing may not buy ${input.skillKey}: ${denial}.`);
     }
     const now = this.clock.now();
     const [machinePolicies, runtimeProviders, spentTodayMicros] = await Promise.all([
       this.context.policies(machine.policyIds),
       this.context.activeRuntimeProviders(machine.id),
       // The daily limit excludes too: the order step would refuse what today's spend leaves no room for.
-      policy.dailySpendLimit !== null ? spentToday(this.db, pairing.id, now.toISOString().slice(0, 10)) : Promise.resolve(undefined),
+      policy.dailySpendLimit !== null
+        ? spentToday(this.db, pairing.id, now.toISOString().slice(0, 10))
+        : Promise.resolve(undefined),
     ]);
-    const result = rankServices(this.catalog.services, {
-      serviceType: input.serviceType,
-      skillKey: input.skillKey,
-      operation: input.operation,
-      requiredCapabilities: input.requiredCapabilities,
-      region: input.region,
-      budget: input.budget,
-      nativeOnly: input.executionPreference?.nativeOnly ?? false,
-      allowExternalHandoff: input.executionPreference?.allowExternalHandoff ?? true,
-      delegationPolicy: policy,
-      machinePolicies,
-      spentTodayMicros,
-      runtimeProviders,
-      credentialProviders: new Set(Object.keys(input.providerCredentials ?? {})),
-      machineSkillKeys: machine.skillKeys,
-    }, input.maxResults ?? 10);
+    const result = rankServices(
+      this.catalog.services,
+      {
+        serviceType: input.serviceType,
+        skillKey: input.skillKey,
+        operation: input.operation,
+        requiredCapabilities: input.requiredCapabilities,
+        region: input.region,
+        budget: input.budget,
+        nativeOnly: input.executionPreference?.nativeOnly ?? false,
+        allowExternalHandoff: input.executionPreference?.allowExternalHandoff ?? true,
+        delegationPolicy: policy,
+        machinePolicies,
+        spentTodayMicros,
+        runtimeProviders,
+        credentialProviders: new Set(Object.keys(input.providerCredentials ?? {})),
+        machineSkillKeys: machine.skillKeys,
+      },
+      input.maxResults ?? 10,
+    );
     const expiresAt = new Date(now.getTime() + this.config.marketQuoteTtlMs).toISOString();
-    const quotes = result.ranked.map((r) => toQuote(r.service, r.score, r.reasons, input.operation, runtimeProviders.has(r.service.providerKey), expiresAt, now.getTime()));
+    const quotes = result.ranked.map((r) =>
+      toQuote(
+        r.service,
+        r.score,
+        r.reasons,
+        input.operation,
+        runtimeProviders.has(r.service.providerKey),
+        expiresAt,
+        now.getTime(),
+      ),
+    );
     const { providerCredentials, ...rest } = input;
-    const query = { ...rest, ...(providerCredentials ? { providerCredentials: redactCredentials(providerCredentials) } : {}) };
+    const query = {
+      ...rest,
+      ...(providerCredentials ? { providerCredentials: redactCredentials(providerCredentials) } : {}),
+    };
     const record: MarketSearchRecord = {
       id: newId('msr', now.getTime()),
       machineId: machine.id,
@@ -194,7 +244,15 @@ export class MarketSearchService {
         type: 'market.search.performed',
         resourceType: 'market-search',
         resourceId: record.id,
-        payload: { machineId: machine.id, agentPairingId: pairing.id, status: record.status, quoteCount: quotes.length, excludedCount: result.excluded.length, serviceType: input.serviceType ?? null, skillKey: input.skillKey ?? null },
+        payload: {
+          machineId: machine.id,
+          agentPairingId: pairing.id,
+          status: record.status,
+          quoteCount: quotes.length,
+          excludedCount: result.excluded.length,
+          serviceType: input.serviceType ?? null,
+          skillKey: input.skillKey ?? null,
+        },
         at: record.createdAt,
       });
     });

@@ -5,16 +5,21 @@ import type { OrdersService } from './service.ts';
 
 export function orderHandlers(orders: OrdersService): HandlerMap {
   return {
-    listMarketOrders: async (ctx) => ok(await orders.list(ctx.query.machineId as string, ctx.query.status as string | undefined, pageQuery(ctx.query))),
+    listMarketOrders: async (ctx) =>
+      ok(
+        await orders.list(ctx.query.machineId as string, ctx.query.status as string | undefined, pageQuery(ctx.query)),
+      ),
     createMarketOrder: async (ctx) => created({ item: await orders.create(ctx.caller, ctx.body) }),
     getMarketOrder: async (ctx) => ok({ item: await orders.get(ctx.params.orderId!, ctx.caller) }),
     createMarketPaymentIntent: async (ctx) => {
       const r = await orders.paymentIntent(ctx.caller, ctx.params.orderId!, ctx.body ?? {});
       return { status: r.created ? 201 : 200, body: { item: r.payment } };
     },
-    submitMarketPaymentProof: async (ctx) => ok({ item: await orders.paymentProof(ctx.caller, ctx.params.orderId!, ctx.body) }),
+    submitMarketPaymentProof: async (ctx) =>
+      ok({ item: await orders.paymentProof(ctx.caller, ctx.params.orderId!, ctx.body) }),
     getMarketPayment: async (ctx) => ok({ item: await orders.payment(ctx.params.orderId!, ctx.caller) }),
-    lockMarketPaymentEscrow: async (ctx) => ok({ item: await orders.escrowLock(ctx.caller, ctx.params.orderId!, ctx.body ?? {}) }),
+    lockMarketPaymentEscrow: async (ctx) =>
+      ok({ item: await orders.escrowLock(ctx.caller, ctx.params.orderId!, ctx.body ?? {}) }),
     releaseMarketPayment: async (ctx) => ok({ item: await orders.release(ctx.params.orderId!, ctx.body ?? {}) }),
     refundMarketPayment: async (ctx) => ok({ item: await orders.refund(ctx.params.orderId!, ctx.body ?? {}) }),
     executeMarketOrder: async (ctx) => {
@@ -24,6 +29,7 @@ export function orderHandlers(orders: OrdersService): HandlerMap {
     },
     confirmMarketOrder: async (ctx) => ok({ item: await orders.confirm(ctx.caller, ctx.params.orderId!) }),
     disputeMarketOrder: async (ctx) => ok({ item: await orders.dispute(ctx.caller, ctx.params.orderId!, ctx.body) }),
-    cancelMarketOrder: async (ctx) => ok({ item: await orders.cancel(ctx.caller, ctx.params.orderId!, ctx.body ?? {}) }),
+    cancelMarketOrder: async (ctx) =>
+      ok({ item: await orders.cancel(ctx.caller, ctx.params.orderId!, ctx.body ?? {}) }),
   };
 }

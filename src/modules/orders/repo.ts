@@ -125,7 +125,11 @@ export const paymentRow = (p: PaymentRecord) => ({
 });
 
 /** With `lock`, inside a transaction, the order's row (and so its payment's, written only under it) stays locked. */
-export async function findOrder(db: Knex | Knex.Transaction, id: string, lock = false): Promise<OrderRecord | undefined> {
+export async function findOrder(
+  db: Knex | Knex.Transaction,
+  id: string,
+  lock = false,
+): Promise<OrderRecord | undefined> {
   const qb = db('market_orders').where({ id }).first();
   const r = await (lock ? forUpdate(qb) : qb);
   return r && orderFrom(r);

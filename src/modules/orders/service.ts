@@ -23,10 +23,27 @@ import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts
 import { verifyTransfer } from '../../chain/payment-verifier.ts';
 import { emit } from '../../observe.ts';
 import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
-import { findOrder, findPayment, orderFrom, orderRow, paymentRow, saveOrder, spentToday, type OrderRecord, type PaymentRecord } from './repo.ts';
+import {
+  findOrder,
+  findPayment,
+  orderFrom,
+  orderRow,
+  paymentRow,
+  saveOrder,
+  spentToday,
+  type OrderRecord,
+  type PaymentRecord,
+} from './repo.ts';
 import { chargeOf, policyRefusals, type Refusal } from '../market/policy-check.ts';
-import { OPEN_ORDER_STATUSES, CLOSED_ORDER_STATUSES, MONEY_COMMITTED, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
-
+import {
+  OPEN_ORDER_STATUSES,
+  CLOSED_ORDER_STATUSES,
+  MONEY_COMMITTED,
+  PAID_FOR_EXECUTION,
+  orderStep,
+  paymentStep,
+  type OrderAction,
+} from './state.ts';
 
 // Request bodies are the contract's own types (generated from openapi.yaml).
 export type CreateOrderInput = CreateMarketOrderRequest;
@@ -39,14 +56,19 @@ const isSolana = (chain?: string | null) => !!chain && chain.toLowerCase().start
 function checkAddress(field: string, value: string | undefined, chain: string | null | undefined): string | null {
   if (value === undefined) return null;
   if (isSolana(chain)) {
-    if (!SOLANA_ADDRESS.test(value)) throw validationError(`${field} is not a valid Solana address.`, [{ location: 'body', path: `/${field}`, rule: 'address', message: 'invalid Solana address' }]);
+    if (!SOLANA_ADDRESS.test(value))
+      throw validationError(`${field} is not a valid Solana address.`, [
+        { location: 'body', path: `/${field}`, rule: 'address', message: 'invalid Solana address' },
+      ]);
     return value;
   }
   try {
     if (!EVM_ADDRESS.test(value)) throw new Error('shape');
     return getAddress(value);
   } catch {
-    throw validationError(`${field} is not a valid EVM address.`, [{ location: 'body', path: `/${field}`, rule: 'address', message: 'invalid EVM address' }]);
+    throw validationError(`${field} is not a valid EVM address.`, [
+      { location: 'body', path: `/${field}`, rule: 'address', message: 'invalid EVM address' },
+    ]);
   }
 }
 
@@ -55,7 +77,10 @@ function refuseIf(refusals: Refusal[] | null): void {
   const r = refusals?.[0];
   if (!r) return;
   const message = `${r.reason.charAt(0).toUpperCase()}${r.reason.slice(1)}.`;
-  if (r.code === 'VALIDATION_ERROR') throw validationError(message, [{ location: 'body', path: '/budget/amount', rule: 'required', message: 'needed to check spending limits' }]);
+  if (r.code === 'VALIDATION_ERROR')
+    throw validationError(message, [
+      { location: 'body', path: '/budget/amount', rule: 'required', message: 'needed to check spending limits' },
+    ]);
   throw new ApiError(r.code, message);
 }
 
@@ -85,7 +110,10 @@ export class OrdersService {
   }
 
   /** Open orders block archiving a machine or revoking a pairing. */
-  async hasOpenOrders(trx: Knex | Knex.Transaction, where: { machine_id?: string; agent_pairing_id?: string }): Promise<boolean> {
+  async hasOpenOrders(
+    trx: Knex | Knex.Transaction,
+    where: { machine_id?: string; agent_pairing_id?: string },
+  ): Promise<boolean> {
     return !!(await trx('market_orders').where(where).whereIn('status', OPEN_ORDER_STATUSES).first('id'));
   }
 
@@ -122,11 +150,16 @@ export class OrdersService {
   }
 
   async create(caller: Caller, input: CreateOrderInput): Promise<OrderRecord> {
-    const principal = await this.pairings.authenticate(caller, { machineId: input.machineId, agentPairingId: input.agentPairingId });
+    const principal = await this.pairings.authenticate(caller, {
+      machineId: input.machineId,
+      agentPairingId: input.agentPairingId,
+    });
     const { machine } = await this.machines.requireActive(input.machineId, { bonded: true });
     const now = this.now();
     if (this.config.requireMarketQuotes && (!input.searchId || !input.quoteId)) {
-      throw validationError('This deployment requires searchId and quoteId: order from a market search quote.', [{ location: 'body', path: '/quoteId', rule: 'required', message: 'PEAQOS_REQUIRE_MARKET_QUOTES=true' }]);
+      throw validationError('This deployment requires searchId and quoteId: order from a market search quote.', [
+        { location: 'body', path: '/quoteId', rule: 'required', message: 'PEAQOS_REQUIRE_MARKET_QUOTES=true' },
+      ]);
     }
     if (!!input.searchId !== !!input.quoteId) throw validationError('searchId and quoteId go together.');
     let service: CatalogService | undefined;
@@ -137,18 +170,26 @@ export class OrdersService {
       if (!search || search.machineId !== machine.id) throw notFound('Market search');
       const quote = search.quotes.find((q) => q.id === input.quoteId);
       if (!quote) throw notFound('Quote');
-      if (Date.parse(quote.expiresAt) <= now.getTime()) throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
-      if (input.serviceId && input.serviceId !== quote.serviceId) throw validationError('serviceId does not match the quote.');
+      if (Date.parse(quote.expiresAt) <= now.getTime())
+        throw new ApiError('QUOTE_EXPIRED', 'The quote has expired: search again.');
+      if (input.serviceId && input.serviceId !== quote.serviceId)
+        throw validationError('serviceId does not match the quote.');
       service = this.catalog.service(quote.serviceId);
       operation ??= quote.operation;
       quoteBudget = (search.query as { budget?: { amount?: number; currency?: string } }).budget;
     } else {
-      if (!input.serviceId) throw validationError('Name the service (serviceId) or the quote (searchId and quoteId).', [{ location: 'body', path: '/serviceId', rule: 'required', message: 'serviceId or a quote is required' }]);
+      if (!input.serviceId)
+        throw validationError('Name the service (serviceId) or the quote (searchId and quoteId).', [
+          { location: 'body', path: '/serviceId', rule: 'required', message: 'serviceId or a quote is required' },
+        ]);
       service = this.catalog.service(input.serviceId);
     }
     if (!service) throw notFound('Service');
     operation ??= service.operations[0]!;
-    if (!service.operations.includes(operation)) throw validationError(`Service ${service.id} has no operation ${operation}.`, [{ location: 'body', path: '/operation', rule: 'operation', message: 'not offered by the service' }]);
+    if (!service.operations.includes(operation))
+      throw validationError(`Service ${service.id} has no operation ${operation}.`, [
+        { location: 'body', path: '/operation', rule: 'operation', message: 'not offered by the service' },
+      ]);
 
     const pairing = principal.pairing;
     const policy = pairing.delegationPolicy;
@@ -176,7 +217,16 @@ export class OrdersService {
       input: input.input ?? {},
       budget: budget ? { amount: budget.amount ?? null, currency: budget.currency ?? null } : null,
       payment: service.payment,
-      serviceSnapshot: { id: service.id, name: service.name, providerKey: service.providerKey, companyName: service.companyName, pricing: service.pricing, payment: service.payment, executionMode: service.executionMode, region: service.region },
+      serviceSnapshot: {
+        id: service.id,
+        name: service.name,
+        providerKey: service.providerKey,
+        companyName: service.companyName,
+        pricing: service.pricing,
+        payment: service.payment,
+        executionMode: service.executionMode,
+        region: service.region,
+      },
       taskId: null,
       routeId: null,
       runId: null,
@@ -195,19 +245,33 @@ export class OrdersService {
       // revoking or re-policying the pairing, and this pairing's other orders wait for this one, and this one
       // sees what they committed. The checks made before the transaction are made again on the locked rows.
       const locked = await findMachine(trx, machine.id, true);
-      if (!locked || locked.status !== 'active') throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${locked?.status ?? 'gone'}, not active.`);
+      if (!locked || locked.status !== 'active')
+        throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${locked?.status ?? 'gone'}, not active.`);
       const row = await findPairing(trx, pairing.id, true);
-      if (!row || row.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${row?.status ?? 'gone'}.`);
-      if (row.policyHash !== pairing.policyHash) throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed: rotate the session.');
-      if (principal.tokenPresented && row.sessionId !== pairing.sessionId) throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
-      if (amount !== null && policy.dailySpendLimit !== null) refuseIf(policyRefusals(service, { ...spend, spentTodayMicros: await spentToday(trx, pairing.id, day) }));
+      if (!row || row.status !== 'active')
+        throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${row?.status ?? 'gone'}.`);
+      if (row.policyHash !== pairing.policyHash)
+        throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed: rotate the session.');
+      if (principal.tokenPresented && row.sessionId !== pairing.sessionId)
+        throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
+      if (amount !== null && policy.dailySpendLimit !== null)
+        refuseIf(policyRefusals(service, { ...spend, spentTodayMicros: await spentToday(trx, pairing.id, day) }));
       await trx('market_orders').insert(orderRow(order, day));
       await recordAudit(trx, {
         actor: `agent:${pairing.id}`,
         type: 'market.order.created',
         resourceType: 'market-order',
         resourceId: order.id,
-        payload: { machineId: order.machineId, agentPairingId: pairing.id, serviceId: order.serviceId, searchId: order.searchId, quoteId: order.quoteId, amount, currency, defaultRail: order.payment.defaultRail },
+        payload: {
+          machineId: order.machineId,
+          agentPairingId: pairing.id,
+          serviceId: order.serviceId,
+          searchId: order.searchId,
+          quoteId: order.quoteId,
+          amount,
+          currency,
+          defaultRail: order.payment.defaultRail,
+        },
         at,
       });
     });
@@ -215,7 +279,13 @@ export class OrdersService {
   }
 
   /** Applies an order step and its audit event in `trx`. */
-  private async step(trx: Knex.Transaction, o: OrderRecord, action: OrderAction, at: string, patch: Partial<OrderRecord> = {}): Promise<OrderRecord> {
+  private async step(
+    trx: Knex.Transaction,
+    o: OrderRecord,
+    action: OrderAction,
+    at: string,
+    patch: Partial<OrderRecord> = {},
+  ): Promise<OrderRecord> {
     const next = { ...o, ...patch, status: orderStep(o.status, action), updatedAt: at };
     await saveOrder(trx, next);
     return next;
@@ -232,7 +302,12 @@ export class OrdersService {
     await trx('market_orders').where({ id: p.orderId }).update({ payment_status: p.status });
   }
 
-  private newPayment(o: OrderRecord, rail: RailType, body: { payerAddress?: string; payeeAddress?: string; chain?: string }, at: string): PaymentRecord {
+  private newPayment(
+    o: OrderRecord,
+    rail: RailType,
+    body: { payerAddress?: string; payeeAddress?: string; chain?: string },
+    at: string,
+  ): PaymentRecord {
     const chain = body.chain ?? o.payment.network ?? null;
     const notRequired = rail === 'not-required';
     const payee = checkAddress('payeeAddress', body.payeeAddress, chain) ?? o.payment.payeeAddress ?? null;
@@ -255,7 +330,15 @@ export class OrdersService {
       escrowRef: null,
       challenge:
         rail === 'x402'
-          ? { scheme: 'x402', network: chain, payTo: payee, asset: o.currency, maxAmountRequired: o.amount, resource: o.payment.network ? `${o.providerKey}:${o.operation}` : o.operation, description: `Pay ${o.providerKey} for ${o.operation}` }
+          ? {
+              scheme: 'x402',
+              network: chain,
+              payTo: payee,
+              asset: o.currency,
+              maxAmountRequired: o.amount,
+              resource: o.payment.network ? `${o.providerKey}:${o.operation}` : o.operation,
+              description: `Pay ${o.providerKey} for ${o.operation}`,
+            }
           : null,
       note: null,
       createdAt: at,
@@ -265,14 +348,24 @@ export class OrdersService {
 
   private checkRail(o: OrderRecord, rail: RailType): void {
     if (rail === 'not-required' && o.payment.required) {
-      throw validationError(`Service ${o.serviceId} requires payment; pick one of ${o.payment.supportedRails.join(', ')}.`, [{ location: 'body', path: '/rail', rule: 'rail', message: 'payment is required' }]);
+      throw validationError(
+        `Service ${o.serviceId} requires payment; pick one of ${o.payment.supportedRails.join(', ')}.`,
+        [{ location: 'body', path: '/rail', rule: 'rail', message: 'payment is required' }],
+      );
     }
     if (this.config.enforceServicePaymentRails && !o.payment.supportedRails.includes(rail)) {
-      throw validationError(`Rail ${rail} is not supported by service ${o.serviceId} (supported: ${o.payment.supportedRails.join(', ')}).`, [{ location: 'body', path: '/rail', rule: 'supportedRails', message: 'not in the service supportedRails' }]);
+      throw validationError(
+        `Rail ${rail} is not supported by service ${o.serviceId} (supported: ${o.payment.supportedRails.join(', ')}).`,
+        [{ location: 'body', path: '/rail', rule: 'supportedRails', message: 'not in the service supportedRails' }],
+      );
     }
   }
 
-  async paymentIntent(caller: Caller, orderId: string, body: { rail?: RailType; payerAddress?: string; payeeAddress?: string; chain?: string }): Promise<{ created: boolean; payment: PaymentRecord }> {
+  async paymentIntent(
+    caller: Caller,
+    orderId: string,
+    body: { rail?: RailType; payerAddress?: string; payeeAddress?: string; chain?: string },
+  ): Promise<{ created: boolean; payment: PaymentRecord }> {
     const o0 = await this.order(orderId);
     await this.agentFor(caller, o0);
     const at = this.now().toISOString();
@@ -285,8 +378,20 @@ export class OrdersService {
       this.checkRail(o, rail);
       const p = this.newPayment(o, rail, body, at);
       await this.writePayment(trx, p, true);
-      if (o.status === 'created') await this.step(trx, { ...o, paymentStatus: p.status }, p.status === 'not_required' ? 'ready' : 'await-payment', at);
-      await recordAudit(trx, { type: 'market.payment.intent-created', resourceType: 'market-payment', resourceId: p.id, payload: { orderId, rail, status: p.status, amount: p.amount, currency: p.currency }, at });
+      if (o.status === 'created')
+        await this.step(
+          trx,
+          { ...o, paymentStatus: p.status },
+          p.status === 'not_required' ? 'ready' : 'await-payment',
+          at,
+        );
+      await recordAudit(trx, {
+        type: 'market.payment.intent-created',
+        resourceType: 'market-payment',
+        resourceId: p.id,
+        payload: { orderId, rail, status: p.status, amount: p.amount, currency: p.currency },
+        at,
+      });
       return { created: true, payment: p };
     });
   }
@@ -298,12 +403,28 @@ export class OrdersService {
     const existing = await findPayment(this.db, orderId);
     const chain = body.chain ?? existing?.chain ?? o0.payment.network ?? 'evm';
     const solana = isSolana(chain);
-    const mode: 'recorded' | 'rpc' = solana ? 'recorded' : this.config.requirePaymentRpcVerification ? 'rpc' : (body.verificationMode ?? 'recorded');
+    const mode: 'recorded' | 'rpc' = solana
+      ? 'recorded'
+      : this.config.requirePaymentRpcVerification
+        ? 'rpc'
+        : (body.verificationMode ?? 'recorded');
     const payer = checkAddress('payerAddress', body.payerAddress, chain) ?? existing?.payerAddress ?? null;
-    const payee = checkAddress('payeeAddress', body.payeeAddress, chain) ?? existing?.payeeAddress ?? o0.payment.payeeAddress ?? null;
-    const token = checkAddress('tokenAddress', body.tokenAddress, chain) ?? existing?.tokenAddress ?? o0.payment.tokenAddress ?? this.config.usdtContract ?? null;
+    const payee =
+      checkAddress('payeeAddress', body.payeeAddress, chain) ??
+      existing?.payeeAddress ??
+      o0.payment.payeeAddress ??
+      null;
+    const token =
+      checkAddress('tokenAddress', body.tokenAddress, chain) ??
+      existing?.tokenAddress ??
+      o0.payment.tokenAddress ??
+      this.config.usdtContract ??
+      null;
     const amount = body.amount ?? o0.amount;
-    if (!solana && !/^0x[0-9a-fA-F]{64}$/.test(body.txHash)) throw validationError('txHash must be a 32-byte 0x-prefixed hash for EVM payments.', [{ location: 'body', path: '/txHash', rule: 'pattern', message: 'not an EVM transaction hash' }]);
+    if (!solana && !/^0x[0-9a-fA-F]{64}$/.test(body.txHash))
+      throw validationError('txHash must be a 32-byte 0x-prefixed hash for EVM payments.', [
+        { location: 'body', path: '/txHash', rule: 'pattern', message: 'not an EVM transaction hash' },
+      ]);
     if (existing && !['intent_created', 'held'].includes(existing.status)) {
       if (existing.status === 'not_required') throw validationError('This order needs no payment.');
       throw new ApiError('ORDER_CLOSED', `The payment is ${existing.status}.`);
@@ -315,9 +436,23 @@ export class OrdersService {
     let verifiedAt: string | null = null;
     if (mode === 'rpc') {
       const rpc = this.config.paymentRpcUrl;
-      if (!rpc) throw new ApiError('PAYMENT_RPC_REQUIRED', 'RPC verification needs PEAQOS_PAYMENT_RPC_URL (or PEAQ_EVM_RPC_URL / PEAQOS_EVM_RPC_URL) on this server.');
+      if (!rpc)
+        throw new ApiError(
+          'PAYMENT_RPC_REQUIRED',
+          'RPC verification needs PEAQOS_PAYMENT_RPC_URL (or PEAQ_EVM_RPC_URL / PEAQOS_EVM_RPC_URL) on this server.',
+        );
       if (!token || !payee || amount === null) {
-        throw validationError('RPC verification needs the token, the payee and the amount (from the body, the intent or the service).', [{ location: 'body', path: '/', rule: 'rpc-inputs', message: 'tokenAddress, payeeAddress and amount are needed' }]);
+        throw validationError(
+          'RPC verification needs the token, the payee and the amount (from the body, the intent or the service).',
+          [
+            {
+              location: 'body',
+              path: '/',
+              rule: 'rpc-inputs',
+              message: 'tokenAddress, payeeAddress and amount are needed',
+            },
+          ],
+        );
       }
       const decimals = body.tokenDecimals ?? this.config.usdtDecimals;
       let raw: bigint;
@@ -327,7 +462,11 @@ export class OrdersService {
         throw validationError(`amount ${amount} cannot be expressed with ${decimals} decimals.`);
       }
       try {
-        await verifyTransfer(rpc, { txHash: body.txHash, token, to: payee, from: payer, rawAmount: raw }, this.config.runtimeTimeoutMs);
+        await verifyTransfer(
+          rpc,
+          { txHash: body.txHash, token, to: payee, from: payer, rawAmount: raw },
+          this.config.runtimeTimeoutMs,
+        );
         emit({ kind: 'rpc', db: this.db, outcome: 'verified' });
       } catch (err) {
         emit({ kind: 'rpc', db: this.db, outcome: err instanceof ApiError ? err.code.toLowerCase() : 'error' });
@@ -358,19 +497,31 @@ export class OrdersService {
         updatedAt: at,
       };
       await this.writePayment(trx, next, isNew);
-      if (o.status === 'created' || o.status === 'payment_pending') await this.step(trx, { ...o, paymentStatus: next.status }, 'ready', at);
+      if (o.status === 'created' || o.status === 'payment_pending')
+        await this.step(trx, { ...o, paymentStatus: next.status }, 'ready', at);
       await recordAudit(trx, {
         type: 'market.payment.proof-recorded',
         resourceType: 'market-payment',
         resourceId: next.id,
-        payload: { orderId, verificationMode: mode, chain: next.chain, txHash: next.txHash, rail: next.rail, amount: next.amount },
+        payload: {
+          orderId,
+          verificationMode: mode,
+          chain: next.chain,
+          txHash: next.txHash,
+          rail: next.rail,
+          amount: next.amount,
+        },
         at,
       });
       return next;
     });
   }
 
-  async escrowLock(caller: Caller, orderId: string, body: { escrowRef?: string; txHash?: string }): Promise<PaymentRecord> {
+  async escrowLock(
+    caller: Caller,
+    orderId: string,
+    body: { escrowRef?: string; txHash?: string },
+  ): Promise<PaymentRecord> {
     const o0 = await this.order(orderId);
     await this.agentFor(caller, o0);
     const at = this.now().toISOString();
@@ -382,25 +533,49 @@ export class OrdersService {
       const isNew = !p;
       p ??= this.newPayment(o, 'escrow', {}, at);
       if (p.status === 'not_required') throw validationError('This order needs no payment.');
-      const next: PaymentRecord = { ...p, status: paymentStep(p.status, 'hold'), escrowRef: body.escrowRef ?? p.escrowRef, txHash: body.txHash ?? p.txHash, updatedAt: at };
+      const next: PaymentRecord = {
+        ...p,
+        status: paymentStep(p.status, 'hold'),
+        escrowRef: body.escrowRef ?? p.escrowRef,
+        txHash: body.txHash ?? p.txHash,
+        updatedAt: at,
+      };
       await this.writePayment(trx, next, isNew);
-      if (o.status === 'created' || o.status === 'payment_pending') await this.step(trx, { ...o, paymentStatus: next.status }, 'ready', at);
-      await recordAudit(trx, { type: 'market.payment.escrow-held', resourceType: 'market-payment', resourceId: next.id, payload: { orderId, escrowRef: next.escrowRef, txHash: next.txHash }, at });
+      if (o.status === 'created' || o.status === 'payment_pending')
+        await this.step(trx, { ...o, paymentStatus: next.status }, 'ready', at);
+      await recordAudit(trx, {
+        type: 'market.payment.escrow-held',
+        resourceType: 'market-payment',
+        resourceId: next.id,
+        payload: { orderId, escrowRef: next.escrowRef, txHash: next.txHash },
+        at,
+      });
       return next;
     });
   }
 
-  private async settle(orderId: string, action: 'release' | 'refund', body: { txHash?: string; note?: string }): Promise<PaymentRecord> {
+  private async settle(
+    orderId: string,
+    action: 'release' | 'refund',
+    body: { txHash?: string; note?: string },
+  ): Promise<PaymentRecord> {
     await this.order(orderId);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
       const p = await findPayment(trx, orderId);
       if (!p) throw notFound('Payment (create a payment intent first)');
-      const next: PaymentRecord = { ...p, status: paymentStep(p.status, action), note: body.note ?? p.note, updatedAt: at, ...(body.txHash ? { txHash: body.txHash } : {}) };
+      const next: PaymentRecord = {
+        ...p,
+        status: paymentStep(p.status, action),
+        note: body.note ?? p.note,
+        updatedAt: at,
+        ...(body.txHash ? { txHash: body.txHash } : {}),
+      };
       await this.writePayment(trx, next, false);
       // Refunding before execution closes the order.
-      if (action === 'refund' && ['created', 'payment_pending', 'ready'].includes(o.status)) await this.step(trx, { ...o, paymentStatus: next.status }, 'cancel', at);
+      if (action === 'refund' && ['created', 'payment_pending', 'ready'].includes(o.status))
+        await this.step(trx, { ...o, paymentStatus: next.status }, 'cancel', at);
       await recordAudit(trx, {
         type: action === 'release' ? 'market.payment.released' : 'market.payment.refunded',
         resourceType: 'market-payment',
@@ -420,7 +595,11 @@ export class OrdersService {
     return this.settle(orderId, 'refund', body);
   }
 
-  async execute(caller: Caller, orderId: string, body: { input?: Record<string, unknown> }): Promise<MarketOrderExecution> {
+  async execute(
+    caller: Caller,
+    orderId: string,
+    body: { input?: Record<string, unknown> },
+  ): Promise<MarketOrderExecution> {
     const o0 = await this.order(orderId);
     await this.agentFor(caller, o0);
     await this.machines.requireActive(o0.machineId);
@@ -431,11 +610,23 @@ export class OrdersService {
       if (this.config.requirePaymentBeforeExecute) {
         const p = await findPayment(trx, orderId);
         const paid = p ? PAID_FOR_EXECUTION.includes(p.status) : !o.payment.required;
-        if (!paid) throw new ApiError('PAYMENT_REQUIRED', `Payment must be held (or not required) before execution; it is ${p?.status ?? 'missing'}.`);
+        if (!paid)
+          throw new ApiError(
+            'PAYMENT_REQUIRED',
+            `Payment must be held (or not required) before execution; it is ${p?.status ?? 'missing'}.`,
+          );
       }
       const service = this.catalog.service(o.serviceId);
       if (!service) throw notFound('Service');
-      const { task, route } = await this.tasks.materialise(trx, o.machineId, service, o.operation, { ...o.input, ...(body.input ?? {}) }, `market order ${o.id}`, at);
+      const { task, route } = await this.tasks.materialise(
+        trx,
+        o.machineId,
+        service,
+        o.operation,
+        { ...o.input, ...(body.input ?? {}) },
+        `market order ${o.id}`,
+        at,
+      );
       const next = await this.step(trx, o, 'execute', at, { taskId: task.id, routeId: route.id });
       return { order: next, task, route };
     });
@@ -444,7 +635,8 @@ export class OrdersService {
     const out = await this.tasks.runRoute(started.task, started.route, started.task.input, {
       onFinish: async (trx, exec) => {
         const o = (await findOrder(trx, orderId, true))!;
-        const action: OrderAction = exec.outcome.status === 'completed' ? 'deliver' : exec.outcome.status === 'external' ? 'hand-off' : 'fail';
+        const action: OrderAction =
+          exec.outcome.status === 'completed' ? 'deliver' : exec.outcome.status === 'external' ? 'hand-off' : 'fail';
         const at2 = exec.outcome.updatedAt;
         final = await this.step(trx, o, action, at2, {
           runId: exec.run.id,
@@ -452,10 +644,22 @@ export class OrdersService {
           errorMessage: exec.outcome.errorMessage,
           handoff: exec.result.kind === 'handoff' ? exec.result.handoff : o.handoff,
         });
-        await recordAudit(trx, { type: 'market.order.executed', resourceType: 'market-order', resourceId: orderId, payload: { status: final.status, taskId: o.taskId, runId: exec.run.id, outcomeId: exec.outcome.id }, at: at2 });
+        await recordAudit(trx, {
+          type: 'market.order.executed',
+          resourceType: 'market-order',
+          resourceId: orderId,
+          payload: { status: final.status, taskId: o.taskId, runId: exec.run.id, outcomeId: exec.outcome.id },
+          at: at2,
+        });
       },
     });
-    return { status: out.status, order: final, outcome: out.outcome, run: out.run, ...(out.error ? { error: out.error } : {}) };
+    return {
+      status: out.status,
+      order: final,
+      outcome: out.outcome,
+      run: out.run,
+      ...(out.error ? { error: out.error } : {}),
+    };
   }
 
   async confirm(caller: Caller, orderId: string): Promise<OrderRecord> {
@@ -473,12 +677,22 @@ export class OrdersService {
       }
       const next = { ...o, status: to, paymentStatus, updatedAt: at };
       await saveOrder(trx, next);
-      await recordAudit(trx, { type: 'market.order.confirmed', resourceType: 'market-order', resourceId: orderId, payload: { paymentStatus }, at });
+      await recordAudit(trx, {
+        type: 'market.order.confirmed',
+        resourceType: 'market-order',
+        resourceId: orderId,
+        payload: { paymentStatus },
+        at,
+      });
       return next;
     });
   }
 
-  async dispute(caller: Caller, orderId: string, body: { reason: string; evidence?: Record<string, unknown> }): Promise<OrderRecord> {
+  async dispute(
+    caller: Caller,
+    orderId: string,
+    body: { reason: string; evidence?: Record<string, unknown> },
+  ): Promise<OrderRecord> {
     const o0 = await this.order(orderId);
     await this.agentFor(caller, o0);
     const at = this.now().toISOString();
@@ -493,7 +707,13 @@ export class OrdersService {
       }
       const next = { ...o, status: to, paymentStatus, disputeReason: body.reason, updatedAt: at };
       await saveOrder(trx, next);
-      await recordAudit(trx, { type: 'market.order.disputed', resourceType: 'market-order', resourceId: orderId, payload: { reason: body.reason, evidence: body.evidence ?? null, paymentStatus }, at });
+      await recordAudit(trx, {
+        type: 'market.order.disputed',
+        resourceType: 'market-order',
+        resourceId: orderId,
+        payload: { reason: body.reason, evidence: body.evidence ?? null, paymentStatus },
+        at,
+      });
       return next;
     });
   }
@@ -507,12 +727,20 @@ export class OrdersService {
       const p = await findPayment(trx, orderId);
       if (p && MONEY_COMMITTED.includes(p.status)) {
         orderStep(o.status, 'cancel'); // a closed order says ORDER_CLOSED first
-        throw new ApiError('ORDER_PAYMENT_HELD', `The order's payment is ${p.status}: the operator refunds it (POST .../payment/refund), which cancels the order.`);
+        throw new ApiError(
+          'ORDER_PAYMENT_HELD',
+          `The order's payment is ${p.status}: the operator refunds it (POST .../payment/refund), which cancels the order.`,
+        );
       }
       const next = await this.step(trx, o, 'cancel', at, { errorMessage: body.reason ?? o.errorMessage });
-      await recordAudit(trx, { type: 'market.order.cancelled', resourceType: 'market-order', resourceId: orderId, payload: { reason: body.reason ?? null, paymentStatus: o.paymentStatus }, at });
+      await recordAudit(trx, {
+        type: 'market.order.cancelled',
+        resourceType: 'market-order',
+        resourceId: orderId,
+        payload: { reason: body.reason ?? null, paymentStatus: o.paymentStatus },
+        at,
+      });
       return next;
     });
   }
 }
-

@@ -2,13 +2,44 @@
 // transition is unit-tested without HTTP or a database. All transitions go through `orderStep`/`paymentStep`.
 import { ApiError } from '../../http/errors.ts';
 
-export type OrderStatus = 'created' | 'payment_pending' | 'ready' | 'executing' | 'delivered' | 'confirmed' | 'disputed' | 'cancelled' | 'failed' | 'handoff';
-export type PaymentStatus = 'not_required' | 'intent_created' | 'held' | 'release_pending' | 'released' | 'frozen' | 'refunded';
+export type OrderStatus =
+  | 'created'
+  | 'payment_pending'
+  | 'ready'
+  | 'executing'
+  | 'delivered'
+  | 'confirmed'
+  | 'disputed'
+  | 'cancelled'
+  | 'failed'
+  | 'handoff';
+export type PaymentStatus =
+  'not_required' | 'intent_created' | 'held' | 'release_pending' | 'released' | 'frozen' | 'refunded';
 
-export const ORDER_STATUSES: OrderStatus[] = ['created', 'payment_pending', 'ready', 'executing', 'delivered', 'confirmed', 'disputed', 'cancelled', 'failed', 'handoff'];
-export const PAYMENT_STATUSES: PaymentStatus[] = ['not_required', 'intent_created', 'held', 'release_pending', 'released', 'frozen', 'refunded'];
+export const ORDER_STATUSES: OrderStatus[] = [
+  'created',
+  'payment_pending',
+  'ready',
+  'executing',
+  'delivered',
+  'confirmed',
+  'disputed',
+  'cancelled',
+  'failed',
+  'handoff',
+];
+export const PAYMENT_STATUSES: PaymentStatus[] = [
+  'not_required',
+  'intent_created',
+  'held',
+  'release_pending',
+  'released',
+  'frozen',
+  'refunded',
+];
 
-export type OrderAction = 'await-payment' | 'ready' | 'execute' | 'deliver' | 'hand-off' | 'fail' | 'confirm' | 'dispute' | 'cancel';
+export type OrderAction =
+  'await-payment' | 'ready' | 'execute' | 'deliver' | 'hand-off' | 'fail' | 'confirm' | 'dispute' | 'cancel';
 
 /**
  * created -> payment_pending -> ready -> executing -> delivered -> confirmed
@@ -30,13 +61,22 @@ export const ORDER_TRANSITIONS: Record<OrderAction, { from: OrderStatus[]; to: O
 /** Closed orders refuse every further order step with ORDER_CLOSED (payments can still settle). */
 export const CLOSED_ORDER_STATUSES: OrderStatus[] = ['confirmed', 'disputed', 'cancelled', 'failed'];
 /** Open orders block archiving their machine and revoking their pairing (OPEN_MARKET_ORDERS). */
-export const OPEN_ORDER_STATUSES: OrderStatus[] = ['created', 'payment_pending', 'ready', 'executing', 'delivered', 'handoff'];
+export const OPEN_ORDER_STATUSES: OrderStatus[] = [
+  'created',
+  'payment_pending',
+  'ready',
+  'executing',
+  'delivered',
+  'handoff',
+];
 
 export function orderStep(from: OrderStatus, action: OrderAction): OrderStatus {
   const t = ORDER_TRANSITIONS[action];
   if (t.from.includes(from)) return t.to;
-  if (CLOSED_ORDER_STATUSES.includes(from)) throw new ApiError('ORDER_CLOSED', `The order is ${from}; it accepts no further steps.`);
-  if (action === 'confirm' || action === 'dispute') throw new ApiError('ORDER_NOT_DELIVERED', `The order is ${from}: it has not been delivered yet.`);
+  if (CLOSED_ORDER_STATUSES.includes(from))
+    throw new ApiError('ORDER_CLOSED', `The order is ${from}; it accepts no further steps.`);
+  if (action === 'confirm' || action === 'dispute')
+    throw new ApiError('ORDER_NOT_DELIVERED', `The order is ${from}: it has not been delivered yet.`);
   throw new ApiError('ORDER_CLOSED', `The order is ${from}; it can no longer ${action}.`);
 }
 
@@ -60,8 +100,13 @@ export const SETTLED_PAYMENT_STATUSES: PaymentStatus[] = ['released', 'refunded'
 export function paymentStep(from: PaymentStatus, action: PaymentAction): PaymentStatus {
   const t = PAYMENT_TRANSITIONS[action];
   if (t.from.includes(from)) return t.to;
-  if (SETTLED_PAYMENT_STATUSES.includes(from)) throw new ApiError('ORDER_CLOSED', `The payment is ${from}; there is nothing left to ${action}.`);
-  if (action === 'release') throw new ApiError('ORDER_NOT_DELIVERED', `The payment is ${from}: funds are released only after the order is confirmed (release_pending).`);
+  if (SETTLED_PAYMENT_STATUSES.includes(from))
+    throw new ApiError('ORDER_CLOSED', `The payment is ${from}; there is nothing left to ${action}.`);
+  if (action === 'release')
+    throw new ApiError(
+      'ORDER_NOT_DELIVERED',
+      `The payment is ${from}: funds are released only after the order is confirmed (release_pending).`,
+    );
   throw new ApiError('VALIDATION_ERROR', `A ${from} payment cannot ${action}.`);
 }
 

@@ -15,7 +15,15 @@ export type DelegationPolicyInput = Partial<DelegationPolicy>;
 const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
 
 export function normalisePolicy(input: DelegationPolicyInput | undefined, base?: DelegationPolicy): DelegationPolicy {
-  const b: DelegationPolicy = base ?? { allowedSkillKeys: [], deniedSkillKeys: [], allowedServiceIds: [], deniedServiceIds: [], perTransactionLimit: null, dailySpendLimit: null, currency: null };
+  const b: DelegationPolicy = base ?? {
+    allowedSkillKeys: [],
+    deniedSkillKeys: [],
+    allowedServiceIds: [],
+    deniedServiceIds: [],
+    perTransactionLimit: null,
+    dailySpendLimit: null,
+    currency: null,
+  };
   const i = input ?? {};
   return {
     allowedSkillKeys: uniq(i.allowedSkillKeys ?? b.allowedSkillKeys),
@@ -40,12 +48,14 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-
 /** Why a skill/service pair is outside the policy's allow and deny lists, or null when it is allowed. */
 export function policyDenial(p: DelegationPolicy, skillKey: string, serviceId: string): string | null {
   if (p.deniedSkillKeys.includes(skillKey)) return `skill ${skillKey} is denied by the pairing's delegation policy`;
-  if (p.deniedServiceIds.includes(serviceId)) return `service ${serviceId} is denied by the pairing's delegation policy`;
-  if (p.allowedSkillKeys.length > 0 && !p.allowedSkillKeys.includes(skillKey)) return `skill ${skillKey} is not in the pairing's allowed skills`;
-  if (p.allowedServiceIds.length > 0 && !p.allowedServiceIds.includes(serviceId)) return `service ${serviceId} is not in the pairing's allowed services`;
+  if (p.deniedServiceIds.includes(serviceId))
+    return `service ${serviceId} is denied by the pairing's delegation policy`;
+  if (p.allowedSkillKeys.length > 0 && !p.allowedSkillKeys.includes(skillKey))
+    return `skill ${skillKey} is not in the pairing's allowed skills`;
+  if (p.allowedServiceIds.length > 0 && !p.allowedServiceIds.includes(serviceId))
+    return `service ${serviceId} is not in the pairing's allowed services`;
   return null;
 }

@@ -103,7 +103,11 @@ function toRow(p: PairingRecord): Row {
   };
 }
 
-export async function findPairing(db: Knex | Knex.Transaction, id: string, lock = false): Promise<PairingRecord | undefined> {
+export async function findPairing(
+  db: Knex | Knex.Transaction,
+  id: string,
+  lock = false,
+): Promise<PairingRecord | undefined> {
   const qb = db('agent_pairings').where({ id }).first();
   const r = (await (lock ? forUpdate(qb) : qb)) as Row | undefined;
   return r && fromRow(r);

@@ -18,7 +18,10 @@ import { policyHash } from './policy-hash.ts';
 import { OPERATOR, type Caller } from '../../auth/caller.ts';
 import { SessionSigner, digestsEqual, tokenDigest } from './session.ts';
 
-export type AgentPairingView = Omit<PairingRecord, 'policyHash' | 'tokenHash'> & { hasAuthToken: boolean; pairingToken?: string };
+export type AgentPairingView = Omit<PairingRecord, 'policyHash' | 'tokenHash'> & {
+  hasAuthToken: boolean;
+  pairingToken?: string;
+};
 
 export function toView(p: PairingRecord, token?: string): AgentPairingView {
   const { policyHash: _h, tokenHash, ...rest } = p;
@@ -41,11 +44,20 @@ export function resolveAgentDid(agentAddress: string, agentDid?: string): { addr
   try {
     address = getAddress(agentAddress);
   } catch {
-    throw validationError('agentAddress is not a valid EVM address (bad checksum?).', [{ location: 'body', path: '/agentAddress', rule: 'address', message: 'invalid address' }]);
+    throw validationError('agentAddress is not a valid EVM address (bad checksum?).', [
+      { location: 'body', path: '/agentAddress', rule: 'address', message: 'invalid address' },
+    ]);
   }
   if (agentDid === undefined) return { address, did: `did:pkh:eip155:1:${address}` };
   const m = DID_PKH.exec(agentDid);
-  const detail = [{ location: 'body', path: '/agentDid', rule: 'did-pkh', message: 'must be did:pkh:eip155:<chainId>:<agentAddress>' }];
+  const detail = [
+    {
+      location: 'body',
+      path: '/agentDid',
+      rule: 'did-pkh',
+      message: 'must be did:pkh:eip155:<chainId>:<agentAddress>',
+    },
+  ];
   if (!m) throw validationError('agentDid must have the form did:pkh:eip155:<chainId>:<agentAddress>.', detail);
   let didAddress: string;
   try {
@@ -88,10 +100,20 @@ export class PairingsService {
   /** Pairing writes need an active, identity-verified, bonded machine; MCR trouble is AGENT_PAIRING_UNAVAILABLE here. */
   private async pairableMachine(machineId: string): Promise<Machine> {
     try {
-      return (await this.machines.requireActive(machineId, { bonded: true, unverifiedCode: 'MACHINE_IDENTITY_PROOF_REQUIRED' })).machine;
+      return (
+        await this.machines.requireActive(machineId, {
+          bonded: true,
+          unverifiedCode: 'MACHINE_IDENTITY_PROOF_REQUIRED',
+        })
+      ).machine;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'PEAQOS_IDENTITY_UNAVAILABLE') {
-        throw new ApiError('AGENT_PAIRING_UNAVAILABLE', 'Pairing cannot be verified right now: peaqOS MCR is unavailable.', undefined, err.headers);
+        throw new ApiError(
+          'AGENT_PAIRING_UNAVAILABLE',
+          'Pairing cannot be verified right now: peaqOS MCR is unavailable.',
+          undefined,
+          err.headers,
+        );
       }
       throw err;
     }
@@ -102,7 +124,12 @@ export class PairingsService {
   }
 
   /** The pairing of `machineId`; inside a transaction (`lock`) its row stays locked until the transaction ends. */
-  private async pairingOf(db: Knex | Knex.Transaction, machineId: string, pairingId: string, lock = false): Promise<PairingRecord> {
+  private async pairingOf(
+    db: Knex | Knex.Transaction,
+    machineId: string,
+    pairingId: string,
+    lock = false,
+  ): Promise<PairingRecord> {
     const p = await findPairing(db, pairingId, lock);
     if (!p || p.machineId !== machineId) throw notFound('Agent pairing');
     return p;
@@ -139,7 +166,14 @@ export class PairingsService {
     const jti = newId('jti', now.getTime());
     const expires = new Date(now.getTime() + this.config.agentPairingSessionTtlMs);
     const token = await this.signer.sign(
-      { machineId: p.machineId, pairingId: p.id, sessionId, agentAddress: p.agentAddress, agentDid: p.agentDid, delegationPolicyHash: p.policyHash },
+      {
+        machineId: p.machineId,
+        pairingId: p.id,
+        sessionId,
+        agentAddress: p.agentAddress,
+        agentDid: p.agentDid,
+        delegationPolicyHash: p.policyHash,
+      },
       jti,
       now,
       expires,
@@ -153,23 +187,53 @@ export class PairingsService {
     return token;
   }
 
-  async create(machineId: string, input: AgentIdentity & { agentProof?: { challengeId: string; signature: string }; description?: string | null; delegationPolicy?: DelegationPolicyInput }) {
+  async create(
+    machineId: string,
+    input: AgentIdentity & {
+      agentProof?: { challengeId: string; signature: string };
+      description?: string | null;
+      delegationPolicy?: DelegationPolicyInput;
+    },
+  ) {
     const now = this.clock.now();
     const machine = await this.pairableMachine(machineId);
     const { address, did } = resolveAgentDid(input.agentAddress, input.agentDid);
     if (this.mode === 'required' && !input.agentProof) {
-      throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof is required: sign a challenge from POST .../agent-pairings/challenges.');
+      throw new ApiError(
+        'AGENT_PAIRING_PROOF_REQUIRED',
+        'agentProof is required: sign a challenge from POST .../agent-pairings/challenges.',
+      );
     }
     const policy = normalisePolicy(input.delegationPolicy);
     return withTransaction(this.db, async (trx) => {
       let verification: PairingRecord['verification'] = null;
       if (this.mode !== 'disabled' && input.agentProof) {
-        const v = await consumeProof(trx, { proof: input.agentProof, purpose: 'agent-pairing', subject: address, machineId: machine.id, allowedSigners: [address], now, codes: PAIRING_PROOF_CODES });
+        const v = await consumeProof(trx, {
+          proof: input.agentProof,
+          purpose: 'agent-pairing',
+          subject: address,
+          machineId: machine.id,
+          allowedSigners: [address],
+          now,
+          codes: PAIRING_PROOF_CODES,
+        });
         const keyed = v.challenge.payload as { agentProvider?: string; agentRole?: string; agentDid?: string };
-        if (keyed.agentProvider !== input.agentProvider || keyed.agentRole !== input.agentRole || keyed.agentDid !== did) {
-          throw new ApiError('AGENT_PAIRING_PROOF_INVALID', 'The challenge was issued for a different agentProvider, agentRole or agentDid.');
+        if (
+          keyed.agentProvider !== input.agentProvider ||
+          keyed.agentRole !== input.agentRole ||
+          keyed.agentDid !== did
+        ) {
+          throw new ApiError(
+            'AGENT_PAIRING_PROOF_INVALID',
+            'The challenge was issued for a different agentProvider, agentRole or agentDid.',
+          );
         }
-        verification = { method: 'eip191', signerAddress: v.signerAddress, verifiedAt: now.toISOString(), challengeExpiresAt: v.challenge.expiresAt };
+        verification = {
+          method: 'eip191',
+          signerAddress: v.signerAddress,
+          verifiedAt: now.toISOString(),
+          challengeExpiresAt: v.challenge.expiresAt,
+        };
       }
       const at = now.toISOString();
       const p: PairingRecord = {
@@ -199,7 +263,15 @@ export class PairingsService {
         type: 'agent-pairing.created',
         resourceType: 'agent-pairing',
         resourceId: p.id,
-        payload: { machineId: p.machineId, agentAddress: p.agentAddress, agentProvider: p.agentProvider, agentRole: p.agentRole, verified: !!verification, sessionId: p.sessionId, delegationPolicyHash: p.policyHash },
+        payload: {
+          machineId: p.machineId,
+          agentAddress: p.agentAddress,
+          agentProvider: p.agentProvider,
+          agentRole: p.agentRole,
+          verified: !!verification,
+          sessionId: p.sessionId,
+          delegationPolicyHash: p.policyHash,
+        },
         at,
       });
       return toView(p, token);
@@ -207,19 +279,45 @@ export class PairingsService {
   }
 
   /** A new session token. An agent-scoped caller proves it is the pairing's agent by signing, whatever the mode. */
-  async rotate(machineId: string, pairingId: string, input: { agentProof?: { challengeId: string; signature: string } }, caller: Caller = OPERATOR) {
+  async rotate(
+    machineId: string,
+    pairingId: string,
+    input: { agentProof?: { challengeId: string; signature: string } },
+    caller: Caller = OPERATOR,
+  ) {
     const now = this.clock.now();
     const current = await this.pairingOf(this.db, machineId, pairingId);
-    if (current.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${current.status}; only an active pairing can rotate its session.`);
+    if (current.status !== 'active')
+      throw new ApiError(
+        'AGENT_PAIRING_INACTIVE',
+        `The pairing is ${current.status}; only an active pairing can rotate its session.`,
+      );
     await this.pairableMachine(machineId);
     const mustSign = this.mode === 'required' || caller.role === 'agent';
-    if (mustSign && !input.agentProof) throw new ApiError('AGENT_PAIRING_PROOF_REQUIRED', 'agentProof over a fresh challenge is required to rotate the session.');
+    if (mustSign && !input.agentProof)
+      throw new ApiError(
+        'AGENT_PAIRING_PROOF_REQUIRED',
+        'agentProof over a fresh challenge is required to rotate the session.',
+      );
     return withTransaction(this.db, async (trx) => {
       const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
       if ((this.mode !== 'disabled' || caller.role === 'agent') && input.agentProof) {
-        const v = await consumeProof(trx, { proof: input.agentProof, purpose: 'agent-pairing', subject: p.agentAddress, machineId, allowedSigners: [p.agentAddress], now, codes: PAIRING_PROOF_CODES });
-        p.verification = { method: 'eip191', signerAddress: v.signerAddress, verifiedAt: now.toISOString(), challengeExpiresAt: v.challenge.expiresAt };
+        const v = await consumeProof(trx, {
+          proof: input.agentProof,
+          purpose: 'agent-pairing',
+          subject: p.agentAddress,
+          machineId,
+          allowedSigners: [p.agentAddress],
+          now,
+          codes: PAIRING_PROOF_CODES,
+        });
+        p.verification = {
+          method: 'eip191',
+          signerAddress: v.signerAddress,
+          verifiedAt: now.toISOString(),
+          challengeExpiresAt: v.challenge.expiresAt,
+        };
       }
       const previousSession = p.sessionId;
       const token = await this.issueSession(p, now);
@@ -229,14 +327,24 @@ export class PairingsService {
         type: 'agent-pairing.session-rotated',
         resourceType: 'agent-pairing',
         resourceId: p.id,
-        payload: { machineId, previousSessionId: previousSession, sessionId: p.sessionId, sessionExpiresAt: p.sessionExpiresAt, delegationPolicyHash: p.policyHash },
+        payload: {
+          machineId,
+          previousSessionId: previousSession,
+          sessionId: p.sessionId,
+          sessionExpiresAt: p.sessionExpiresAt,
+          delegationPolicyHash: p.policyHash,
+        },
         at: p.updatedAt,
       });
       return toView(p, token);
     });
   }
 
-  async update(machineId: string, pairingId: string, input: { delegationPolicy?: DelegationPolicyInput; description?: string | null; status?: 'active' | 'paused' }) {
+  async update(
+    machineId: string,
+    pairingId: string,
+    input: { delegationPolicy?: DelegationPolicyInput; description?: string | null; status?: 'active' | 'paused' },
+  ) {
     const now = this.clock.now();
     await this.machineExists(machineId);
     return withTransaction(this.db, async (trx) => {
@@ -277,14 +385,23 @@ export class PairingsService {
       const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status === 'revoked') return toView(p);
       if (await this.hooks.hasOpenOrders?.(trx, p.id)) {
-        throw new ApiError('OPEN_MARKET_ORDERS', 'The pairing has open market orders: settle or cancel them before revoking.');
+        throw new ApiError(
+          'OPEN_MARKET_ORDERS',
+          'The pairing has open market orders: settle or cancel them before revoking.',
+        );
       }
       const from = p.status;
       p.status = 'revoked';
       p.tokenHash = null;
       p.updatedAt = now.toISOString();
       await savePairing(trx, p);
-      await recordAudit(trx, { type: 'agent-pairing.revoked', resourceType: 'agent-pairing', resourceId: p.id, payload: { machineId, fromStatus: from, sessionId: p.sessionId }, at: p.updatedAt });
+      await recordAudit(trx, {
+        type: 'agent-pairing.revoked',
+        resourceType: 'agent-pairing',
+        resourceId: p.id,
+        payload: { machineId, fromStatus: from, sessionId: p.sessionId },
+        at: p.updatedAt,
+      });
       return toView(p);
     });
   }
@@ -311,24 +428,41 @@ export class PairingsService {
     const token = caller.pairingToken;
     if (!token) {
       // An agent-scoped key always needs its token: naming a pairing is an operator's convenience.
-      if (this.config.requireAgentPairingAuth || caller.role === 'agent') throw new ApiError('AGENT_AUTH_REQUIRED', 'This call needs the x-agent-pairing-token header.');
-      if (!ctx.agentPairingId) throw new ApiError('AGENT_PAIRING_REQUIRED', 'Name the Machine Agent pairing (agentPairingId) or send its x-agent-pairing-token.');
+      if (this.config.requireAgentPairingAuth || caller.role === 'agent')
+        throw new ApiError('AGENT_AUTH_REQUIRED', 'This call needs the x-agent-pairing-token header.');
+      if (!ctx.agentPairingId)
+        throw new ApiError(
+          'AGENT_PAIRING_REQUIRED',
+          'Name the Machine Agent pairing (agentPairingId) or send its x-agent-pairing-token.',
+        );
       const p = await findPairing(this.db, ctx.agentPairingId);
-      if (!p || (ctx.machineId && p.machineId !== ctx.machineId)) throw new ApiError('AGENT_PAIRING_REQUIRED', 'No such pairing for this machine.');
+      if (!p || (ctx.machineId && p.machineId !== ctx.machineId))
+        throw new ApiError('AGENT_PAIRING_REQUIRED', 'No such pairing for this machine.');
       if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
       return { pairing: p, tokenPresented: false };
     }
     const claims = await this.signer.verify(token, this.clock.now());
     const p = await findPairing(this.db, claims.pairingId);
-    if (!p || p.machineId !== claims.machineId) throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token does not name a known pairing.');
-    if (ctx.machineId && ctx.machineId !== claims.machineId) throw new ApiError('AGENT_AUTH_INVALID', "The pairing token belongs to another machine.");
-    if (ctx.agentPairingId && ctx.agentPairingId !== claims.pairingId) throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token belongs to another pairing.');
+    if (!p || p.machineId !== claims.machineId)
+      throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token does not name a known pairing.');
+    if (ctx.machineId && ctx.machineId !== claims.machineId)
+      throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token belongs to another machine.');
+    if (ctx.agentPairingId && ctx.agentPairingId !== claims.pairingId)
+      throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token belongs to another pairing.');
     if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
-    if (claims.sessionId !== p.sessionId || claims.jti !== p.sessionTokenId || !p.tokenHash || !digestsEqual(tokenDigest(token), p.tokenHash)) {
+    if (
+      claims.sessionId !== p.sessionId ||
+      claims.jti !== p.sessionTokenId ||
+      !p.tokenHash ||
+      !digestsEqual(tokenDigest(token), p.tokenHash)
+    ) {
       throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
     }
     if (claims.delegationPolicyHash !== p.policyHash) {
-      throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed since this token was issued: rotate the session.');
+      throw new ApiError(
+        'AGENT_AUTH_INVALID',
+        'The delegation policy changed since this token was issued: rotate the session.',
+      );
     }
     return { pairing: p, tokenPresented: true };
   }

@@ -31,7 +31,12 @@ export class SessionSigner {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(c: Omit<SessionClaims, 'jti' | 'iat' | 'exp'>, jti: string, issuedAt: Date, expiresAt: Date): Promise<string> {
+  async sign(
+    c: Omit<SessionClaims, 'jti' | 'iat' | 'exp'>,
+    jti: string,
+    issuedAt: Date,
+    expiresAt: Date,
+  ): Promise<string> {
     return new SignJWT({
       machineId: c.machineId,
       pairingId: c.pairingId,
@@ -53,15 +58,24 @@ export class SessionSigner {
   /** Verifies signature, algorithm (HS256 only), issuer and time claims; maps failures to AGENT_AUTH_*. */
   async verify(token: string, now: Date): Promise<SessionClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: TOKEN_ISSUER, currentDate: now });
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: TOKEN_ISSUER,
+        currentDate: now,
+      });
       const p = payload as Record<string, unknown>;
       for (const k of ['machineId', 'pairingId', 'sessionId', 'agentAddress', 'delegationPolicyHash', 'jti']) {
-        if (typeof p[k] !== 'string') throw new ApiError('AGENT_AUTH_INVALID', `The pairing token lacks its ${k} claim.`);
+        if (typeof p[k] !== 'string')
+          throw new ApiError('AGENT_AUTH_INVALID', `The pairing token lacks its ${k} claim.`);
       }
       return p as unknown as SessionClaims;
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      if (err instanceof errors.JWTExpired) throw new ApiError('AGENT_AUTH_EXPIRED', 'The pairing token has expired: rotate it through the pairing sessions endpoint.');
+      if (err instanceof errors.JWTExpired)
+        throw new ApiError(
+          'AGENT_AUTH_EXPIRED',
+          'The pairing token has expired: rotate it through the pairing sessions endpoint.',
+        );
       throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token is not valid.');
     }
   }

@@ -89,7 +89,9 @@ export class PoliciesService {
       name: input.name,
       allowedSkillKeys: uniq(input.allowedSkillKeys, []),
       deniedSkillKeys: uniq(input.deniedSkillKeys, []),
-      budgetCap: input.budgetCap ? { amount: input.budgetCap.amount, currency: input.budgetCap.currency.toUpperCase() } : null,
+      budgetCap: input.budgetCap
+        ? { amount: input.budgetCap.amount, currency: input.budgetCap.currency.toUpperCase() }
+        : null,
       regionRules: uniq(input.regionRules, []),
       nativeOnly: input.nativeOnly ?? false,
       handoffAllowed: input.handoffAllowed ?? true,
@@ -99,7 +101,13 @@ export class PoliciesService {
     };
     await withTransaction(this.db, async (trx) => {
       await trx('policies').insert(toRow(p));
-      await recordAudit(trx, { type: 'policy.created', resourceType: 'policy', resourceId: p.id, payload: { ...p }, at: now });
+      await recordAudit(trx, {
+        type: 'policy.created',
+        resourceType: 'policy',
+        resourceId: p.id,
+        payload: { ...p },
+        at: now,
+      });
     });
     return p;
   }
@@ -113,7 +121,10 @@ export class PoliciesService {
         name: input.name ?? cur.name,
         allowedSkillKeys: uniq(input.allowedSkillKeys, cur.allowedSkillKeys),
         deniedSkillKeys: uniq(input.deniedSkillKeys, cur.deniedSkillKeys),
-        budgetCap: input.budgetCap === undefined ? cur.budgetCap : input.budgetCap && { amount: input.budgetCap.amount, currency: input.budgetCap.currency.toUpperCase() },
+        budgetCap:
+          input.budgetCap === undefined
+            ? cur.budgetCap
+            : input.budgetCap && { amount: input.budgetCap.amount, currency: input.budgetCap.currency.toUpperCase() },
         regionRules: uniq(input.regionRules, cur.regionRules),
         nativeOnly: input.nativeOnly ?? cur.nativeOnly,
         handoffAllowed: input.handoffAllowed ?? cur.handoffAllowed,
@@ -124,7 +135,13 @@ export class PoliciesService {
       void _id;
       void _c;
       await trx('policies').where({ id }).update(rest);
-      await recordAudit(trx, { type: 'policy.updated', resourceType: 'policy', resourceId: id, payload: { changed: Object.keys(input), policy: next }, at: now });
+      await recordAudit(trx, {
+        type: 'policy.updated',
+        resourceType: 'policy',
+        resourceId: id,
+        payload: { changed: Object.keys(input), policy: next },
+        at: now,
+      });
       return next;
     });
   }
@@ -133,9 +150,14 @@ export class PoliciesService {
     const now = this.clock.now().toISOString();
     await withTransaction(this.db, async (trx) => {
       await this.find(trx, id);
-      const users = (await trx('machines').select('id', 'policy_ids')).filter((m: { policy_ids: string }) => fromJson<string[]>(m.policy_ids, []).includes(id));
+      const users = (await trx('machines').select('id', 'policy_ids')).filter((m: { policy_ids: string }) =>
+        fromJson<string[]>(m.policy_ids, []).includes(id),
+      );
       if (users.length) {
-        throw validationError(`The policy is used by ${users.length} machine(s); remove it from their policyIds first.`, { machineIds: users.map((m: { id: string }) => m.id) });
+        throw validationError(
+          `The policy is used by ${users.length} machine(s); remove it from their policyIds first.`,
+          { machineIds: users.map((m: { id: string }) => m.id) },
+        );
       }
       await trx('policies').where({ id }).delete();
       await recordAudit(trx, { type: 'policy.deleted', resourceType: 'policy', resourceId: id, at: now });
@@ -146,10 +168,15 @@ export class PoliciesService {
   async assertExist(trx: Knex | Knex.Transaction, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     // Locked, so a concurrent delete of one of them waits for the machine write that now uses it (and then refuses).
-    const found = new Set(((await forUpdate(trx('policies').whereIn('id', ids).select('id'))) as { id: string }[]).map((r) => r.id));
+    const found = new Set(
+      ((await forUpdate(trx('policies').whereIn('id', ids).select('id'))) as { id: string }[]).map((r) => r.id),
+    );
     const missing = ids.filter((i) => !found.has(i));
     if (missing.length) {
-      throw validationError(`Unknown policy id(s): ${missing.join(', ')}.`, missing.map((m) => ({ location: 'body', path: '/policyIds', rule: 'exists', message: `no policy ${m}` })));
+      throw validationError(
+        `Unknown policy id(s): ${missing.join(', ')}.`,
+        missing.map((m) => ({ location: 'body', path: '/policyIds', rule: 'exists', message: `no policy ${m}` })),
+      );
     }
   }
 

@@ -17,7 +17,8 @@ export function runtimeHandlers(runtime: RuntimeService): HandlerMap {
     },
     listMachineAgents: async (ctx) => ok(await runtime.listAgents(ctx.params.machineId!, pageQuery(ctx.query))),
     enrollMachineAgent: async (ctx) => created({ item: await runtime.enroll(ctx.params.machineId!, ctx.body ?? {}) }),
-    revokeMachineAgent: async (ctx) => ok({ item: await runtime.revokeAgent(ctx.params.machineId!, ctx.params.agentId!) }),
+    revokeMachineAgent: async (ctx) =>
+      ok({ item: await runtime.revokeAgent(ctx.params.machineId!, ctx.params.agentId!) }),
     machineAgentHeartbeat: async (ctx) => ok(await runtime.heartbeat(ctx.headers, ctx.body)),
   };
 }

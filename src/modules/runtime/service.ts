@@ -18,7 +18,11 @@ import { ApiError, notFound, validationError } from '../../http/errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';
-import type { MachineAgentView, RuntimeEndpointView, UpsertRuntimeEndpointRequest } from '../../../generated/types.gen.ts';
+import type {
+  MachineAgentView,
+  RuntimeEndpointView,
+  UpsertRuntimeEndpointRequest,
+} from '../../../generated/types.gen.ts';
 
 // The views are the contract's own types (generated from openapi.yaml).
 export type { RuntimeEndpointView, MachineAgentView } from '../../../generated/types.gen.ts';
@@ -130,7 +134,8 @@ export function normaliseBaseUrl(raw: string, field = '/endpointBaseUrl'): URL {
 function defaultScope(u: URL): NetworkScope {
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return 'loopback';
-  if (isIP(host) === 4 && (/^10\./.test(host) || /^192\.168\./.test(host) || /^172\.(1[6-9]|2\d|3[01])\./.test(host))) return 'lan';
+  if (isIP(host) === 4 && (/^10\./.test(host) || /^192\.168\./.test(host) || /^172\.(1[6-9]|2\d|3[01])\./.test(host)))
+    return 'lan';
   if (host.endsWith('.local') || host.endsWith('.lan')) return 'lan';
   return 'public';
 }
@@ -152,11 +157,21 @@ export class RuntimeService {
   async list(machineId: string, page: PageQuery): Promise<Page<RuntimeEndpointView>> {
     await this.machines.requireActive(machineId);
     const now = this.now();
-    return keysetPage(this.db('runtime_endpoints').where({ machine_id: machineId }).select('*'), page, (r: EndpointRow) => publicView(endpointFromRow(r, now)));
+    return keysetPage(
+      this.db('runtime_endpoints').where({ machine_id: machineId }).select('*'),
+      page,
+      (r: EndpointRow) => publicView(endpointFromRow(r, now)),
+    );
   }
 
-  async find(db: Knex | Knex.Transaction, machineId: string, providerKey: string): Promise<RuntimeEndpointSecret | undefined> {
-    const r = (await db('runtime_endpoints').where({ machine_id: machineId, provider_key: providerKey.toLowerCase() }).first()) as EndpointRow | undefined;
+  async find(
+    db: Knex | Knex.Transaction,
+    machineId: string,
+    providerKey: string,
+  ): Promise<RuntimeEndpointSecret | undefined> {
+    const r = (await db('runtime_endpoints')
+      .where({ machine_id: machineId, provider_key: providerKey.toLowerCase() })
+      .first()) as EndpointRow | undefined;
     return r && endpointFromRow(r, this.now());
   }
 
@@ -167,7 +182,16 @@ export class RuntimeService {
     return publicView(e);
   }
 
-  private rowFor(machineId: string, providerKey: string, input: EndpointInput, existing: RuntimeEndpointSecret | undefined, source: 'manual' | 'agent', agentId: string | null, leaseExpiresAt: string | null, now: string): EndpointRow {
+  private rowFor(
+    machineId: string,
+    providerKey: string,
+    input: EndpointInput,
+    existing: RuntimeEndpointSecret | undefined,
+    source: 'manual' | 'agent',
+    agentId: string | null,
+    leaseExpiresAt: string | null,
+    now: string,
+  ): EndpointRow {
     const url = normaliseBaseUrl(input.endpointBaseUrl);
     const authType = input.authType ?? 'none';
     // PUT replaces the endpoint; an omitted authToken keeps the stored one unless auth is switched off.
@@ -204,21 +228,43 @@ export class RuntimeService {
     }
   }
 
-  async upsert(machineId: string, rawProviderKey: string, input: EndpointInput): Promise<{ created: boolean; item: RuntimeEndpointView }> {
+  async upsert(
+    machineId: string,
+    rawProviderKey: string,
+    input: EndpointInput,
+  ): Promise<{ created: boolean; item: RuntimeEndpointView }> {
     await this.machines.requireActive(machineId);
     const providerKey = rawProviderKey.toLowerCase();
     const now = this.now();
     return withTransaction(this.db, async (trx) => {
       await lockMachine(trx, machineId);
       const existing = await this.find(trx, machineId, providerKey);
-      const row = this.rowFor(machineId, providerKey, input, existing, 'manual', null, input.leaseExpiresAt ? new Date(input.leaseExpiresAt).toISOString() : null, now);
+      const row = this.rowFor(
+        machineId,
+        providerKey,
+        input,
+        existing,
+        'manual',
+        null,
+        input.leaseExpiresAt ? new Date(input.leaseExpiresAt).toISOString() : null,
+        now,
+      );
       await this.write(trx, row, !!existing);
       const view = publicView(endpointFromRow(row, now));
       await recordAudit(trx, {
         type: 'runtime-endpoint.upserted',
         resourceType: 'runtime-endpoint',
         resourceId: row.id,
-        payload: { machineId, providerKey, source: 'manual', created: !existing, endpointBaseUrl: view.endpointBaseUrl, authType: view.authType, hasAuthToken: view.hasAuthToken, status: view.status },
+        payload: {
+          machineId,
+          providerKey,
+          source: 'manual',
+          created: !existing,
+          endpointBaseUrl: view.endpointBaseUrl,
+          authType: view.authType,
+          hasAuthToken: view.hasAuthToken,
+          status: view.status,
+        },
         at: now,
       });
       return { created: !existing, item: view };
@@ -233,16 +279,27 @@ export class RuntimeService {
       const e = await this.find(trx, machineId, providerKey);
       if (!e) throw notFound('Runtime endpoint');
       await trx('runtime_endpoints').where({ id: e.id }).delete();
-      await recordAudit(trx, { type: 'runtime-endpoint.deleted', resourceType: 'runtime-endpoint', resourceId: e.id, payload: { machineId, providerKey: e.providerKey }, at: now });
+      await recordAudit(trx, {
+        type: 'runtime-endpoint.deleted',
+        resourceType: 'runtime-endpoint',
+        resourceId: e.id,
+        payload: { machineId, providerKey: e.providerKey },
+        at: now,
+      });
     });
   }
 
   // ---- machine-side agents ----
 
-  async enroll(machineId: string, input: { label?: string; allowedProviderKeys?: string[]; providerKeys?: string[] }): Promise<MachineAgentView & { agentToken: string }> {
+  async enroll(
+    machineId: string,
+    input: { label?: string; allowedProviderKeys?: string[]; providerKeys?: string[] },
+  ): Promise<MachineAgentView & { agentToken: string }> {
     await this.machines.requireActive(machineId);
     const now = this.now();
-    const keys = [...new Set((input.allowedProviderKeys ?? input.providerKeys ?? ['qvac']).map((k) => k.toLowerCase()))];
+    const keys = [
+      ...new Set((input.allowedProviderKeys ?? input.providerKeys ?? ['qvac']).map((k) => k.toLowerCase())),
+    ];
     const token = `mat_${randomToken(32)}`;
     const row: AgentRow = {
       id: newId('mag', Date.parse(now)),
@@ -257,35 +314,60 @@ export class RuntimeService {
     };
     await withTransaction(this.db, async (trx) => {
       await trx('machine_agents').insert(row);
-      await recordAudit(trx, { type: 'machine-agent.enrolled', resourceType: 'machine-agent', resourceId: row.id, payload: { machineId, label: row.label, allowedProviderKeys: keys }, at: now });
+      await recordAudit(trx, {
+        type: 'machine-agent.enrolled',
+        resourceType: 'machine-agent',
+        resourceId: row.id,
+        payload: { machineId, label: row.label, allowedProviderKeys: keys },
+        at: now,
+      });
     });
     return { ...agentView(row), agentToken: token };
   }
 
   async listAgents(machineId: string, page: PageQuery): Promise<Page<MachineAgentView>> {
     await this.machines.requireActive(machineId);
-    return keysetPage(this.db('machine_agents').where({ machine_id: machineId }).select('*'), page, (r: AgentRow) => agentView(r));
+    return keysetPage(this.db('machine_agents').where({ machine_id: machineId }).select('*'), page, (r: AgentRow) =>
+      agentView(r),
+    );
   }
 
   async revokeAgent(machineId: string, agentId: string): Promise<MachineAgentView> {
     await this.machines.requireActive(machineId);
     const now = this.now();
     return withTransaction(this.db, async (trx) => {
-      const r = (await forUpdate(trx('machine_agents').where({ id: agentId, machine_id: machineId }).first())) as AgentRow | undefined;
+      const r = (await forUpdate(trx('machine_agents').where({ id: agentId, machine_id: machineId }).first())) as
+        AgentRow | undefined;
       if (!r) throw notFound('Machine agent');
       if (r.status === 'revoked') return agentView(r);
       const next = { ...r, status: 'revoked', token_hash: null, updated_at: now };
-      await trx('machine_agents').where({ id: agentId }).update({ status: next.status, token_hash: null, updated_at: now });
+      await trx('machine_agents')
+        .where({ id: agentId })
+        .update({ status: next.status, token_hash: null, updated_at: now });
       // Endpoints the agent leased stop counting at once.
-      await trx('runtime_endpoints').where({ agent_id: agentId, source: 'agent' }).update({ status: 'unreachable', lease_expires_at: now, updated_at: now });
-      await recordAudit(trx, { type: 'machine-agent.revoked', resourceType: 'machine-agent', resourceId: agentId, payload: { machineId }, at: now });
+      await trx('runtime_endpoints')
+        .where({ agent_id: agentId, source: 'agent' })
+        .update({ status: 'unreachable', lease_expires_at: now, updated_at: now });
+      await recordAudit(trx, {
+        type: 'machine-agent.revoked',
+        resourceType: 'machine-agent',
+        resourceId: agentId,
+        payload: { machineId },
+        at: now,
+      });
       return agentView(next);
     });
   }
 
   async heartbeat(
     headers: Record<string, string | string[] | undefined>,
-    body: { machineId: string; agentId: string; agentToken?: string; leaseSeconds?: number; endpoints?: Array<EndpointInput & { providerKey: string }> },
+    body: {
+      machineId: string;
+      agentId: string;
+      agentToken?: string;
+      leaseSeconds?: number;
+      endpoints?: Array<EndpointInput & { providerKey: string }>;
+    },
   ): Promise<{ item: MachineAgentView; endpoints: RuntimeEndpointView[] }> {
     const header = (n: string) => {
       const v = headers[n];
@@ -293,17 +375,27 @@ export class RuntimeService {
     };
     const bearer = /^Bearer\s+(.+)$/i.exec(header('authorization') ?? '')?.[1];
     const token = body.agentToken ?? header('x-agent-pairing-token') ?? bearer;
-    if (!token) throw new ApiError('AGENT_AUTH_REQUIRED', 'Send the agentToken in the body, x-agent-pairing-token or Authorization: Bearer.');
+    if (!token)
+      throw new ApiError(
+        'AGENT_AUTH_REQUIRED',
+        'Send the agentToken in the body, x-agent-pairing-token or Authorization: Bearer.',
+      );
     const agent = (await this.db('machine_agents').where({ id: body.agentId }).first()) as AgentRow | undefined;
     if (!agent || agent.machine_id !== body.machineId) throw notFound('Machine agent');
-    if (agent.status === 'revoked') throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
+    if (agent.status === 'revoked')
+      throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
     const presented = Buffer.from(sha256(token), 'hex');
-    if (!agent.token_hash || !timingSafeEqual(presented, Buffer.from(agent.token_hash, 'hex'))) throw new ApiError('AGENT_AUTH_INVALID', 'The agent token is not valid for this agent.');
+    if (!agent.token_hash || !timingSafeEqual(presented, Buffer.from(agent.token_hash, 'hex')))
+      throw new ApiError('AGENT_AUTH_INVALID', 'The agent token is not valid for this agent.');
     await this.machines.requireActive(body.machineId);
     const allowed: string[] = fromJson(agent.allowed_provider_keys, []);
     const endpoints = (body.endpoints ?? []).map((e) => ({ ...e, providerKey: e.providerKey.toLowerCase() }));
     const denied = endpoints.filter((e) => !allowed.includes(e.providerKey)).map((e) => e.providerKey);
-    if (denied.length) throw new ApiError('AGENT_POLICY_DENIED', `This agent may not register provider key(s): ${denied.join(', ')}.`, { allowedProviderKeys: allowed, denied });
+    if (denied.length)
+      throw new ApiError('AGENT_POLICY_DENIED', `This agent may not register provider key(s): ${denied.join(', ')}.`, {
+        allowedProviderKeys: allowed,
+        denied,
+      });
     endpoints.forEach((e, i) => normaliseBaseUrl(e.endpointBaseUrl, `/endpoints/${i}/endpointBaseUrl`));
     const now = this.clock.now();
     const at = now.toISOString();
@@ -311,8 +403,10 @@ export class RuntimeService {
     return withTransaction(this.db, async (trx) => {
       // A revoke that committed since the token was checked wins: no lease is written for a revoked agent.
       await lockMachine(trx, body.machineId);
-      const current = (await forUpdate(trx('machine_agents').where({ id: agent.id }).first('status'))) as { status: string } | undefined;
-      if (!current || current.status === 'revoked') throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
+      const current = (await forUpdate(trx('machine_agents').where({ id: agent.id }).first('status'))) as
+        { status: string } | undefined;
+      if (!current || current.status === 'revoked')
+        throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
       const views: RuntimeEndpointView[] = [];
       for (const e of endpoints) {
         const existing = await this.find(trx, body.machineId, e.providerKey);
@@ -320,13 +414,23 @@ export class RuntimeService {
         await this.write(trx, row, !!existing);
         views.push(publicView(endpointFromRow(row, at)));
       }
-      await trx('machine_agents').where({ id: agent.id }).update({ status: 'active', last_seen_at: at, updated_at: at });
+      await trx('machine_agents')
+        .where({ id: agent.id })
+        .update({ status: 'active', last_seen_at: at, updated_at: at });
       await recordAudit(trx, {
         actor: `machine-agent:${agent.id}`,
         type: 'machine-agent.heartbeat',
         resourceType: 'machine-agent',
         resourceId: agent.id,
-        payload: { machineId: body.machineId, leaseExpiresAt: lease, endpoints: views.map((v) => ({ providerKey: v.providerKey, endpointBaseUrl: v.endpointBaseUrl, status: v.status })) },
+        payload: {
+          machineId: body.machineId,
+          leaseExpiresAt: lease,
+          endpoints: views.map((v) => ({
+            providerKey: v.providerKey,
+            endpointBaseUrl: v.endpointBaseUrl,
+            status: v.status,
+          })),
+        },
         at,
       });
       return { item: agentView({ ...agent, status: 'active', last_seen_at: at, updated_at: at }), endpoints: views };
@@ -349,7 +453,10 @@ export class RuntimeService {
       let healthy = false;
       if (!(r.lease_expires_at && r.lease_expires_at <= this.now())) {
         try {
-          const res = await fetch(`${e.endpointBaseUrl}${e.probePath}`, { headers: RuntimeService.authHeaders(e), signal: AbortSignal.timeout(this.config.runtimeTimeoutMs) });
+          const res = await fetch(`${e.endpointBaseUrl}${e.probePath}`, {
+            headers: RuntimeService.authHeaders(e),
+            signal: AbortSignal.timeout(this.config.runtimeTimeoutMs),
+          });
           await res.arrayBuffer().catch(() => undefined);
           healthy = res.ok;
         } catch (err) {
@@ -359,7 +466,13 @@ export class RuntimeService {
       const at = this.now();
       emit({ kind: 'probe', db: this.db, healthy });
       // Only if the endpoint is still the one probed: a heartbeat or PUT meanwhile wins over this verdict.
-      await this.db('runtime_endpoints').where({ id: r.id, updated_at: r.updated_at }).update({ status: healthy ? 'active' : 'unreachable', last_checked_at: at, ...(healthy ? { last_healthy_at: at } : {}) });
+      await this.db('runtime_endpoints')
+        .where({ id: r.id, updated_at: r.updated_at })
+        .update({
+          status: healthy ? 'active' : 'unreachable',
+          last_checked_at: at,
+          ...(healthy ? { last_healthy_at: at } : {}),
+        });
     }
     return rows.length;
   }

@@ -17,9 +17,24 @@ export interface Attempt {
 }
 
 export type ExecutionResult =
-  | { kind: 'completed'; entry: RouteEntry; service: CatalogService; endpoint: RuntimeEndpointSecret; httpStatus: number; result: unknown; attempts: Attempt[] }
+  | {
+      kind: 'completed';
+      entry: RouteEntry;
+      service: CatalogService;
+      endpoint: RuntimeEndpointSecret;
+      httpStatus: number;
+      result: unknown;
+      attempts: Attempt[];
+    }
   | { kind: 'handoff'; entry: RouteEntry; service: CatalogService; handoff: ExternalHandoff; attempts: Attempt[] }
-  | { kind: 'failed'; code: 'RUNTIME_EXECUTION_FAILED' | 'RUNTIME_UNAVAILABLE'; message: string; entry: RouteEntry; service: CatalogService | undefined; attempts: Attempt[] };
+  | {
+      kind: 'failed';
+      code: 'RUNTIME_EXECUTION_FAILED' | 'RUNTIME_UNAVAILABLE';
+      message: string;
+      entry: RouteEntry;
+      service: CatalogService | undefined;
+      attempts: Attempt[];
+    };
 
 export interface ExecutorDeps {
   service(id: string): CatalogService | undefined;
@@ -29,7 +44,12 @@ export interface ExecutorDeps {
 
 const MAX_RESULT_BYTES = 256 * 1024;
 
-export async function executeChain(chain: RouteEntry[], input: Record<string, unknown>, operation: string | undefined, deps: ExecutorDeps): Promise<ExecutionResult> {
+export async function executeChain(
+  chain: RouteEntry[],
+  input: Record<string, unknown>,
+  operation: string | undefined,
+  deps: ExecutorDeps,
+): Promise<ExecutionResult> {
   const attempts: Attempt[] = [];
   let sawEndpoint = false;
   for (const entry of chain) {
@@ -48,23 +68,40 @@ export async function executeChain(chain: RouteEntry[], input: Record<string, un
     }
     const endpoint = await deps.endpoint(service.providerKey);
     if (!endpoint || endpoint.status !== 'active') {
-      attempts.push({ serviceId: service.id, ok: false, error: `no active runtime endpoint for ${service.providerKey}` });
+      attempts.push({
+        serviceId: service.id,
+        ok: false,
+        error: `no active runtime endpoint for ${service.providerKey}`,
+      });
       continue;
     }
     sawEndpoint = true;
     const runtime = service.metadata.runtime ?? {};
     const url = `${endpoint.endpointBaseUrl}${runtime.path ?? '/'}`;
-    const body = { ...(endpoint.modelAlias ? { model: endpoint.modelAlias } : {}), ...(operation ? { operation } : {}), ...input };
+    const body = {
+      ...(endpoint.modelAlias ? { model: endpoint.modelAlias } : {}),
+      ...(operation ? { operation } : {}),
+      ...input,
+    };
     try {
       const res = await fetch(url, {
         method: runtime.method ?? 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...RuntimeService.authHeaders(endpoint) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...RuntimeService.authHeaders(endpoint),
+        },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(deps.timeoutMs),
       });
       const text = await res.text();
       if (!res.ok) {
-        attempts.push({ serviceId: service.id, ok: false, status: res.status, error: `${service.providerKey} runtime answered ${res.status}` });
+        attempts.push({
+          serviceId: service.id,
+          ok: false,
+          status: res.status,
+          error: `${service.providerKey} runtime answered ${res.status}`,
+        });
         continue;
       }
       let parsed: unknown = text;
@@ -75,17 +112,34 @@ export async function executeChain(chain: RouteEntry[], input: Record<string, un
       }
       if (text.length > MAX_RESULT_BYTES) parsed = { truncated: true, bytes: text.length };
       attempts.push({ serviceId: service.id, ok: true, status: res.status });
-      return { kind: 'completed', entry, service, endpoint, httpStatus: res.status, result: { status: res.status, body: parsed }, attempts };
+      return {
+        kind: 'completed',
+        entry,
+        service,
+        endpoint,
+        httpStatus: res.status,
+        result: { status: res.status, body: parsed },
+        attempts,
+      };
     } catch (err) {
       const e = err as Error;
-      attempts.push({ serviceId: service.id, ok: false, error: e.name === 'TimeoutError' ? `${service.providerKey} runtime timed out after ${deps.timeoutMs} ms` : `${service.providerKey} runtime could not be reached` });
+      attempts.push({
+        serviceId: service.id,
+        ok: false,
+        error:
+          e.name === 'TimeoutError'
+            ? `${service.providerKey} runtime timed out after ${deps.timeoutMs} ms`
+            : `${service.providerKey} runtime could not be reached`,
+      });
     }
   }
   const last = chain[chain.length - 1]!;
   return {
     kind: 'failed',
     code: sawEndpoint ? 'RUNTIME_EXECUTION_FAILED' : 'RUNTIME_UNAVAILABLE',
-    message: sawEndpoint ? 'Every route in the fallback chain failed.' : 'No route in the chain has an active runtime endpoint or a handoff.',
+    message: sawEndpoint
+      ? 'Every route in the fallback chain failed.'
+      : 'No route in the chain has an active runtime endpoint or a handoff.',
     entry: last,
     service: deps.service(last.serviceId),
     attempts,

@@ -24,7 +24,14 @@ export interface TaskRecord {
   taskType: string;
   status: 'draft' | 'queued' | 'resolving' | 'resolved' | 'executing' | 'completed' | 'failed' | 'handed_off';
   input: Record<string, unknown>;
-  constraints: { region?: string; budget?: number; allowExternalHandoff: boolean; requireNativeExecution: boolean; requiredCapabilities: string[]; preferredSkillKeys?: string[] };
+  constraints: {
+    region?: string;
+    budget?: number;
+    allowExternalHandoff: boolean;
+    requireNativeExecution: boolean;
+    requiredCapabilities: string[];
+    preferredSkillKeys?: string[];
+  };
   discovery: { maxCandidates: number };
   routeId: string | null;
   outcomeId: string | null;
@@ -240,7 +247,15 @@ export class TasksService {
     await this.machines.requireActive(machineId);
     const unknown = (input.constraints?.preferredSkillKeys ?? []).filter((k) => !this.catalog.skill(k));
     if (unknown.length) {
-      throw validationError(`Unknown skill(s) in constraints.preferredSkillKeys: ${unknown.join(', ')}.`, unknown.map((k) => ({ location: 'body', path: '/constraints/preferredSkillKeys', rule: 'known-skill', message: `no skill ${k}` })));
+      throw validationError(
+        `Unknown skill(s) in constraints.preferredSkillKeys: ${unknown.join(', ')}.`,
+        unknown.map((k) => ({
+          location: 'body',
+          path: '/constraints/preferredSkillKeys',
+          rule: 'known-skill',
+          message: `no skill ${k}`,
+        })),
+      );
     }
     const now = this.clock.now().toISOString();
     const c = input.constraints ?? {};
@@ -268,7 +283,13 @@ export class TasksService {
     };
     await withTransaction(this.db, async (trx) => {
       await trx('tasks').insert(taskRow(t));
-      await recordAudit(trx, { type: 'task.created', resourceType: 'task', resourceId: t.id, payload: { machineId, serviceType: t.serviceType, taskType: t.taskType, operation: t.operation ?? null }, at: now });
+      await recordAudit(trx, {
+        type: 'task.created',
+        resourceType: 'task',
+        resourceId: t.id,
+        payload: { machineId, serviceType: t.serviceType, taskType: t.taskType, operation: t.operation ?? null },
+        at: now,
+      });
     });
     return t;
   }
@@ -283,31 +304,52 @@ export class TasksService {
     return keysetPage(this.db('tasks').where({ machine_id: machineId }).select('*'), page, taskFrom);
   }
 
-  private async rank(machine: Machine, t: TaskRecord, opts: DiscoverOptions): Promise<{ candidates: Candidate[]; excluded: number }> {
-    const [machinePolicies, runtimeProviders] = await Promise.all([this.context.policies(machine.policyIds), this.context.activeRuntimeProviders(machine.id)]);
+  private async rank(
+    machine: Machine,
+    t: TaskRecord,
+    opts: DiscoverOptions,
+  ): Promise<{ candidates: Candidate[]; excluded: number }> {
+    const [machinePolicies, runtimeProviders] = await Promise.all([
+      this.context.policies(machine.policyIds),
+      this.context.activeRuntimeProviders(machine.id),
+    ]);
     const max = opts.maxCandidates ?? t.discovery.maxCandidates;
-    const r = rankServices(this.catalog.services, {
-      serviceType: t.serviceType,
-      operation: t.operation,
-      requiredCapabilities: t.constraints.requiredCapabilities,
-      region: t.constraints.region,
-      budget: t.constraints.budget !== undefined ? { amount: t.constraints.budget } : undefined,
-      nativeOnly: opts.requireNativeExecution ?? t.constraints.requireNativeExecution,
-      allowExternalHandoff: opts.allowExternalHandoff ?? t.constraints.allowExternalHandoff,
-      machinePolicies,
-      runtimeProviders,
-      machineSkillKeys: machine.skillKeys,
-      preferredSkillKeys: t.constraints.preferredSkillKeys,
-    }, max);
-    return { candidates: r.ranked.map((x: RankedService) => ({ service: x.service, score: x.score, reasons: x.reasons })), excluded: r.excluded.length };
+    const r = rankServices(
+      this.catalog.services,
+      {
+        serviceType: t.serviceType,
+        operation: t.operation,
+        requiredCapabilities: t.constraints.requiredCapabilities,
+        region: t.constraints.region,
+        budget: t.constraints.budget !== undefined ? { amount: t.constraints.budget } : undefined,
+        nativeOnly: opts.requireNativeExecution ?? t.constraints.requireNativeExecution,
+        allowExternalHandoff: opts.allowExternalHandoff ?? t.constraints.allowExternalHandoff,
+        machinePolicies,
+        runtimeProviders,
+        machineSkillKeys: machine.skillKeys,
+        preferredSkillKeys: t.constraints.preferredSkillKeys,
+      },
+      max,
+    );
+    return {
+      candidates: r.ranked.map((x: RankedService) => ({ service: x.service, score: x.score, reasons: x.reasons })),
+      excluded: r.excluded.length,
+    };
   }
 
   private resolution(candidates: Candidate[], excluded: number): TaskResolution {
     const top = candidates[0];
     if (!top) {
-      return { kind: 'unavailable', reason: excluded ? `No candidate is left after the task's constraints and the machine's policies (${excluded} excluded).` : 'No catalogue service matches the task.', candidates: [] };
+      return {
+        kind: 'unavailable',
+        reason: excluded
+          ? `No candidate is left after the task's constraints and the machine's policies (${excluded} excluded).`
+          : 'No catalogue service matches the task.',
+        candidates: [],
+      };
     }
-    if (top.service.executionMode === 'external-handoff' && top.service.handoff) return { kind: 'handoff', candidate: top, handoff: top.service.handoff };
+    if (top.service.executionMode === 'external-handoff' && top.service.handoff)
+      return { kind: 'handoff', candidate: top, handoff: top.service.handoff };
     return { kind: 'native', candidate: top };
   }
 
@@ -318,13 +360,19 @@ export class TasksService {
     return { taskId: t.id, machineId, resolution: this.resolution(candidates, excluded), candidates };
   }
 
-  async resolve(machineId: string, taskId: string, opts: DiscoverOptions = {}): Promise<{ item: RouteRecord; resolution: TaskResolution }> {
+  async resolve(
+    machineId: string,
+    taskId: string,
+    opts: DiscoverOptions = {},
+  ): Promise<{ item: RouteRecord; resolution: TaskResolution }> {
     const { machine } = await this.machines.requireActive(machineId);
     const t0 = await this.task(this.db, machineId, taskId);
-    if (t0.status === 'executing') throw new ApiError('ROUTE_REQUIRED', 'The task is executing; it cannot be re-resolved now.');
+    if (t0.status === 'executing')
+      throw new ApiError('ROUTE_REQUIRED', 'The task is executing; it cannot be re-resolved now.');
     const { candidates, excluded } = await this.rank(machine, t0, opts);
     const resolution = this.resolution(candidates, excluded);
-    if (resolution.kind === 'unavailable') throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`, { resolution });
+    if (resolution.kind === 'unavailable')
+      throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`, { resolution });
     const top = resolution.candidate;
     const now = this.clock.now().toISOString();
     const route: RouteRecord = {
@@ -338,7 +386,11 @@ export class TasksService {
       status: 'selected',
       reason: top.reasons[0] ?? 'best ranked candidate',
       score: top.score,
-      fallbackChain: candidates.slice(1).map((c) => ({ skillKey: c.service.skillKey, serviceId: c.service.id, executionMode: c.service.executionMode })),
+      fallbackChain: candidates.slice(1).map((c) => ({
+        skillKey: c.service.skillKey,
+        serviceId: c.service.id,
+        executionMode: c.service.executionMode,
+      })),
       handoff: resolution.kind === 'handoff' ? resolution.handoff : null,
       createdAt: now,
       updatedAt: now,
@@ -347,13 +399,33 @@ export class TasksService {
       const t = await this.task(trx, machineId, taskId);
       await trx('routes').insert(routeRow(route));
       await trx('tasks').where({ id: t.id }).update({ status: 'resolved', route_id: route.id, updated_at: now });
-      await recordAudit(trx, { type: 'task.resolved', resourceType: 'task', resourceId: t.id, payload: { machineId, routeId: route.id, selectedServiceId: route.selectedServiceId, executionMode: route.executionMode, fallbackChain: route.fallbackChain }, at: now });
+      await recordAudit(trx, {
+        type: 'task.resolved',
+        resourceType: 'task',
+        resourceId: t.id,
+        payload: {
+          machineId,
+          routeId: route.id,
+          selectedServiceId: route.selectedServiceId,
+          executionMode: route.executionMode,
+          fallbackChain: route.fallbackChain,
+        },
+        at: now,
+      });
     });
     return { item: route, resolution };
   }
 
   /** Materialises a task and a fixed route for one service in `trx` (market orders use this). */
-  async materialise(trx: Knex.Transaction, machineId: string, service: CatalogService, operation: string, input: Record<string, unknown>, reason: string, at: string): Promise<{ task: TaskRecord; route: RouteRecord }> {
+  async materialise(
+    trx: Knex.Transaction,
+    machineId: string,
+    service: CatalogService,
+    operation: string,
+    input: Record<string, unknown>,
+    reason: string,
+    at: string,
+  ): Promise<{ task: TaskRecord; route: RouteRecord }> {
     const task: TaskRecord = {
       id: newId('tsk', Date.parse(at)),
       machineId,
@@ -389,7 +461,13 @@ export class TasksService {
     await trx('tasks').insert(taskRow({ ...task, routeId: null }));
     await trx('routes').insert(routeRow(route));
     await trx('tasks').where({ id: task.id }).update({ route_id: route.id });
-    await recordAudit(trx, { type: 'task.created', resourceType: 'task', resourceId: task.id, payload: { machineId, serviceType: task.serviceType, taskType: task.taskType, operation }, at });
+    await recordAudit(trx, {
+      type: 'task.created',
+      resourceType: 'task',
+      resourceId: task.id,
+      payload: { machineId, serviceType: task.serviceType, taskType: task.taskType, operation },
+      at,
+    });
     return { task, route };
   }
 
@@ -403,19 +481,41 @@ export class TasksService {
   }
 
   /** Runs a route: marks the task executing with a running run, calls out, then records the outcome. */
-  async runRoute(t: TaskRecord, route: RouteRecord, input: Record<string, unknown>, hooks?: { onFinish?(trx: Knex.Transaction, out: ExecutionOutput): Promise<void> }): Promise<ExecutionOutput> {
+  async runRoute(
+    t: TaskRecord,
+    route: RouteRecord,
+    input: Record<string, unknown>,
+    hooks?: { onFinish?(trx: Knex.Transaction, out: ExecutionOutput): Promise<void> },
+  ): Promise<ExecutionOutput> {
     const started = this.clock.now().toISOString();
     const runId = newId('run', Date.parse(started));
     await withTransaction(this.db, async (trx) => {
       // One execution at a time per task: a second one that raced past the check in execute() stops here.
-      const current = (await forUpdate(trx('tasks').where({ id: t.id }).first('status'))) as { status: string } | undefined;
+      const current = (await forUpdate(trx('tasks').where({ id: t.id }).first('status'))) as
+        { status: string } | undefined;
       if (!current) throw notFound('Task');
       if (current.status === 'executing') throw new ApiError('ROUTE_REQUIRED', 'The task is already executing.');
       await trx('tasks').where({ id: t.id }).update({ status: 'executing', updated_at: started });
-      await trx('runs').insert({ id: runId, machine_id: t.machineId, task_id: t.id, route_id: route.id, outcome_id: null, status: 'running', execution_mode: route.executionMode, skill_key: route.selectedSkillKey, service_id: route.selectedServiceId, summary: null, created_at: started, updated_at: started });
+      await trx('runs').insert({
+        id: runId,
+        machine_id: t.machineId,
+        task_id: t.id,
+        route_id: route.id,
+        outcome_id: null,
+        status: 'running',
+        execution_mode: route.executionMode,
+        skill_key: route.selectedSkillKey,
+        service_id: route.selectedServiceId,
+        summary: null,
+        created_at: started,
+        updated_at: started,
+      });
     });
 
-    const chain: RouteEntry[] = [{ skillKey: route.selectedSkillKey, serviceId: route.selectedServiceId, executionMode: route.executionMode }, ...route.fallbackChain];
+    const chain: RouteEntry[] = [
+      { skillKey: route.selectedSkillKey, serviceId: route.selectedServiceId, executionMode: route.executionMode },
+      ...route.fallbackChain,
+    ];
     const result = await executeChain(chain, input, t.operation, {
       service: (id) => this.catalog.service(id),
       endpoint: (providerKey) => this.runtime.find(this.db, t.machineId, providerKey),
@@ -438,7 +538,13 @@ export class TasksService {
       logsRef: null,
       externalRef: result.kind === 'handoff' ? result.handoff.url : null,
       errorCode: result.kind === 'failed' ? result.code : null,
-      errorMessage: result.kind === 'failed' ? `${result.message} ${result.attempts.map((a) => a.error).filter(Boolean).join('; ')}`.trim() : null,
+      errorMessage:
+        result.kind === 'failed'
+          ? `${result.message} ${result.attempts
+              .map((a) => a.error)
+              .filter(Boolean)
+              .join('; ')}`.trim()
+          : null,
       ...(result.kind === 'completed' ? { result: result.result } : {}),
       createdAt: at,
       updatedAt: at,
@@ -457,15 +563,31 @@ export class TasksService {
       createdAt: started,
       updatedAt: at,
     };
-    const routeStatus: RouteRecord['status'] = outcomeStatus === 'completed' ? 'completed' : outcomeStatus === 'external' ? 'handed_off' : 'failed';
-    const taskStatus: TaskRecord['status'] = outcomeStatus === 'completed' ? 'completed' : outcomeStatus === 'external' ? 'handed_off' : 'failed';
+    const routeStatus: RouteRecord['status'] =
+      outcomeStatus === 'completed' ? 'completed' : outcomeStatus === 'external' ? 'handed_off' : 'failed';
+    const taskStatus: TaskRecord['status'] =
+      outcomeStatus === 'completed' ? 'completed' : outcomeStatus === 'external' ? 'handed_off' : 'failed';
     const output: ExecutionOutput = {
-      status: result.kind === 'completed' ? 200 : result.kind === 'handoff' ? 202 : result.code === 'RUNTIME_UNAVAILABLE' ? 503 : 502,
+      status:
+        result.kind === 'completed'
+          ? 200
+          : result.kind === 'handoff'
+            ? 202
+            : result.code === 'RUNTIME_UNAVAILABLE'
+              ? 503
+              : 502,
       outcome,
       run,
-      route: { ...route, status: routeStatus, updatedAt: at, ...(result.kind === 'handoff' ? { handoff: result.handoff } : {}) },
+      route: {
+        ...route,
+        status: routeStatus,
+        updatedAt: at,
+        ...(result.kind === 'handoff' ? { handoff: result.handoff } : {}),
+      },
       result,
-      ...(result.kind === 'failed' ? { error: { code: result.code, message: result.message, details: { attempts: result.attempts } } } : {}),
+      ...(result.kind === 'failed'
+        ? { error: { code: result.code, message: result.message, details: { attempts: result.attempts } } }
+        : {}),
     };
     await withTransaction(this.db, async (trx) => {
       await trx('outcomes').insert({
@@ -486,10 +608,30 @@ export class TasksService {
         created_at: at,
         updated_at: at,
       });
-      await trx('runs').where({ id: runId }).update({ status: run.status, outcome_id: outcome.id, execution_mode: run.executionMode, skill_key: run.skillKey, service_id: run.serviceId, summary: run.summary, updated_at: at });
+      await trx('runs').where({ id: runId }).update({
+        status: run.status,
+        outcome_id: outcome.id,
+        execution_mode: run.executionMode,
+        skill_key: run.skillKey,
+        service_id: run.serviceId,
+        summary: run.summary,
+        updated_at: at,
+      });
       await trx('routes').where({ id: route.id }).update({ status: routeStatus, updated_at: at });
       await trx('tasks').where({ id: t.id }).update({ status: taskStatus, outcome_id: outcome.id, updated_at: at });
-      await recordAudit(trx, { type: 'task.executed', resourceType: 'task', resourceId: t.id, payload: { machineId: t.machineId, runId, outcomeId: outcome.id, status: outcome.status, attempts: result.attempts as Attempt[] }, at });
+      await recordAudit(trx, {
+        type: 'task.executed',
+        resourceType: 'task',
+        resourceId: t.id,
+        payload: {
+          machineId: t.machineId,
+          runId,
+          outcomeId: outcome.id,
+          status: outcome.status,
+          attempts: result.attempts as Attempt[],
+        },
+        at,
+      });
       await hooks?.onFinish?.(trx, output);
     });
     return output;
@@ -505,7 +647,10 @@ export class TasksService {
     return keysetPage(this.db('outcomes').where({ machine_id: machineId }).select('*'), page, outcomeFrom);
   }
 
-  async listRuns(filter: { machineId: string; status?: string; skillKey?: string; serviceId?: string; executionMode?: string }, page: PageQuery): Promise<Page<RunRecord>> {
+  async listRuns(
+    filter: { machineId: string; status?: string; skillKey?: string; serviceId?: string; executionMode?: string },
+    page: PageQuery,
+  ): Promise<Page<RunRecord>> {
     await this.machines.requireActive(filter.machineId);
     const qb = this.db('runs').where({ machine_id: filter.machineId }).select('*');
     if (filter.status) qb.where({ status: filter.status });
@@ -525,7 +670,8 @@ export class TasksService {
 }
 
 function summarise(r: ExecutionResult): string {
-  if (r.kind === 'completed') return `Executed natively on ${r.service.providerKey} (${r.httpStatus})${r.attempts.length > 1 ? ` after ${r.attempts.length - 1} fallback(s)` : ''}.`;
+  if (r.kind === 'completed')
+    return `Executed natively on ${r.service.providerKey} (${r.httpStatus})${r.attempts.length > 1 ? ` after ${r.attempts.length - 1} fallback(s)` : ''}.`;
   if (r.kind === 'handoff') return `Handed off to ${r.service.providerKey}: ${r.handoff.url}`;
   return `${r.message} ${r.attempts.map((a) => `${a.serviceId}: ${a.error ?? 'failed'}`).join('; ')}`;
 }

@@ -164,7 +164,18 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const t of ['runs', 'outcomes', 'routes', 'tasks', 'graph_edges', 'graph_nodes', 'runtime_endpoints', 'machine_agents', 'policies', 'market_searches']) {
+  for (const t of [
+    'runs',
+    'outcomes',
+    'routes',
+    'tasks',
+    'graph_edges',
+    'graph_nodes',
+    'runtime_endpoints',
+    'machine_agents',
+    'policies',
+    'market_searches',
+  ]) {
     await knex.schema.dropTableIfExists(t);
   }
 }

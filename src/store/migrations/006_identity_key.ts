@@ -7,7 +7,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('machines', (t) => {
     t.string('identity_key', 128).nullable();
   });
-  await knex('machines').where('identity_ref', 'like', 'did:peaq:%').update({ identity_key: knex.raw('lower(identity_ref)') });
+  await knex('machines')
+    .where('identity_ref', 'like', 'did:peaq:%')
+    .update({ identity_key: knex.raw('lower(identity_ref)') });
   await knex.schema.alterTable('machines', (t) => {
     t.unique(['identity_key']);
   });
