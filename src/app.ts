@@ -1,5 +1,5 @@
 // createApp(deps) -> a node:http request listener. request id -> API key (when required) -> JSON body (1 MiB) ->
-// openapi-backend (route by a precompiled table, validate) -> module handler -> JSON. Every failure leaves in the
+// the contract's route table and validator -> module handler -> JSON. Every failure leaves in the
 // error envelope. No web framework sits in between: the contract already says what every route accepts.
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
-import { ApiError } from './http/errors.ts';
+import { ApiError } from './errors.ts';
 import { errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { checkParsedBody, readJsonBody } from './http/body.ts';
@@ -21,8 +21,7 @@ import { createRouter } from './http/router.ts';
 import { createIdempotency } from './http/idempotency.ts';
 import { StoreBusyError } from './store/busy.ts';
 import type { HandlerMap, HttpRequest } from './http/types.ts';
-import { loadSpec } from './contract/spec.ts';
-import { ContractValidator } from './contract/validator.ts';
+import { contractValidator } from './contract/spec.ts';
 import { buildServices, type Services } from './services.ts';
 import { buildHandlers } from './handlers.ts';
 
@@ -57,7 +56,6 @@ export interface AppDeps {
   logger: Logger;
   /** Overrides for tests (a fake fetch for MCR, a custom catalogue, ...). */
   services?: Partial<Services>;
-  fastRouting?: boolean;
 }
 
 /** How a host framework takes part in a request (the express adapter); node:http needs none of it. */
@@ -81,17 +79,15 @@ export interface App {
 }
 
 export async function createApp(deps: AppDeps): Promise<App> {
-  const spec = loadSpec();
   const services = await buildServices(deps);
   const handlers: HandlerMap = buildHandlers(services);
   const logger = deps.logger;
 
-  const { dispatch, operationOf } = await createRouter({
-    spec,
+  const { dispatch, operationOf } = createRouter({
+    validator: contractValidator(),
     handlers,
     logger,
-    responseValidator: deps.config.validateResponses ? new ContractValidator(spec) : undefined,
-    fastRouting: deps.fastRouting,
+    validateResponses: deps.config.validateResponses,
   });
   const apiKey = apiKeyAuth({
     operatorKeys: deps.config.apiKeys,

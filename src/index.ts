@@ -10,7 +10,7 @@ export {
 } from './server.ts';
 export { loadConfig, ConfigError, type Config } from './config.ts';
 export { createApp, type App, type AppDeps } from './app.ts';
-export { ERROR_STATUS, ApiError, type ErrorCode } from './http/errors.ts';
+export { ERROR_STATUS, ApiError, type ErrorCode } from './errors.ts';
 export { ListenError } from './http/lifecycle.ts';
 export { SPEC_PATH, loadSpec } from './contract/spec.ts';
 export { version } from './main.ts';

@@ -4,7 +4,6 @@ import { gzipSync, brotliCompressSync, deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { isJsonType } from '../src/http/body.ts';
-import { pathParamReader } from '../src/http/fast-routing.ts';
 
 let srv: TestServer | undefined;
 afterEach(async () => {
@@ -175,14 +174,5 @@ describe('request ids, logs and paths', () => {
       code: 'VALIDATION_ERROR',
       details: [{ location: 'path', path: '/machineId', rule: 'encoding' }],
     });
-  });
-
-  it('reads path parameters from a precompiled template', () => {
-    const read = pathParamReader('/machines/{id}/runtime-endpoints/{runtime}');
-    expect(read('/machines/mch_1/runtime-endpoints/qvac')).toEqual({ id: 'mch_1', runtime: 'qvac' });
-    expect(read('/machines/a%20b/runtime-endpoints/x.y')).toEqual({ id: 'a b', runtime: 'x.y' });
-    expect(read('/machines/mch_1/runtime-endpoints')).toBeNull();
-    expect(read('/machines/mch_1/x/runtime-endpoints/qvac')).toBeNull();
-    expect(pathParamReader('/a/{x}/b/{x}')('/a/1/b/2')).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // The contract itself: every operation is complete, and the error table in code equals the one in the spec.
 import { describe, expect, it } from 'vitest';
 import { loadSpec, listOperations } from '../src/contract/spec.ts';
-import { ERROR_STATUS } from '../src/http/errors.ts';
+import { ERROR_STATUS } from '../src/errors.ts';
 
 const spec = loadSpec();
 const ops = listOperations(spec);

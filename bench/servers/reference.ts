@@ -1,5 +1,5 @@
-// The reference server for benchmarks: the same createApp as `npm start`, with a switch for openapi-backend's own
-// router (BENCH_FAST_ROUTING=0) so the routing cost can be measured before and after.
+// The reference server for benchmarks: the same createApp as `npm start`, compiled with esbuild and run with
+// plain node by bench/run.ts.
 import { createServer } from 'node:http';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -17,7 +17,6 @@ const { app, services } = await createApp({
   readDb,
   clock: systemClock,
   logger: createLogger('silent'),
-  fastRouting: process.env.BENCH_FAST_ROUTING !== '0',
 });
 const server = createServer(app);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

@@ -2,8 +2,9 @@
 // validated against the spec with the same error envelope as the server, in-memory state seeded with fixtures.
 // Options: latency, forced error codes per operation, a custom seed, and reset between tests.
 import { delay, http, HttpResponse, type HttpHandler } from 'msw';
-import { RequestValidator } from '../../src/contract/request-validator.ts';
-import { ApiError, ERROR_STATUS, type ErrorCode } from '../../src/http/errors.ts';
+import { ContractValidator } from '../../src/contract/validator.ts';
+import type { HttpMethod } from '../../src/contract/routes.ts';
+import { ApiError, ERROR_STATUS, type ErrorCode } from '../../src/errors.ts';
 import { MAX_JSON_DEPTH, checkJsonStrings, checkUrl, jsonDepthExceeds } from '../../src/http/hostile.ts';
 
 /** The server's body limit (src/http/body.ts), kept here so the mock stays browser-safe. */
@@ -57,8 +58,6 @@ export interface MockApi {
   reset(): Promise<void>;
 }
 
-const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
-
 interface Answer {
   status: number;
   body?: unknown;
@@ -71,7 +70,8 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   const base = (opts.baseUrl ?? '*').replace(/\/+$/, '');
   const catalog = opts.catalog ?? sampleCatalog();
   const ops: Record<string, Operation> = operations(catalog, opts.resolveIdentity);
-  const validator = new RequestValidator(spec, 'mock-request-spec.json');
+  // The server's route table and validator: a path means the same operation, and an input the same error, here.
+  const validator = new ContractValidator(spec, 'mock-request-spec.json');
   const forced = new Map<string, { code: ErrorCode; message: string }>();
   let latency = opts.latencyMs ?? 0;
   // One clock for every timestamp: the wall clock by default, so expiry times mean what clients read in them;
@@ -81,9 +81,8 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
   const api = {} as MockApi;
   api.state = emptyState(startClock(), clockMode);
 
-  const byId = new Map<string, { path: string; method: (typeof METHODS)[number] }>();
-  for (const [path, item] of Object.entries<Spec>(spec.paths))
-    for (const m of METHODS) if (item[m]) byId.set(item[m].operationId, { path, method: m });
+  const byId = new Map<string, { path: string; method: HttpMethod }>();
+  for (const r of validator.routes.routes()) byId.set(r.operationId, { path: r.template, method: r.method });
 
   const errorBody = (e: ApiError): Answer => ({ status: e.status, body: e.toBody() });
   const idempotent = new Map<string, { fingerprint: string; answer: Promise<Answer> }>();
@@ -101,7 +100,7 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
     const where = byId.get(operationId)!;
     const f = forced.get(operationId);
     if (f) return errorBody(new ApiError(f.code, f.message));
-    const details = validator.validate(where.path, where.method, req);
+    const { details } = validator.validateRequest(operationId, req);
     if (details.length)
       return errorBody(
         new ApiError(
@@ -148,16 +147,26 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
 
   const handlers: HttpHandler[] = [];
   for (const [operationId, { path, method: m }] of byId) {
-    const method = m as (typeof METHODS)[number];
+    const method = m as HttpMethod;
     const mswPath = `${base}${path.replace(/\{([^}]+)\}/g, ':$1')}`;
     handlers.push(
-      http[method](mswPath, async ({ request, params }) => {
-        if (latency > 0) await delay(latency);
+      http[method](mswPath, async ({ request }) => {
         const url = new URL(request.url);
         const refuse = (err: ApiError) => {
           const e = errorBody(err);
           return HttpResponse.json(e.body as never, { status: e.status });
         };
+        // The route table decides which operation a path is (MSW's own pattern only gets the request here).
+        let params: Record<string, string>;
+        try {
+          const match = validator.routes.match(method, url.pathname);
+          if (match.kind !== 'found' || match.route.operationId !== operationId) return undefined;
+          params = match.params;
+        } catch (err) {
+          if (err instanceof ApiError) return refuse(err);
+          throw err;
+        }
+        if (latency > 0) await delay(latency);
         const bytes = ['get', 'delete'].includes(method)
           ? new Uint8Array()
           : new Uint8Array(await request.arrayBuffer());
@@ -205,7 +214,7 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
           throw err;
         }
         const r = await run(operationId, {
-          params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(String(v))])),
+          params,
           query: Object.fromEntries(url.searchParams),
           body,
           hasBody: bytes.length > 0,
@@ -219,22 +228,23 @@ export async function createMockApi(opts: MockApiOptions): Promise<MockApi> {
     );
   }
   // Anything else under /api/v1 answers in the error envelope too (405 for a known path, else 404).
-  const templates = [...byId.values()].map((v) => ({
-    re: new RegExp(`^${v.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-    method: v.method,
-  }));
   handlers.push(
     http.all(`${base}/api/v1/*`, ({ request }) => {
       const p = new URL(request.url).pathname;
-      const known = templates.filter((t) => t.re.test(p));
-      const e = known.length
-        ? new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${p}.`, {
-            allowed: known.map((k) => k.method),
-          })
+      let match;
+      try {
+        match = validator.routes.match(request.method, p);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        return HttpResponse.json(err.toBody(), { status: err.status });
+      }
+      const allowed = match.kind === 'method-not-allowed' ? match.allowed : [];
+      const e = allowed.length
+        ? new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${p}.`, { allowed })
         : new ApiError('NOT_FOUND', `No route for ${request.method} ${p}.`);
       return HttpResponse.json(e.toBody(), {
         status: e.status,
-        ...(known.length ? { headers: { allow: known.map((k) => k.method.toUpperCase()).join(', ') } } : {}),
+        ...(allowed.length ? { headers: { allow: allowed.map((m) => m.toUpperCase()).join(', ') } } : {}),
       });
     }),
   );

@@ -16,7 +16,7 @@ import {
   type PaymentStatus,
 } from '../../src/modules/orders/state.ts';
 import { challengeMessage } from '../../src/identity/challenge-message.ts';
-import { ApiError } from '../../src/http/errors.ts';
+import { ApiError } from '../../src/errors.ts';
 import type {
   AgentPairing,
   Machine,

@@ -3,7 +3,7 @@
 // RPC failure -> PAYMENT_RPC_ERROR (502), no receipt -> PAYMENT_NOT_MINED (409), status != 1 ->
 // PAYMENT_TX_FAILED (402), no matching Transfer -> PAYMENT_TRANSFER_NOT_FOUND (400).
 import { AbiCoder, getAddress, id as topicId, JsonRpcProvider, Network, type TransactionReceipt } from 'ethers';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 
 export const TRANSFER_TOPIC = topicId('Transfer(address,address,uint256)');
 

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { packageFile } from '../paths.ts';
+import { operationsOf, type OperationInfo } from './operations.ts';
+import { ContractValidator } from './validator.ts';
 
 export const SPEC_PATH = packageFile('openapi.yaml');
 export const MCR_SPEC_PATH = packageFile('mocks', 'mcr', 'openapi.yaml');
@@ -21,34 +23,16 @@ export function loadSpec(path: string = SPEC_PATH): OpenApiDoc {
   return doc;
 }
 
-export interface OperationInfo {
-  operationId: string;
-  method: string;
-  path: string;
-  source: 'documented' | 'designed';
-  errors: string[];
-  successStatuses: string[];
-  operation: OpenApiDoc;
+export type { OperationInfo } from './operations.ts';
+
+/** The operations of openapi.yaml (this package's, unless another document is given). */
+export function listOperations(doc: OpenApiDoc = loadSpec()): OperationInfo[] {
+  return operationsOf(doc);
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-
-export function listOperations(doc: OpenApiDoc = loadSpec()): OperationInfo[] {
-  const out: OperationInfo[] = [];
-  for (const [path, item] of Object.entries<OpenApiDoc>(doc.paths ?? {})) {
-    for (const method of METHODS) {
-      const op = item[method];
-      if (!op) continue;
-      out.push({
-        operationId: op.operationId,
-        method,
-        path,
-        source: op['x-peaqos-source'] ?? 'documented',
-        errors: op['x-peaqos-errors'] ?? [],
-        successStatuses: Object.keys(op.responses ?? {}).filter((s) => /^2\d\d$/.test(s)),
-        operation: op,
-      });
-    }
-  }
-  return out;
+let shared: ContractValidator | undefined;
+/** One validator of this package's openapi.yaml per process. */
+export function contractValidator(): ContractValidator {
+  shared ??= new ContractValidator(loadSpec());
+  return shared;
 }

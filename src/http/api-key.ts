@@ -2,7 +2,7 @@
 // digests with timingSafeEqual, so neither the key's content nor its length leaks through timing.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 import { MAX_JSON_DEPTH, checkJsonStrings, jsonDepthExceeds } from './hostile.ts';
 
 export const BODY_LIMIT = 1024 * 1024;

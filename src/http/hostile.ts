@@ -4,7 +4,7 @@
 // - numbers JSON cannot hold (1e309 parses as Infinity and would be stored as null);
 // - JSON nested deeper than MAX_JSON_DEPTH, rejected while reading, before anything recurses over it.
 // Each is a 400 VALIDATION_ERROR naming the location and the rule.
-import { validationError } from './errors.ts';
+import { validationError } from '../errors.ts';
 
 export const MAX_JSON_DEPTH = 64;
 

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Knex } from 'knex';
-import { ApiError, validationError } from './errors.ts';
+import { ApiError, validationError } from '../errors.ts';
 import { captureResponse, sendError, sendJson } from './respond.ts';
 import type { HttpRequest } from './types.ts';
 import { requestWrites, type RequestWrites } from '../store/tx.ts';

@@ -1,7 +1,7 @@
 // Keyset pagination with opaque base64url cursors. Ordered by (created_at, id); limit 1..500, default 100.
 // `nextCursor` is omitted on the last page, never null.
 import type { Knex } from 'knex';
-import { validationError } from './errors.ts';
+import { validationError } from '../errors.ts';
 
 export interface PageQuery {
   limit: number;

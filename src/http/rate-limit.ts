@@ -12,7 +12,7 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 export interface RateLimitOptions {
   db: Knex;

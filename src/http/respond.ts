@@ -1,6 +1,6 @@
 // Writing responses on node:http: JSON with an explicit length, and the error envelope.
 import type { ServerResponse } from 'node:http';
-import type { ApiError } from './errors.ts';
+import type { ApiError } from '../errors.ts';
 
 const CAPTURE = Symbol('peaqos.capture');
 type Capturing = ServerResponse & { [CAPTURE]?: (status: number, body: unknown) => void };

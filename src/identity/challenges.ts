@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { newId } from '../ids.ts';
 import { fromJson, toJson } from '../store/db.ts';
 import { emit } from '../observe.ts';
-import { ApiError, type ErrorCode } from '../http/errors.ts';
+import { ApiError, type ErrorCode } from '../errors.ts';
 import { challengeMessage } from './challenge-message.ts';
 
 export { challengeMessage };

@@ -8,7 +8,7 @@
 // (beyond it: 503 with Retry-After, before MCR starts answering 429 to every caller of this deployment).
 // Fail closed: an answer over 1 MiB, or one that does not match the MCR contract, is PEAQOS_IDENTITY_UNAVAILABLE.
 import { getAddress } from 'ethers';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import { machineCardProblem, machineProfileProblem } from './mcr-contract.ts';
 
 export interface IdentityResolution {

@@ -1,6 +1,7 @@
 // An HTTP client for tests that checks every response against openapi.yaml: the operation is found from the
 // method and path, and the status, content type and body must match what the contract documents.
-import { ContractValidator, contractValidator } from '../../src/contract/validator.ts';
+import type { ContractValidator } from '../../src/contract/validator.ts';
+import { contractValidator } from '../../src/contract/spec.ts';
 
 export interface CallResult {
   status: number;
@@ -18,15 +19,7 @@ export interface CallOptions {
   unchecked?: boolean;
 }
 
-interface Matcher {
-  method: string;
-  re: RegExp;
-  literal: number;
-  operationId: string;
-}
-
 export class ContractClient {
-  private readonly matchers: Matcher[];
   readonly validator: ContractValidator;
   defaultHeaders: Record<string, string> = {};
 
@@ -35,20 +28,11 @@ export class ContractClient {
     validator: ContractValidator = contractValidator(),
   ) {
     this.validator = validator;
-    this.matchers = validator
-      .operations()
-      .map((op) => ({
-        method: op.method.toUpperCase(),
-        re: new RegExp(`^${op.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-        literal: op.path.replace(/\{[^}]+\}/g, '').length,
-        operationId: op.operationId,
-      }))
-      .sort((a, b) => b.literal - a.literal);
   }
 
+  /** The operation the contract's route table gives this method and path (the server's own table). */
   operationFor(method: string, path: string): string | null {
-    const p = path.split('?')[0]!;
-    return this.matchers.find((m) => m.method === method.toUpperCase() && m.re.test(p))?.operationId ?? null;
+    return this.validator.routes.operationIdOf(method, path.split('?')[0]!) ?? null;
   }
 
   async call(method: string, path: string, opts: CallOptions = {}): Promise<CallResult> {

@@ -30,7 +30,6 @@ export interface TestServerOptions {
   engine?: Engine;
   clock?: ManualClock;
   services?: Partial<Services>;
-  fastRouting?: boolean;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -65,7 +64,6 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     clock,
     logger,
     services: opts.services,
-    fastRouting: opts.fastRouting,
   });
   const server: Server = createServer(app.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -3,7 +3,8 @@
 // malformed file stops start-up with the file and the field named.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContractValidator, contractValidator } from '../../contract/validator.ts';
+import type { ContractValidator } from '../../contract/validator.ts';
+import { contractValidator } from '../../contract/spec.ts';
 import { packageFile } from '../../paths.ts';
 
 export const DEFAULT_CATALOG_DIR = packageFile('catalog');

@@ -1,7 +1,7 @@
 import type { HandlerMap } from '../../http/types.ts';
 import { ok } from '../../http/types.ts';
 import { arrayPage, pageQuery } from '../../http/pagination.ts';
-import { notFound } from '../../http/errors.ts';
+import { notFound } from '../../errors.ts';
 import type { Catalog } from './catalog.ts';
 
 export function catalogHandlers(catalog: Catalog): HandlerMap {

@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
-import { ApiError, notFound } from '../../http/errors.ts';
+import { ApiError, notFound } from '../../errors.ts';
 import { encodeCursor, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import { canonicalDid, type IdentityResolution, type McrClient } from '../../identity/mcr-client.ts';

@@ -8,7 +8,7 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { ApiError } from '../../http/errors.ts';
+import { ApiError } from '../../errors.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, ExternalHandoff } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';

@@ -8,7 +8,7 @@ import { getAddress, parseUnits } from 'ethers';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
-import { ApiError, notFound, validationError } from '../../http/errors.ts';
+import { ApiError, notFound, validationError } from '../../errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, RailType } from '../catalog/catalog.ts';

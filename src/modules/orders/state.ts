@@ -1,6 +1,6 @@
 // The order and payment state machines, as explicit transition tables. Pure: every allowed and every refused
 // transition is unit-tested without HTTP or a database. All transitions go through `orderStep`/`paymentStep`.
-import { ApiError } from '../../http/errors.ts';
+import { ApiError } from '../../errors.ts';
 
 export type OrderStatus =
   | 'created'

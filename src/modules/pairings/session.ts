@@ -1,7 +1,7 @@
 // Pairing session tokens: HS256 JWTs signed with PEAQOS_AGENT_PAIRING_SESSION_SECRET (jose, HS256 only).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify, errors } from 'jose';
-import { ApiError } from '../../http/errors.ts';
+import { ApiError } from '../../errors.ts';
 
 export const TOKEN_ISSUER = 'peaqos-machine-markets';
 

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { notFound, validationError } from '../../http/errors.ts';
+import { notFound, validationError } from '../../errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';

@@ -14,7 +14,7 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId, randomToken } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { ApiError, notFound, validationError } from '../../http/errors.ts';
+import { ApiError, notFound, validationError } from '../../errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';

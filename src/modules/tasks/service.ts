@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { ApiError, notFound, validationError } from '../../http/errors.ts';
+import { ApiError, notFound, validationError } from '../../errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, ExternalHandoff } from '../catalog/catalog.ts';

@@ -1,5 +1,6 @@
 // The one table of error codes and their HTTP statuses (openapi.yaml holds its twin under x-peaqos-error-codes;
 // a test keeps them equal). Services throw ApiError; the HTTP layer turns it into the error envelope.
+// It sits outside http/ so that services, the mock and the kit share it without depending on the HTTP layer.
 
 export const ERROR_STATUS = {
   VALIDATION_ERROR: 400,
