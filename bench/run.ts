@@ -14,7 +14,7 @@ import { Wallet } from 'ethers';
 import { startMockMcr } from '../mocks/mcr/server.ts';
 import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
 import { openStore } from '../src/store/db.ts';
-import { encodeCursor } from '../src/http/pagination.ts';
+import { encodeCursor } from '../src/store/pages.ts';
 import { DEFAULT_CATALOG_DIR } from '../src/modules/catalog/catalog.ts';
 import { runConformance } from '../conformance/run.ts';
 import { routingBench } from './routing.ts';

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import config from '../openapi-ts.config.ts';
+import { OPERATION_TYPES_FILE, operationTypesSource } from './generate-operation-types.ts';
 
 function listFiles(root: string, dir = root): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -30,6 +31,9 @@ try {
       problems.push(`out of date: generated/${f}`);
   }
   for (const f of a) if (!b.has(f)) problems.push(`stale file in generated/: ${f}`);
+  // The per-operation handler types are derived from generated/ and the spec.
+  if (readFileSync(OPERATION_TYPES_FILE, 'utf8') !== operationTypesSource())
+    problems.push('out of date: src/contract/operation-types.gen.ts');
   if (problems.length > 0) {
     console.error(
       `generated/ has drifted from openapi.yaml (run \`npm run generate\` and commit):\n  ${problems.join('\n  ')}`,

@@ -98,7 +98,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     new ClusterLease(db, () => clock.now().getTime()),
   );
   const graph = new GraphService(db, clock, machines);
-  const tasks = new TasksService(db, config, clock, catalog, machines, runtime, machineContext);
+  const tasks = new TasksService({ db, config, clock, catalog, machines, runtime, context: machineContext });
   const orders = new OrdersService(
     db,
     config,

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { engines, openTestStore, PG_URL, PG_SKIP_REASON } from './helpers/db.ts';
 import { listAuditEvents, recordAudit } from '../src/modules/audit/service.ts';
-import { decodeCursor, pageQuery } from '../src/http/pagination.ts';
+import { pageQuery } from '../src/http/pagination.ts';
+import { decodeCursor } from '../src/store/pages.ts';
 
 if (!PG_URL) {
   // Say it plainly in the test output instead of silently running SQLite only.

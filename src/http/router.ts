@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
-import type { HandlerMap, HttpRequest, RequestContext } from './types.ts';
+import type { HandlerMap, HandlerResult, HttpRequest, RequestContext } from './types.ts';
 import { sendJson } from './respond.ts';
 import type { ContractValidator } from '../contract/validator.ts';
 import type { Caller, Role } from '../auth/caller.ts';
@@ -18,6 +18,8 @@ export interface RouterOptions {
   /** Check every response against openapi.yaml and log an error when one does not match (PEAQOS_VALIDATE_RESPONSES). */
   validateResponses?: boolean;
 }
+
+type UntypedHandler = (ctx: OperationContext) => Promise<HandlerResult>;
 
 /** What a handler sees: the validated request. The logger comes from the request, made on first use. */
 class OperationContext implements RequestContext {
@@ -101,7 +103,9 @@ export function createRouter(opts: RouterOptions) {
         check.details,
       );
     }
-    const handler = handlers[operationId];
+    // The one untyped step: the validator has just checked params, query and body against this operation's
+    // schemas, which is what the handler's OperationContext<Id> type promises.
+    const handler = (handlers as Record<string, UntypedHandler | undefined>)[operationId];
     if (!handler) throw new ApiError('NOT_IMPLEMENTED', `${operationId} is not implemented by this server.`);
     const result = await handler(new OperationContext(operationId, params, check.query, req.body, req));
     if (opts.validateResponses) {
@@ -117,6 +121,3 @@ export function createRouter(opts: RouterOptions) {
 
   return { dispatch, operationOf };
 }
-
-/** The RequestContext type for code that builds one outside the router (tests). */
-export type { RequestContext };

@@ -4,19 +4,15 @@ import { ok } from '../../http/types.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { listAuditEvents } from './service.ts';
 
-export function auditHandlers(db: Knex): HandlerMap {
+export function auditHandlers(db: Knex) {
   return {
     listAuditEvents: async (ctx) =>
       ok(
         await listAuditEvents(
           db,
-          {
-            type: ctx.query.type as string | undefined,
-            resourceType: ctx.query.resourceType as string | undefined,
-            resourceId: ctx.query.resourceId as string | undefined,
-          },
+          { type: ctx.query.type, resourceType: ctx.query.resourceType, resourceId: ctx.query.resourceId },
           pageQuery(ctx.query),
         ),
       ),
-  };
+  } satisfies HandlerMap;
 }

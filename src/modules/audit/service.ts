@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import { newId } from '../../ids.ts';
 import { toJson, fromJson } from '../../store/db.ts';
-import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { afterCommit } from '../../store/tx.ts';
 import { emit, hasListeners } from '../../observe.ts';
 

@@ -1,118 +1,20 @@
 // The catalogue's types, the Catalog index and the derived fields: no file access, so the browser mock uses it too.
 
-export type ServiceType =
-  | 'oracle.price-feed'
-  | 'compute.marketplace'
-  | 'storage.object'
-  | 'data.location'
-  | 'network.partner-console'
-  | 'identity.proof-of-person'
-  | 'device.control'
-  | 'machine.commerce';
-export type ExecutionMode = 'native' | 'external-handoff';
-export type IntegrationStatus =
-  'native' | 'credentials-required' | 'partner-required' | 'local-config-required' | 'setup-required' | 'docs-only';
-export type RailType =
-  | 'not-required'
-  | 'wallet'
-  | 'x402'
-  | 'xvv42'
-  | 'vault-stripe'
-  | 'wdk-usdt-transfer'
-  | 'escrow'
-  | 'offchain-record'
-  | 'external'
-  | 'onchain-escrow';
-
-export interface SkillSummary {
-  key: string;
-  providerKey: string;
-  label: string;
-  description: string;
-  serviceTypes: ServiceType[];
-  operations: string[];
-  executionMode: ExecutionMode;
-  integrationStatus: IntegrationStatus;
-}
-
-export interface PaymentRecommendation {
-  required: boolean;
-  defaultRail: RailType;
-  supportedRails: RailType[];
-  network?: string | null;
-  payeeAddress?: string | null;
-  tokenAddress?: string | null;
-  notes?: string[];
-}
-
-export interface ServiceEndpoint {
-  label?: string | null;
-  operation?: string | null;
-  url?: string | null;
-  method?: string | null;
-  path?: string | null;
-  providerName?: string | null;
-  key?: string | null;
-  protocols: string[];
-  networks: string[];
-}
-
-export interface ExternalHandoff {
-  label: string;
-  url: string;
-  notes: string[];
-}
-
-export interface CatalogService {
-  id: string;
-  skillKey: string;
-  providerKey: string;
-  companyName: string;
-  serviceType: ServiceType;
-  name: string;
-  description: string;
-  operations: string[];
-  pricing: {
-    mode: 'provider-defined' | 'fixed' | 'quote-required';
-    amount?: number | null;
-    currency?: string | null;
-    rate?: string | null;
-    notes: string[];
-  };
-  payment: PaymentRecommendation;
-  endpoints: ServiceEndpoint[];
-  endpoint: ServiceEndpoint | null;
-  consumption: { adapterSetupPath: string; serviceDetailPath: string; marketSearchPath: string; orderPath: string };
-  executionMode: ExecutionMode;
-  integrationStatus: IntegrationStatus;
-  region: string;
-  capabilities: string[];
-  handoff?: ExternalHandoff | null;
-  metadata: Record<string, unknown> & { runtime?: { method?: string; path?: string } };
-  providerId: string;
-  providerLabel: string;
-  authType: string;
-  accessMode: string;
-  distribution: string;
-  maturity: string;
-  kind: string;
-  freshnessSeconds: number;
-  requiresHumanEnablement: boolean;
-  referenceUrl?: string;
-  artifactUrl?: string;
-}
-
-export interface MarketAdapter {
-  providerKey: string;
-  label: string;
-  description: string;
-  serviceTypes: ServiceType[];
-  executionMode: ExecutionMode;
-  integrationStatus: IntegrationStatus;
-  credentials: Array<{ key: string; label: string; required: boolean; secret: boolean; description?: string }>;
-  setupSteps: Array<{ title: string; detail: string }>;
-  docsUrl: string | null;
-}
+// The catalogue's records are the contract's (generated/ from openapi.yaml); the catalogue files are validated
+// against the same schemas when they are loaded (catalog.ts).
+export type {
+  ServiceType,
+  ExecutionMode,
+  IntegrationStatus,
+  MarketPaymentRailType as RailType,
+  SkillSummary,
+  MarketPaymentRailRecommendation as PaymentRecommendation,
+  ServiceEndpoint,
+  ExternalHandoff,
+  CatalogService,
+  MarketAdapter,
+} from '../../../generated/types.gen.ts';
+import type { CatalogService, MarketAdapter, SkillSummary } from '../../../generated/types.gen.ts';
 
 export class CatalogError extends Error {
   constructor(

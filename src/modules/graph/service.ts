@@ -1,87 +1,23 @@
 // The machine's orchestration graph: nodes and edges. PATCH merges `data` shallowly; deleting a node deletes its
 // edges; an edge must join two nodes of the same machine.
-import { forUpdate, withTransaction } from '../../store/tx.ts';
+import { withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
+import type {
+  CreateGraphEdgeRequest,
+  CreateGraphNodeRequest,
+  GetGraphResponse,
+  GraphEdgeRecord,
+  GraphNodeRecord,
+  UpdateGraphEdgeRequest,
+  UpdateGraphNodeRequest,
+} from '../../../generated/types.gen.ts';
+import { edgeFrom, graphRepo, nodeFrom, type EdgeRow, type NodeRow } from './repo.ts';
 import { notFound, validationError } from '../../errors.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';
-
-export interface GraphNode {
-  id: string;
-  machineId: string;
-  type: string;
-  refId: string | null;
-  title: string;
-  status: 'draft' | 'active' | 'blocked' | 'degraded';
-  position: { x: number; y: number };
-  data: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface GraphEdge {
-  id: string;
-  machineId: string;
-  sourceNodeId: string;
-  targetNodeId: string;
-  type: string;
-  label?: string;
-  data: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-interface NodeRow {
-  id: string;
-  machine_id: string;
-  type: string;
-  ref_id: string | null;
-  title: string;
-  status: string;
-  position_x: number;
-  position_y: number;
-  data: string;
-  created_at: string;
-  updated_at: string;
-}
-interface EdgeRow {
-  id: string;
-  machine_id: string;
-  source_node_id: string;
-  target_node_id: string;
-  type: string;
-  label: string | null;
-  data: string;
-  created_at: string;
-  updated_at: string;
-}
-
-const node = (r: NodeRow): GraphNode => ({
-  id: r.id,
-  machineId: r.machine_id,
-  type: r.type,
-  refId: r.ref_id,
-  title: r.title,
-  status: r.status as GraphNode['status'],
-  position: { x: Number(r.position_x), y: Number(r.position_y) },
-  data: fromJson(r.data, {}),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-const edge = (r: EdgeRow): GraphEdge => ({
-  id: r.id,
-  machineId: r.machine_id,
-  sourceNodeId: r.source_node_id,
-  targetNodeId: r.target_node_id,
-  type: r.type,
-  ...(r.label !== null ? { label: r.label } : {}),
-  data: fromJson(r.data, {}),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
 
 export class GraphService {
   constructor(
@@ -90,41 +26,28 @@ export class GraphService {
     private readonly machines: MachinesService,
   ) {}
 
-  async get(machineId: string) {
+  async get(machineId: string): Promise<GetGraphResponse> {
     await this.machines.requireActive(machineId);
     const [nodes, edges] = await Promise.all([
-      this.db('graph_nodes')
-        .where({ machine_id: machineId })
-        .orderBy([{ column: 'created_at' }, { column: 'id' }]),
-      this.db('graph_edges')
-        .where({ machine_id: machineId })
-        .orderBy([{ column: 'created_at' }, { column: 'id' }]),
+      graphRepo.nodes(this.db, machineId),
+      graphRepo.edges(this.db, machineId),
     ]);
-    return { nodes: (nodes as NodeRow[]).map(node), edges: (edges as EdgeRow[]).map(edge) };
+    return { nodes: nodes.map(nodeFrom), edges: edges.map(edgeFrom) };
   }
 
   /** Inside a transaction the row stays locked until it ends (store/tx.ts). */
   private async findNode(db: Knex | Knex.Transaction, machineId: string, id: string): Promise<NodeRow> {
-    const r = (await forUpdate(db('graph_nodes').where({ id, machine_id: machineId }).first())) as NodeRow | undefined;
+    const r = await graphRepo.node(db, machineId, id);
     if (!r) throw notFound('Graph node');
     return r;
   }
   private async findEdge(db: Knex | Knex.Transaction, machineId: string, id: string): Promise<EdgeRow> {
-    const r = (await forUpdate(db('graph_edges').where({ id, machine_id: machineId }).first())) as EdgeRow | undefined;
+    const r = await graphRepo.edge(db, machineId, id);
     if (!r) throw notFound('Graph edge');
     return r;
   }
 
-  async createNode(
-    machineId: string,
-    input: {
-      type: string;
-      title: string;
-      refId?: string;
-      position?: { x?: number; y?: number };
-      data?: Record<string, unknown>;
-    },
-  ) {
+  async createNode(machineId: string, input: CreateGraphNodeRequest): Promise<GraphNodeRecord> {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     const row: NodeRow = {
@@ -141,7 +64,7 @@ export class GraphService {
       updated_at: now,
     };
     await withTransaction(this.db, async (trx) => {
-      await trx('graph_nodes').insert(row);
+      await graphRepo.insertNode(trx, row);
       await recordAudit(trx, {
         type: 'graph.node.created',
         resourceType: 'graph-node',
@@ -150,21 +73,10 @@ export class GraphService {
         at: now,
       });
     });
-    return node(row);
+    return nodeFrom(row);
   }
 
-  async updateNode(
-    machineId: string,
-    id: string,
-    input: {
-      type?: string;
-      title?: string;
-      refId?: string | null;
-      status?: string;
-      position?: { x?: number; y?: number };
-      data?: Record<string, unknown>;
-    },
-  ) {
+  async updateNode(machineId: string, id: string, input: UpdateGraphNodeRequest): Promise<GraphNodeRecord> {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     return withTransaction(this.db, async (trx) => {
@@ -180,10 +92,7 @@ export class GraphService {
         data: input.data ? toJson({ ...fromJson<Record<string, unknown>>(cur.data, {}), ...input.data }) : cur.data,
         updated_at: now,
       };
-      const { id: _i, created_at: _c, ...rest } = next;
-      void _i;
-      void _c;
-      await trx('graph_nodes').where({ id }).update(rest);
+      await graphRepo.updateNode(trx, next);
       await recordAudit(trx, {
         type: 'graph.node.updated',
         resourceType: 'graph-node',
@@ -191,7 +100,7 @@ export class GraphService {
         payload: { machineId, changed: Object.keys(input) },
         at: now,
       });
-      return node(next);
+      return nodeFrom(next);
     });
   }
 
@@ -200,38 +109,28 @@ export class GraphService {
     const now = this.clock.now().toISOString();
     await withTransaction(this.db, async (trx) => {
       await this.findNode(trx, machineId, id);
-      const edges = (await trx('graph_edges')
-        .where((w) => w.where({ source_node_id: id }).orWhere({ target_node_id: id }))
-        .select('id')) as { id: string }[];
-      await trx('graph_edges')
-        .whereIn(
-          'id',
-          edges.map((e) => e.id),
-        )
-        .delete();
-      await trx('graph_nodes').where({ id }).delete();
+      const edgeIds = await graphRepo.edgesTouching(trx, id);
+      await graphRepo.deleteEdges(trx, edgeIds);
+      await graphRepo.deleteNode(trx, id);
       await recordAudit(trx, {
         type: 'graph.node.deleted',
         resourceType: 'graph-node',
         resourceId: id,
-        payload: { machineId, deletedEdgeIds: edges.map((e) => e.id) },
+        payload: { machineId, deletedEdgeIds: edgeIds },
         at: now,
       });
-      for (const e of edges)
+      for (const edgeId of edgeIds)
         await recordAudit(trx, {
           type: 'graph.edge.deleted',
           resourceType: 'graph-edge',
-          resourceId: e.id,
+          resourceId: edgeId,
           payload: { machineId, reason: 'node deleted', nodeId: id },
           at: now,
         });
     });
   }
 
-  async createEdge(
-    machineId: string,
-    input: { sourceNodeId: string; targetNodeId: string; type: string; label?: string; data?: Record<string, unknown> },
-  ) {
+  async createEdge(machineId: string, input: CreateGraphEdgeRequest): Promise<GraphEdgeRecord> {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     return withTransaction(this.db, async (trx) => {
@@ -239,9 +138,7 @@ export class GraphService {
         ['sourceNodeId', input.sourceNodeId],
         ['targetNodeId', input.targetNodeId],
       ] as const) {
-        const n = (await forUpdate(trx('graph_nodes').where({ id: nodeId }).first('machine_id'))) as
-          { machine_id: string } | undefined;
-        if (!n || n.machine_id !== machineId) {
+        if ((await graphRepo.nodeMachine(trx, nodeId)) !== machineId) {
           throw validationError(`${field} must name a node of this machine.`, [
             { location: 'body', path: `/${field}`, rule: 'same-machine', message: 'no such node on this machine' },
           ]);
@@ -258,7 +155,7 @@ export class GraphService {
         created_at: now,
         updated_at: now,
       };
-      await trx('graph_edges').insert(row);
+      await graphRepo.insertEdge(trx, row);
       await recordAudit(trx, {
         type: 'graph.edge.created',
         resourceType: 'graph-edge',
@@ -266,15 +163,11 @@ export class GraphService {
         payload: { machineId, type: row.type, sourceNodeId: row.source_node_id, targetNodeId: row.target_node_id },
         at: now,
       });
-      return edge(row);
+      return edgeFrom(row);
     });
   }
 
-  async updateEdge(
-    machineId: string,
-    id: string,
-    input: { type?: string; label?: string; data?: Record<string, unknown> },
-  ) {
+  async updateEdge(machineId: string, id: string, input: UpdateGraphEdgeRequest): Promise<GraphEdgeRecord> {
     await this.machines.requireActive(machineId);
     const now = this.clock.now().toISOString();
     return withTransaction(this.db, async (trx) => {
@@ -286,9 +179,7 @@ export class GraphService {
         data: input.data ? toJson({ ...fromJson<Record<string, unknown>>(cur.data, {}), ...input.data }) : cur.data,
         updated_at: now,
       };
-      await trx('graph_edges')
-        .where({ id })
-        .update({ type: next.type, label: next.label, data: next.data, updated_at: now });
+      await graphRepo.updateEdge(trx, next);
       await recordAudit(trx, {
         type: 'graph.edge.updated',
         resourceType: 'graph-edge',
@@ -296,7 +187,7 @@ export class GraphService {
         payload: { machineId, changed: Object.keys(input) },
         at: now,
       });
-      return edge(next);
+      return edgeFrom(next);
     });
   }
 
@@ -305,7 +196,7 @@ export class GraphService {
     const now = this.clock.now().toISOString();
     await withTransaction(this.db, async (trx) => {
       await this.findEdge(trx, machineId, id);
-      await trx('graph_edges').where({ id }).delete();
+      await graphRepo.deleteEdges(trx, [id]);
       await recordAudit(trx, {
         type: 'graph.edge.deleted',
         resourceType: 'graph-edge',

@@ -62,7 +62,7 @@ export async function readiness(s: Services): Promise<ReadinessCheck[]> {
   return checks;
 }
 
-export function healthHandlers(s: Services): HandlerMap {
+export function healthHandlers(s: Services) {
   return {
     getHealth: async () => ({ status: 200, body: { ok: true } }),
     getReadiness: async () => {
@@ -70,5 +70,5 @@ export function healthHandlers(s: Services): HandlerMap {
       const ready = checks.every((c) => c.ok);
       return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', checks } };
     },
-  };
+  } satisfies HandlerMap;
 }

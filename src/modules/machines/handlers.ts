@@ -3,13 +3,13 @@ import { created, ok } from '../../http/types.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import type { MachinesService } from './service.ts';
 
-export function machineHandlers(machines: MachinesService): HandlerMap {
+export function machineHandlers(machines: MachinesService) {
   return {
     createMachineIdentityChallenge: async (ctx) =>
       created({ item: await machines.createChallenge(ctx.body.identityRef) }),
     listMachines: async (ctx) => ok(await machines.list(pageQuery(ctx.query))),
     createMachine: async (ctx) => created({ item: await machines.create(ctx.body) }),
-    getMachine: async (ctx) => ok({ item: await machines.get(ctx.params.machineId!) }),
-    updateMachine: async (ctx) => ok({ item: await machines.update(ctx.params.machineId!, ctx.body) }),
-  };
+    getMachine: async (ctx) => ok({ item: await machines.get(ctx.params.machineId) }),
+    updateMachine: async (ctx) => ok({ item: await machines.update(ctx.params.machineId, ctx.body) }),
+  } satisfies HandlerMap;
 }

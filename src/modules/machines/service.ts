@@ -10,7 +10,7 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { ApiError, notFound } from '../../errors.ts';
-import { encodeCursor, type Page, type PageQuery } from '../../http/pagination.ts';
+import { encodeCursor, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
 import { canonicalDid, type IdentityResolution, type McrClient } from '../../identity/mcr-client.ts';
 import { consumeProof, issueChallenge, MACHINE_PROOF_CODES } from '../../identity/challenges.ts';

@@ -3,33 +3,31 @@ import { created, ok } from '../../http/types.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import type { OrdersService } from './service.ts';
 
-export function orderHandlers(orders: OrdersService): HandlerMap {
+export function orderHandlers(orders: OrdersService) {
   return {
-    listMarketOrders: async (ctx) =>
-      ok(
-        await orders.list(ctx.query.machineId as string, ctx.query.status as string | undefined, pageQuery(ctx.query)),
-      ),
+    listMarketOrders: async (ctx) => ok(await orders.list(ctx.query.machineId, ctx.query.status, pageQuery(ctx.query))),
     createMarketOrder: async (ctx) => created({ item: await orders.create(ctx.caller, ctx.body) }),
-    getMarketOrder: async (ctx) => ok({ item: await orders.get(ctx.params.orderId!, ctx.caller) }),
+    getMarketOrder: async (ctx) => ok({ item: await orders.get(ctx.params.orderId, ctx.caller) }),
     createMarketPaymentIntent: async (ctx) => {
-      const r = await orders.paymentIntent(ctx.caller, ctx.params.orderId!, ctx.body ?? {});
+      const r = await orders.paymentIntent(ctx.caller, ctx.params.orderId, ctx.body ?? {});
       return { status: r.created ? 201 : 200, body: { item: r.payment } };
     },
     submitMarketPaymentProof: async (ctx) =>
-      ok({ item: await orders.paymentProof(ctx.caller, ctx.params.orderId!, ctx.body) }),
-    getMarketPayment: async (ctx) => ok({ item: await orders.payment(ctx.params.orderId!, ctx.caller) }),
+      ok({ item: await orders.paymentProof(ctx.caller, ctx.params.orderId, ctx.body) }),
+    getMarketPayment: async (ctx) => ok({ item: await orders.payment(ctx.params.orderId, ctx.caller) }),
     lockMarketPaymentEscrow: async (ctx) =>
-      ok({ item: await orders.escrowLock(ctx.caller, ctx.params.orderId!, ctx.body ?? {}) }),
-    releaseMarketPayment: async (ctx) => ok({ item: await orders.release(ctx.params.orderId!, ctx.body ?? {}) }),
-    refundMarketPayment: async (ctx) => ok({ item: await orders.refund(ctx.params.orderId!, ctx.body ?? {}) }),
+      ok({ item: await orders.escrowLock(ctx.caller, ctx.params.orderId, ctx.body ?? {}) }),
+    releaseMarketPayment: async (ctx) => ok({ item: await orders.release(ctx.params.orderId, ctx.body ?? {}) }),
+    refundMarketPayment: async (ctx) => ok({ item: await orders.refund(ctx.params.orderId, ctx.body ?? {}) }),
     executeMarketOrder: async (ctx) => {
-      const r = await orders.execute(ctx.caller, ctx.params.orderId!, ctx.body ?? {});
-      if (r.error) return { status: r.status, body: { error: r.error } };
-      return { status: r.status, body: { item: r.order, outcome: r.outcome, run: r.run, handoff: r.order.handoff } };
+      const r = await orders.execute(ctx.caller, ctx.params.orderId, ctx.body ?? {});
+      if (r.error)
+        return r.status === 503 ? { status: 503, body: { error: r.error } } : { status: 502, body: { error: r.error } };
+      const body = { item: r.order, outcome: r.outcome, run: r.run, handoff: r.order.handoff };
+      return r.status === 202 ? { status: 202, body } : { status: 200, body };
     },
-    confirmMarketOrder: async (ctx) => ok({ item: await orders.confirm(ctx.caller, ctx.params.orderId!) }),
-    disputeMarketOrder: async (ctx) => ok({ item: await orders.dispute(ctx.caller, ctx.params.orderId!, ctx.body) }),
-    cancelMarketOrder: async (ctx) =>
-      ok({ item: await orders.cancel(ctx.caller, ctx.params.orderId!, ctx.body ?? {}) }),
-  };
+    confirmMarketOrder: async (ctx) => ok({ item: await orders.confirm(ctx.caller, ctx.params.orderId) }),
+    disputeMarketOrder: async (ctx) => ok({ item: await orders.dispute(ctx.caller, ctx.params.orderId, ctx.body) }),
+    cancelMarketOrder: async (ctx) => ok({ item: await orders.cancel(ctx.caller, ctx.params.orderId, ctx.body ?? {}) }),
+  } satisfies HandlerMap;
 }

@@ -9,7 +9,7 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { ApiError, notFound, validationError } from '../../errors.ts';
-import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Catalog, CatalogService, RailType } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';
@@ -19,7 +19,7 @@ import type { PairingsService, PairingPrincipal } from '../pairings/service.ts';
 import { OPERATOR, type Caller } from '../../auth/caller.ts';
 import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
-import type { TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
+import type { ExecutionOutput, TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
 import { verifyTransfer } from '../../chain/payment-verifier.ts';
 import { emit } from '../../observe.ts';
 import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
@@ -85,7 +85,7 @@ function refuseIf(refusals: Refusal[] | null): void {
 }
 
 export interface MarketOrderExecution {
-  status: number;
+  status: ExecutionOutput['status'];
   order: OrderRecord;
   outcome: OutcomeRecord;
   run: RunRecord;

@@ -7,7 +7,7 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { ApiError, notFound, validationError } from '../../errors.ts';
-import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
 import { consumeProof, issueChallenge, PAIRING_PROOF_CODES } from '../../identity/challenges.ts';
 import type { MachinesService } from '../machines/service.ts';
@@ -16,17 +16,20 @@ import { fromRow, findPairing, insertPairing, pairingsQuery, savePairing, type P
 import { normalisePolicy, type DelegationPolicyInput } from './policy.ts';
 import { policyHash } from './policy-hash.ts';
 import { OPERATOR, type Caller } from '../../auth/caller.ts';
+import type { AgentPairing } from '../../../generated/types.gen.ts';
 import { SessionSigner, digestsEqual, tokenDigest } from './session.ts';
 
-export type AgentPairingView = Omit<PairingRecord, 'policyHash' | 'tokenHash'> & {
-  hasAuthToken: boolean;
-  pairingToken?: string;
-};
+export type AgentPairingView = AgentPairing;
 
-export function toView(p: PairingRecord, token?: string): AgentPairingView {
-  const { policyHash: _h, tokenHash, ...rest } = p;
-  void _h;
-  return { ...rest, hasAuthToken: !!tokenHash, ...(token ? { pairingToken: token } : {}) };
+/** A pairing as the contract shows it: never its policy hash or token digest. */
+export function toView(p: PairingRecord): AgentPairing {
+  const { policyHash: _hash, tokenHash, ...rest } = p;
+  return { ...rest, hasAuthToken: !!tokenHash };
+}
+
+/** The one answer that carries the pairing token: the create or rotate call that issued it. */
+export function withToken(p: PairingRecord, pairingToken: string): AgentPairing & { pairingToken: string } {
+  return { ...toView(p), pairingToken };
 }
 
 interface AgentIdentity {
@@ -274,7 +277,7 @@ export class PairingsService {
         },
         at,
       });
-      return toView(p, token);
+      return withToken(p, token);
     });
   }
 
@@ -336,7 +339,7 @@ export class PairingsService {
         },
         at: p.updatedAt,
       });
-      return toView(p, token);
+      return withToken(p, token);
     });
   }
 

@@ -6,7 +6,7 @@ import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import { notFound, validationError } from '../../errors.ts';
-import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
 

@@ -15,7 +15,7 @@ import type { Clock } from '../../clock.ts';
 import { newId, randomToken } from '../../ids.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import { ApiError, notFound, validationError } from '../../errors.ts';
-import { keysetPage, type Page, type PageQuery } from '../../http/pagination.ts';
+import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';
 import type {
@@ -359,27 +359,16 @@ export class RuntimeService {
     });
   }
 
+  /** A runtime agent's heartbeat, authenticated by the agent token the HTTP layer read from the request. */
   async heartbeat(
-    headers: Record<string, string | string[] | undefined>,
+    token: string,
     body: {
       machineId: string;
       agentId: string;
-      agentToken?: string;
       leaseSeconds?: number;
       endpoints?: Array<EndpointInput & { providerKey: string }>;
     },
   ): Promise<{ item: MachineAgentView; endpoints: RuntimeEndpointView[] }> {
-    const header = (n: string) => {
-      const v = headers[n];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    const bearer = /^Bearer\s+(.+)$/i.exec(header('authorization') ?? '')?.[1];
-    const token = body.agentToken ?? header('x-agent-pairing-token') ?? bearer;
-    if (!token)
-      throw new ApiError(
-        'AGENT_AUTH_REQUIRED',
-        'Send the agentToken in the body, x-agent-pairing-token or Authorization: Bearer.',
-      );
     const agent = (await this.db('machine_agents').where({ id: body.agentId }).first()) as AgentRow | undefined;
     if (!agent || agent.machine_id !== body.machineId) throw notFound('Machine agent');
     if (agent.status === 'revoked')

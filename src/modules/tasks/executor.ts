@@ -76,7 +76,7 @@ export async function executeChain(
       continue;
     }
     sawEndpoint = true;
-    const runtime = service.metadata.runtime ?? {};
+    const runtime = runtimeCall(service.metadata);
     const url = `${endpoint.endpointBaseUrl}${runtime.path ?? '/'}`;
     const body = {
       ...(endpoint.modelAlias ? { model: endpoint.modelAlias } : {}),
@@ -144,4 +144,15 @@ export async function executeChain(
     service: deps.service(last.serviceId),
     attempts,
   };
+}
+
+/**
+ * How a native service is called on the machine's runtime: `metadata.runtime` of the catalogue entry (method and
+ * path), which the contract leaves open; anything else there is ignored.
+ */
+function runtimeCall(metadata: Record<string, unknown>): { method?: string; path?: string } {
+  const r = metadata.runtime;
+  if (!r || typeof r !== 'object') return {};
+  const { method, path } = r as Record<string, unknown>;
+  return { ...(typeof method === 'string' ? { method } : {}), ...(typeof path === 'string' ? { path } : {}) };
 }

@@ -1,50 +1,31 @@
 import type { HandlerMap } from '../../http/types.ts';
 import { created, ok } from '../../http/types.ts';
 import { pageQuery } from '../../http/pagination.ts';
-import type { RouteRecord, TaskResolution, TasksService } from './service.ts';
-import type { ExecutionResult } from './executor.ts';
+import type { TasksService } from './service.ts';
+import { endedOn } from './execution.ts';
 
-export function taskHandlers(tasks: TasksService): HandlerMap {
+export function taskHandlers(tasks: TasksService) {
   return {
-    listTasks: async (ctx) => ok(await tasks.list(ctx.params.machineId!, pageQuery(ctx.query))),
-    createTask: async (ctx) => created({ item: await tasks.create(ctx.params.machineId!, ctx.body) }),
-    getTask: async (ctx) => ok({ item: await tasks.get(ctx.params.machineId!, ctx.params.taskId!) }),
-    discoverTask: async (ctx) => ok(await tasks.discover(ctx.params.machineId!, ctx.params.taskId!, ctx.body ?? {})),
-    resolveTask: async (ctx) => created(await tasks.resolve(ctx.params.machineId!, ctx.params.taskId!, ctx.body ?? {})),
+    listTasks: async (ctx) => ok(await tasks.list(ctx.params.machineId, pageQuery(ctx.query))),
+    createTask: async (ctx) => created({ item: await tasks.create(ctx.params.machineId, ctx.body) }),
+    getTask: async (ctx) => ok({ item: await tasks.get(ctx.params.machineId, ctx.params.taskId) }),
+    discoverTask: async (ctx) => ok(await tasks.discover(ctx.params.machineId, ctx.params.taskId, ctx.body ?? {})),
+    resolveTask: async (ctx) => created(await tasks.resolve(ctx.params.machineId, ctx.params.taskId, ctx.body ?? {})),
     executeTask: async (ctx) => {
-      const out = await tasks.execute(ctx.params.machineId!, ctx.params.taskId!, ctx.body?.input);
-      const resolution = resolutionOf(out.route, out.result);
+      const out = await tasks.execute(ctx.params.machineId, ctx.params.taskId, ctx.body?.input);
+      const body = { item: out.outcome, run: out.run, resolution: endedOn(out.route, out.result) };
       if (out.error)
-        return { status: out.status, body: { error: out.error, item: out.outcome, run: out.run, resolution } };
-      return { status: out.status, body: { item: out.outcome, run: out.run, resolution } };
+        return out.status === 503
+          ? { status: 503, body: { error: out.error, ...body } }
+          : { status: 502, body: { error: out.error, ...body } };
+      return out.status === 202 ? { status: 202, body } : { status: 200, body };
     },
-    listRoutes: async (ctx) => ok(await tasks.listRoutes(ctx.params.machineId!, pageQuery(ctx.query))),
-    listOutcomes: async (ctx) => ok(await tasks.listOutcomes(ctx.params.machineId!, pageQuery(ctx.query))),
+    listRoutes: async (ctx) => ok(await tasks.listRoutes(ctx.params.machineId, pageQuery(ctx.query))),
+    listOutcomes: async (ctx) => ok(await tasks.listOutcomes(ctx.params.machineId, pageQuery(ctx.query))),
     listRuns: async (ctx) => {
-      const q = ctx.query as Record<string, string | undefined>;
-      return ok(
-        await tasks.listRuns(
-          {
-            machineId: q.machineId!,
-            status: q.status,
-            skillKey: q.skillKey,
-            serviceId: q.serviceId,
-            executionMode: q.executionMode,
-          },
-          pageQuery(ctx.query),
-        ),
-      );
+      const { machineId, status, skillKey, serviceId, executionMode } = ctx.query;
+      return ok(await tasks.listRuns({ machineId, status, skillKey, serviceId, executionMode }, pageQuery(ctx.query)));
     },
-    getRun: async (ctx) => ok(await tasks.getRun(ctx.params.runId!)),
-  };
-}
-
-/** The resolution the execution ended on (the service actually used, or the selected one when all failed). */
-export function resolutionOf(route: RouteRecord, r: ExecutionResult): TaskResolution {
-  const service = r.service;
-  if (!service)
-    return { kind: 'unavailable', reason: r.kind === 'failed' ? r.message : 'service missing', candidates: [] };
-  const candidate = { service, score: route.score, reasons: [route.reason] };
-  if (r.kind === 'handoff') return { kind: 'handoff', candidate, handoff: r.handoff };
-  return { kind: 'native', candidate };
+    getRun: async (ctx) => ok(await tasks.getRun(ctx.params.runId)),
+  } satisfies HandlerMap;
 }
