@@ -27,6 +27,6 @@ export function buildHandlers(s: Services): Handlers {
     ...runtimeHandlers(s.runtime),
     ...graphHandlers(s.graph),
     ...taskHandlers(s.tasks),
-    ...orderHandlers(s.orders),
+    ...orderHandlers(s.orders, s.payments),
   };
 }

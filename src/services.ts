@@ -15,6 +15,9 @@ import { RuntimeService, RuntimeProber } from './modules/runtime/service.ts';
 import { GraphService } from './modules/graph/service.ts';
 import { TasksService } from './modules/tasks/service.ts';
 import { OrdersService } from './modules/orders/service.ts';
+import { hasOpenOrders } from './modules/orders/repo.ts';
+import { PaymentsService } from './modules/orders/payments.ts';
+import { OrderAccess } from './modules/orders/access.ts';
 import { IdempotencyStore } from './store/idempotency.ts';
 import { ClusterLease } from './store/lease.ts';
 import { errorForLog } from './logger.ts';
@@ -38,6 +41,7 @@ export interface Services {
   graph: GraphService;
   tasks: TasksService;
   orders: OrdersService;
+  payments: PaymentsService;
   idempotency: IdempotencyStore;
   rateLimits: RateLimits;
   /** Prometheus metrics (absent with PEAQOS_METRICS=false). */
@@ -80,26 +84,41 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         : {}),
     });
   const reader = deps.readDb ?? db;
-  const machines = new MachinesService(db, config, clock, mcr, reader);
-  const pairings = new PairingsService(db, config, clock, machines);
+  // Every cross-module rule is a required port given at construction: a composition that leaves one out does not
+  // compile (no optional hooks wired afterwards).
+  const policies = new PoliciesService({ db, clock });
+  const machines = new MachinesService({
+    db,
+    config,
+    clock,
+    mcr,
+    reader,
+    assertPoliciesExist: (trx, ids) => policies.assertExist(trx, ids),
+    hasOpenOrders: (trx, machineId) => hasOpenOrders(trx, { machine_id: machineId }),
+  });
+  const pairings = new PairingsService({
+    db,
+    config,
+    clock,
+    machines,
+    hasOpenOrders: (trx, pairingId) => hasOpenOrders(trx, { agent_pairing_id: pairingId }),
+  });
   const catalog = deps.services?.catalog ?? loadCatalog(config.catalogDir ?? undefined);
-  const policies = new PoliciesService(db, clock);
-  machines.hooks.assertPoliciesExist = (trx, ids) => policies.assertExist(trx, ids);
   const machineContext = {
     policies: (ids: string[]) => policies.forMachine(ids),
     activeRuntimeProviders: (machineId: string) => activeProviderKeys(db, machineId, clock.now().toISOString()),
   };
-  const search = new MarketSearchService(db, config, clock, catalog, machines, pairings, machineContext);
-  const runtime = new RuntimeService(db, config, clock, machines);
-  const prober = new RuntimeProber(
+  const search = new MarketSearchService({ db, config, clock, catalog, machines, pairings, context: machineContext });
+  const runtime = new RuntimeService({ db, config, clock, machines });
+  const prober = new RuntimeProber({
     runtime,
-    config.runtimeProbeIntervalMs,
+    intervalMs: config.runtimeProbeIntervalMs,
     logger,
-    new ClusterLease(db, () => clock.now().getTime()),
-  );
-  const graph = new GraphService(db, clock, machines);
+    lease: new ClusterLease(db, () => clock.now().getTime()),
+  });
+  const graph = new GraphService({ db, clock, machines });
   const tasks = new TasksService({ db, config, clock, catalog, machines, runtime, context: machineContext });
-  const orders = new OrdersService(
+  const orders = new OrdersService({
     db,
     config,
     clock,
@@ -108,10 +127,14 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     pairings,
     search,
     tasks,
-    machineContext.policies,
-  );
-  machines.hooks.hasOpenOrders = (trx, machineId) => orders.hasOpenOrders(trx, { machine_id: machineId });
-  pairings.hooks.hasOpenOrders = (trx, pairingId) => orders.hasOpenOrders(trx, { agent_pairing_id: pairingId });
+    machinePolicies: machineContext.policies,
+  });
+  const payments = new PaymentsService({
+    db,
+    config,
+    clock,
+    access: new OrderAccess({ db, pairings }),
+  });
   const idempotency = new IdempotencyStore({ db, now: () => clock.now().getTime(), ttlMs: config.idempotencyTtlMs });
   prober.start();
   const rateLimits = createRateLimits({
@@ -176,6 +199,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     graph,
     tasks,
     orders,
+    payments,
     idempotency,
     rateLimits,
     ...(metrics ? { metrics } : {}),

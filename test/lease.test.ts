@@ -34,8 +34,8 @@ describe.each(engines())('cluster lease on $name', (engine) => {
     let probes = 0;
     const runtime = { probeAll: async () => ++probes } as unknown as RuntimeService;
     const logger = pino({ level: 'silent' });
-    const p1 = new RuntimeProber(runtime, 1_000, logger, new ClusterLease(db));
-    const p2 = new RuntimeProber(runtime, 1_000, logger, new ClusterLease(db));
+    const p1 = new RuntimeProber({ runtime, intervalMs: 1_000, logger, lease: new ClusterLease(db) });
+    const p2 = new RuntimeProber({ runtime, intervalMs: 1_000, logger, lease: new ClusterLease(db) });
     try {
       for (let round = 0; round < 5; round++) {
         const results = await Promise.all([p1.round(), p2.round()]);

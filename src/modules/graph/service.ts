@@ -19,12 +19,22 @@ import { notFound, validationError } from '../../errors.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { MachinesService } from '../machines/service.ts';
 
+export interface GraphServiceDeps {
+  db: Knex;
+  clock: Clock;
+  machines: MachinesService;
+}
+
 export class GraphService {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-    private readonly machines: MachinesService,
-  ) {}
+  private readonly db: Knex;
+  private readonly clock: Clock;
+  private readonly machines: MachinesService;
+
+  constructor(deps: GraphServiceDeps) {
+    this.db = deps.db;
+    this.clock = deps.clock;
+    this.machines = deps.machines;
+  }
 
   async get(machineId: string): Promise<GetGraphResponse> {
     await this.machines.requireActive(machineId);

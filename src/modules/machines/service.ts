@@ -37,25 +37,36 @@ export interface CreateMachineInput {
 
 export type UpdateMachineInput = Partial<CreateMachineInput> & { status?: MachineStatus };
 
-/** Hooks other modules plug in (policies exist, open orders) without machines importing them. */
-export interface MachineHooks {
-  assertPoliciesExist?(trx: Knex.Transaction, policyIds: string[]): Promise<void>;
-  hasOpenOrders?(trx: Knex.Transaction, machineId: string): Promise<boolean>;
+/**
+ * What machines need from other modules, as required ports (machines imports neither): that policies exist, and
+ * whether a machine has open orders (which blocks archiving it).
+ */
+export interface MachinesServiceDeps {
+  db: Knex;
+  config: Config;
+  clock: Clock;
+  mcr: McrClient;
+  /** Reads outside transactions (get, list, the guard) may use the read-only handle; defaults to `db`. */
+  reader?: Knex;
+  assertPoliciesExist(trx: Knex.Transaction, policyIds: string[]): Promise<void>;
+  hasOpenOrders(trx: Knex.Transaction, machineId: string): Promise<boolean>;
 }
 
 const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])];
 
 export class MachinesService {
-  readonly hooks: MachineHooks = {};
+  private readonly db: Knex;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly mcr: McrClient;
+  private readonly reader: Knex;
+  private readonly ports: Pick<MachinesServiceDeps, 'assertPoliciesExist' | 'hasOpenOrders'>;
 
-  constructor(
-    private readonly db: Knex,
-    private readonly config: Config,
-    private readonly clock: Clock,
-    private readonly mcr: McrClient,
-    /** Reads outside transactions (get, list, the guard) may use the read-only handle. */
-    private readonly reader: Knex = db,
-  ) {}
+  constructor(deps: MachinesServiceDeps) {
+    ({ db: this.db, config: this.config, clock: this.clock, mcr: this.mcr } = deps);
+    this.reader = deps.reader ?? deps.db;
+    this.ports = { assertPoliciesExist: deps.assertPoliciesExist, hasOpenOrders: deps.hasOpenOrders };
+  }
 
   get verification() {
     return this.config.machineIdentityVerification;
@@ -153,7 +164,7 @@ export class MachinesService {
       if (await findMachineByIdentity(trx, refs, identityKey)) {
         throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       }
-      await this.hooks.assertPoliciesExist?.(trx, uniq(input.policyIds));
+      await this.ports.assertPoliciesExist(trx, uniq(input.policyIds));
       let proof: MachineIdentityProof | null = null;
       if (verify && resolution && input.identityProof) {
         const verified = await consumeProof(trx, {
@@ -288,7 +299,7 @@ export class MachinesService {
         });
         proof = this.proofFrom(m.identityRef, resolution, verified, now);
       }
-      if (input.policyIds) await this.hooks.assertPoliciesExist?.(trx, uniq(input.policyIds));
+      if (input.policyIds) await this.ports.assertPoliciesExist(trx, uniq(input.policyIds));
       const status = input.status ?? m.status;
       if (status === 'active' && m.status !== 'active' && mode !== 'disabled' && !proof) {
         throw new ApiError(
@@ -296,7 +307,7 @@ export class MachinesService {
           'Only a machine with a verified identity can be activated: submit identityProof.',
         );
       }
-      if (status === 'archived' && m.status !== 'archived' && (await this.hooks.hasOpenOrders?.(trx, m.id))) {
+      if (status === 'archived' && m.status !== 'archived' && (await this.ports.hasOpenOrders(trx, m.id))) {
         throw new ApiError(
           'OPEN_MARKET_ORDERS',
           'The machine has open market orders: settle or cancel them before archiving.',

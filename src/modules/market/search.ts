@@ -146,16 +146,34 @@ export function searchFromRow(r: Row): MarketSearchRecord {
   };
 }
 
+export interface MarketSearchServiceDeps {
+  db: Knex;
+  config: Config;
+  clock: Clock;
+  catalog: Catalog;
+  machines: MachinesService;
+  pairings: PairingsService;
+  context: MachineContext;
+}
+
 export class MarketSearchService {
-  constructor(
-    private readonly db: Knex,
-    private readonly config: Config,
-    private readonly clock: Clock,
-    private readonly catalog: Catalog,
-    private readonly machines: MachinesService,
-    private readonly pairings: PairingsService,
-    private readonly context: MachineContext,
-  ) {}
+  private readonly db: Knex;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly catalog: Catalog;
+  private readonly machines: MachinesService;
+  private readonly pairings: PairingsService;
+  private readonly context: MachineContext;
+
+  constructor(deps: MarketSearchServiceDeps) {
+    this.db = deps.db;
+    this.config = deps.config;
+    this.clock = deps.clock;
+    this.catalog = deps.catalog;
+    this.machines = deps.machines;
+    this.pairings = deps.pairings;
+    this.context = deps.context;
+  }
 
   async search(caller: Caller, input: SearchInput): Promise<MarketSearchRecord> {
     const principal = await this.pairings.authenticate(caller, {

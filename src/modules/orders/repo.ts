@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { forUpdate } from '../../store/tx.ts';
-import { MONEY_COMMITTED } from './state.ts';
+import { MONEY_COMMITTED, OPEN_ORDER_STATUSES } from './state.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import type { MarketOrderRecord, MarketPayment } from '../../../generated/types.gen.ts';
 
@@ -160,4 +160,23 @@ export async function spentToday(db: Knex | Knex.Transaction, pairingId: string,
 export async function findPayment(db: Knex | Knex.Transaction, orderId: string): Promise<PaymentRecord | undefined> {
   const r = await db('market_payments').where({ order_id: orderId }).first();
   return r && paymentFrom(r);
+}
+
+/** Whether a machine or a pairing has an order still open (open orders block archiving and revoking). */
+export async function hasOpenOrders(
+  db: Knex | Knex.Transaction,
+  where: { machine_id: string } | { agent_pairing_id: string },
+): Promise<boolean> {
+  return !!(await db('market_orders').where(where).whereIn('status', OPEN_ORDER_STATUSES).first('id'));
+}
+
+/** Writes a payment (insert or update) and mirrors its status on the order. */
+export async function savePayment(trx: Knex.Transaction, p: PaymentRecord, isNew: boolean): Promise<void> {
+  const row = paymentRow(p);
+  if (isNew) await trx('market_payments').insert(row);
+  else {
+    const { id, created_at: _created, ...rest } = row;
+    await trx('market_payments').where({ id }).update(rest);
+  }
+  await trx('market_orders').where({ id: p.orderId }).update({ payment_status: p.status });
 }

@@ -1,76 +1,41 @@
-// Market orders and payments. Every step goes through the transition tables in state.ts and writes its audit
+// Market orders (payments are in payments.ts). Every step goes through the transition tables in state.ts and writes its audit
 // event in the same transaction. Policy and spend checks run inside the transaction that writes the order
 // (the machine and pairing rows are locked, see store/tx.ts), so concurrent orders cannot overspend and an order
 // cannot slip past a concurrent archive or revoke.
 import { withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
-import { getAddress, parseUnits } from 'ethers';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import { ApiError, notFound, validationError } from '../../errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
-import type { Catalog, CatalogService, RailType } from '../catalog/catalog.ts';
+import type { Catalog, CatalogService } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';
 import { findMachine } from '../machines/repo.ts';
 import { findPairing } from '../pairings/repo.ts';
-import type { PairingsService, PairingPrincipal } from '../pairings/service.ts';
+import type { PairingsService } from '../pairings/service.ts';
 import { OPERATOR, type Caller } from '../../auth/caller.ts';
 import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
 import type { ExecutionOutput, TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
-import { verifyTransfer } from '../../chain/payment-verifier.ts';
-import { emit } from '../../observe.ts';
-import type { CreateMarketOrderRequest, SubmitMarketPaymentProofRequest } from '../../../generated/types.gen.ts';
+import type { CreateMarketOrderRequest } from '../../../generated/types.gen.ts';
+import { OrderAccess } from './access.ts';
 import {
   findOrder,
+  savePayment,
   findPayment,
   orderFrom,
   orderRow,
-  paymentRow,
   saveOrder,
   spentToday,
   type OrderRecord,
-  type PaymentRecord,
 } from './repo.ts';
 import { chargeOf, policyRefusals, type Refusal } from '../market/policy-check.ts';
-import {
-  OPEN_ORDER_STATUSES,
-  CLOSED_ORDER_STATUSES,
-  MONEY_COMMITTED,
-  PAID_FOR_EXECUTION,
-  orderStep,
-  paymentStep,
-  type OrderAction,
-} from './state.ts';
+import { MONEY_COMMITTED, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
 
 // Request bodies are the contract's own types (generated from openapi.yaml).
 export type CreateOrderInput = CreateMarketOrderRequest;
-export type ProofInput = SubmitMarketPaymentProofRequest;
-
-const EVM_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const SOLANA_ADDRESS = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
-const isSolana = (chain?: string | null) => !!chain && chain.toLowerCase().startsWith('solana');
-
-function checkAddress(field: string, value: string | undefined, chain: string | null | undefined): string | null {
-  if (value === undefined) return null;
-  if (isSolana(chain)) {
-    if (!SOLANA_ADDRESS.test(value))
-      throw validationError(`${field} is not a valid Solana address.`, [
-        { location: 'body', path: `/${field}`, rule: 'address', message: 'invalid Solana address' },
-      ]);
-    return value;
-  }
-  try {
-    if (!EVM_ADDRESS.test(value)) throw new Error('shape');
-    return getAddress(value);
-  } catch {
-    throw validationError(`${field} is not a valid EVM address.`, [
-      { location: 'body', path: `/${field}`, rule: 'address', message: 'invalid EVM address' },
-    ]);
-  }
-}
 
 /** The first refusal of the shared policy evaluation, as the error the order step answers with. */
 function refuseIf(refusals: Refusal[] | null): void {
@@ -92,40 +57,47 @@ export interface MarketOrderExecution {
   error?: { code: string; message: string; details?: unknown };
 }
 
+export interface OrdersServiceDeps {
+  db: Knex;
+  config: Config;
+  clock: Clock;
+  catalog: Catalog;
+  machines: MachinesService;
+  pairings: PairingsService;
+  search: MarketSearchService;
+  tasks: TasksService;
+  machinePolicies(ids: string[]): Promise<MachinePolicyRule[]>;
+}
+
 export class OrdersService {
-  constructor(
-    private readonly db: Knex,
-    private readonly config: Config,
-    private readonly clock: Clock,
-    private readonly catalog: Catalog,
-    private readonly machines: MachinesService,
-    private readonly pairings: PairingsService,
-    private readonly search: MarketSearchService,
-    private readonly tasks: TasksService,
-    private readonly machinePolicies: (ids: string[]) => Promise<MachinePolicyRule[]>,
-  ) {}
+  private readonly db: Knex;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly catalog: Catalog;
+  private readonly machines: MachinesService;
+  private readonly pairings: PairingsService;
+  private readonly search: MarketSearchService;
+  private readonly tasks: TasksService;
+  private readonly machinePolicies: (ids: string[]) => Promise<MachinePolicyRule[]>;
+  private readonly access: OrderAccess;
+
+  constructor(deps: OrdersServiceDeps) {
+    ({
+      db: this.db,
+      config: this.config,
+      clock: this.clock,
+      catalog: this.catalog,
+      machines: this.machines,
+      pairings: this.pairings,
+      search: this.search,
+      tasks: this.tasks,
+    } = deps);
+    this.machinePolicies = (ids) => deps.machinePolicies(ids);
+    this.access = new OrderAccess({ db: deps.db, pairings: deps.pairings });
+  }
 
   private now() {
     return this.clock.now();
-  }
-
-  /** Open orders block archiving a machine or revoking a pairing. */
-  async hasOpenOrders(
-    trx: Knex | Knex.Transaction,
-    where: { machine_id?: string; agent_pairing_id?: string },
-  ): Promise<boolean> {
-    return !!(await trx('market_orders').where(where).whereIn('status', OPEN_ORDER_STATUSES).first('id'));
-  }
-
-  private async order(id: string): Promise<OrderRecord> {
-    const o = await findOrder(this.db, id);
-    if (!o) throw notFound('Order');
-    return o;
-  }
-
-  /** Market writes on an order need the token of the pairing that placed it. */
-  private async agentFor(caller: Caller, o: OrderRecord): Promise<PairingPrincipal> {
-    return this.pairings.authenticate(caller, { machineId: o.machineId, agentPairingId: o.agentPairingId });
   }
 
   async list(machineId: string, status: string | undefined, page: PageQuery): Promise<Page<OrderRecord>> {
@@ -137,16 +109,9 @@ export class OrdersService {
 
   /** An agent-scoped caller reads only orders of its own pairing. */
   async get(id: string, caller: Caller = OPERATOR): Promise<OrderRecord> {
-    const o = await this.order(id);
-    if (caller.role === 'agent') await this.agentFor(caller, o);
+    const o = await this.access.order(id);
+    if (caller.role === 'agent') await this.access.agentFor(caller, o);
     return o;
-  }
-
-  async payment(orderId: string, caller: Caller = OPERATOR): Promise<PaymentRecord> {
-    await this.get(orderId, caller);
-    const p = await findPayment(this.db, orderId);
-    if (!p) throw notFound('Payment (create a payment intent first)');
-    return p;
   }
 
   async create(caller: Caller, input: CreateOrderInput): Promise<OrderRecord> {
@@ -278,330 +243,13 @@ export class OrdersService {
     return order;
   }
 
-  /** Applies an order step and its audit event in `trx`. */
-  private async step(
-    trx: Knex.Transaction,
-    o: OrderRecord,
-    action: OrderAction,
-    at: string,
-    patch: Partial<OrderRecord> = {},
-  ): Promise<OrderRecord> {
-    const next = { ...o, ...patch, status: orderStep(o.status, action), updatedAt: at };
-    await saveOrder(trx, next);
-    return next;
-  }
-
-  private async writePayment(trx: Knex.Transaction, p: PaymentRecord, isNew: boolean): Promise<void> {
-    const row = paymentRow(p);
-    if (isNew) await trx('market_payments').insert(row);
-    else {
-      const { id, created_at: _c, ...rest } = row;
-      void _c;
-      await trx('market_payments').where({ id }).update(rest);
-    }
-    await trx('market_orders').where({ id: p.orderId }).update({ payment_status: p.status });
-  }
-
-  private newPayment(
-    o: OrderRecord,
-    rail: RailType,
-    body: { payerAddress?: string; payeeAddress?: string; chain?: string },
-    at: string,
-  ): PaymentRecord {
-    const chain = body.chain ?? o.payment.network ?? null;
-    const notRequired = rail === 'not-required';
-    const payee = checkAddress('payeeAddress', body.payeeAddress, chain) ?? o.payment.payeeAddress ?? null;
-    return {
-      id: newId('mpy', Date.parse(at)),
-      orderId: o.id,
-      machineId: o.machineId,
-      status: notRequired ? 'not_required' : 'intent_created',
-      rail,
-      required: !notRequired,
-      amount: o.amount,
-      currency: o.currency,
-      chain,
-      payerAddress: checkAddress('payerAddress', body.payerAddress, chain),
-      payeeAddress: payee,
-      tokenAddress: o.payment.tokenAddress ?? this.config.usdtContract ?? null,
-      txHash: null,
-      verificationMode: null,
-      verifiedAt: null,
-      escrowRef: null,
-      challenge:
-        rail === 'x402'
-          ? {
-              scheme: 'x402',
-              network: chain,
-              payTo: payee,
-              asset: o.currency,
-              maxAmountRequired: o.amount,
-              resource: o.payment.network ? `${o.providerKey}:${o.operation}` : o.operation,
-              description: `Pay ${o.providerKey} for ${o.operation}`,
-            }
-          : null,
-      note: null,
-      createdAt: at,
-      updatedAt: at,
-    };
-  }
-
-  private checkRail(o: OrderRecord, rail: RailType): void {
-    if (rail === 'not-required' && o.payment.required) {
-      throw validationError(
-        `Service ${o.serviceId} requires payment; pick one of ${o.payment.supportedRails.join(', ')}.`,
-        [{ location: 'body', path: '/rail', rule: 'rail', message: 'payment is required' }],
-      );
-    }
-    if (this.config.enforceServicePaymentRails && !o.payment.supportedRails.includes(rail)) {
-      throw validationError(
-        `Rail ${rail} is not supported by service ${o.serviceId} (supported: ${o.payment.supportedRails.join(', ')}).`,
-        [{ location: 'body', path: '/rail', rule: 'supportedRails', message: 'not in the service supportedRails' }],
-      );
-    }
-  }
-
-  async paymentIntent(
-    caller: Caller,
-    orderId: string,
-    body: { rail?: RailType; payerAddress?: string; payeeAddress?: string; chain?: string },
-  ): Promise<{ created: boolean; payment: PaymentRecord }> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
-    const at = this.now().toISOString();
-    return withTransaction(this.db, async (trx) => {
-      const o = (await findOrder(trx, orderId, true))!;
-      const existing = await findPayment(trx, orderId);
-      if (existing) return { created: false, payment: existing };
-      if (CLOSED_ORDER_STATUSES.includes(o.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
-      const rail = body.rail ?? o.payment.defaultRail;
-      this.checkRail(o, rail);
-      const p = this.newPayment(o, rail, body, at);
-      await this.writePayment(trx, p, true);
-      if (o.status === 'created')
-        await this.step(
-          trx,
-          { ...o, paymentStatus: p.status },
-          p.status === 'not_required' ? 'ready' : 'await-payment',
-          at,
-        );
-      await recordAudit(trx, {
-        type: 'market.payment.intent-created',
-        resourceType: 'market-payment',
-        resourceId: p.id,
-        payload: { orderId, rail, status: p.status, amount: p.amount, currency: p.currency },
-        at,
-      });
-      return { created: true, payment: p };
-    });
-  }
-
-  async paymentProof(caller: Caller, orderId: string, body: ProofInput): Promise<PaymentRecord> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
-    if (CLOSED_ORDER_STATUSES.includes(o0.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o0.status}.`);
-    const existing = await findPayment(this.db, orderId);
-    const chain = body.chain ?? existing?.chain ?? o0.payment.network ?? 'evm';
-    const solana = isSolana(chain);
-    const mode: 'recorded' | 'rpc' = solana
-      ? 'recorded'
-      : this.config.requirePaymentRpcVerification
-        ? 'rpc'
-        : (body.verificationMode ?? 'recorded');
-    const payer = checkAddress('payerAddress', body.payerAddress, chain) ?? existing?.payerAddress ?? null;
-    const payee =
-      checkAddress('payeeAddress', body.payeeAddress, chain) ??
-      existing?.payeeAddress ??
-      o0.payment.payeeAddress ??
-      null;
-    const token =
-      checkAddress('tokenAddress', body.tokenAddress, chain) ??
-      existing?.tokenAddress ??
-      o0.payment.tokenAddress ??
-      this.config.usdtContract ??
-      null;
-    const amount = body.amount ?? o0.amount;
-    if (!solana && !/^0x[0-9a-fA-F]{64}$/.test(body.txHash))
-      throw validationError('txHash must be a 32-byte 0x-prefixed hash for EVM payments.', [
-        { location: 'body', path: '/txHash', rule: 'pattern', message: 'not an EVM transaction hash' },
-      ]);
-    if (existing && !['intent_created', 'held'].includes(existing.status)) {
-      if (existing.status === 'not_required') throw validationError('This order needs no payment.');
-      throw new ApiError('ORDER_CLOSED', `The payment is ${existing.status}.`);
-    }
-    if (existing?.status === 'held') {
-      if (existing.txHash === body.txHash) return existing;
-      throw validationError('The payment is already held with another transaction.');
-    }
-    let verifiedAt: string | null = null;
-    if (mode === 'rpc') {
-      const rpc = this.config.paymentRpcUrl;
-      if (!rpc)
-        throw new ApiError(
-          'PAYMENT_RPC_REQUIRED',
-          'RPC verification needs PEAQOS_PAYMENT_RPC_URL (or PEAQ_EVM_RPC_URL / PEAQOS_EVM_RPC_URL) on this server.',
-        );
-      if (!token || !payee || amount === null) {
-        throw validationError(
-          'RPC verification needs the token, the payee and the amount (from the body, the intent or the service).',
-          [
-            {
-              location: 'body',
-              path: '/',
-              rule: 'rpc-inputs',
-              message: 'tokenAddress, payeeAddress and amount are needed',
-            },
-          ],
-        );
-      }
-      const decimals = body.tokenDecimals ?? this.config.usdtDecimals;
-      let raw: bigint;
-      try {
-        raw = parseUnits(String(amount), decimals);
-      } catch {
-        throw validationError(`amount ${amount} cannot be expressed with ${decimals} decimals.`);
-      }
-      try {
-        await verifyTransfer(
-          rpc,
-          { txHash: body.txHash, token, to: payee, from: payer, rawAmount: raw },
-          this.config.runtimeTimeoutMs,
-        );
-        emit({ kind: 'rpc', db: this.db, outcome: 'verified' });
-      } catch (err) {
-        emit({ kind: 'rpc', db: this.db, outcome: err instanceof ApiError ? err.code.toLowerCase() : 'error' });
-        throw err;
-      }
-      verifiedAt = this.now().toISOString();
-    }
-    const at = this.now().toISOString();
-    return withTransaction(this.db, async (trx) => {
-      const o = (await findOrder(trx, orderId, true))!;
-      if (CLOSED_ORDER_STATUSES.includes(o.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
-      let p = await findPayment(trx, orderId);
-      const isNew = !p;
-      p ??= this.newPayment(o, o.payment.defaultRail === 'not-required' ? 'wallet' : o.payment.defaultRail, {}, at);
-      const next: PaymentRecord = {
-        ...p,
-        status: paymentStep(p.status, 'hold'),
-        // A verified EVM wallet transfer is a WDK USDT transfer.
-        rail: mode === 'rpc' && p.rail === 'wallet' ? 'wdk-usdt-transfer' : p.rail,
-        chain: solana ? 'solana' : chain,
-        payerAddress: payer,
-        payeeAddress: payee,
-        tokenAddress: token,
-        amount,
-        txHash: body.txHash,
-        verificationMode: mode,
-        verifiedAt,
-        updatedAt: at,
-      };
-      await this.writePayment(trx, next, isNew);
-      if (o.status === 'created' || o.status === 'payment_pending')
-        await this.step(trx, { ...o, paymentStatus: next.status }, 'ready', at);
-      await recordAudit(trx, {
-        type: 'market.payment.proof-recorded',
-        resourceType: 'market-payment',
-        resourceId: next.id,
-        payload: {
-          orderId,
-          verificationMode: mode,
-          chain: next.chain,
-          txHash: next.txHash,
-          rail: next.rail,
-          amount: next.amount,
-        },
-        at,
-      });
-      return next;
-    });
-  }
-
-  async escrowLock(
-    caller: Caller,
-    orderId: string,
-    body: { escrowRef?: string; txHash?: string },
-  ): Promise<PaymentRecord> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
-    const at = this.now().toISOString();
-    return withTransaction(this.db, async (trx) => {
-      const o = (await findOrder(trx, orderId, true))!;
-      let p = await findPayment(trx, orderId);
-      if (p?.status === 'held') return p;
-      if (CLOSED_ORDER_STATUSES.includes(o.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o.status}.`);
-      const isNew = !p;
-      p ??= this.newPayment(o, 'escrow', {}, at);
-      if (p.status === 'not_required') throw validationError('This order needs no payment.');
-      const next: PaymentRecord = {
-        ...p,
-        status: paymentStep(p.status, 'hold'),
-        escrowRef: body.escrowRef ?? p.escrowRef,
-        txHash: body.txHash ?? p.txHash,
-        updatedAt: at,
-      };
-      await this.writePayment(trx, next, isNew);
-      if (o.status === 'created' || o.status === 'payment_pending')
-        await this.step(trx, { ...o, paymentStatus: next.status }, 'ready', at);
-      await recordAudit(trx, {
-        type: 'market.payment.escrow-held',
-        resourceType: 'market-payment',
-        resourceId: next.id,
-        payload: { orderId, escrowRef: next.escrowRef, txHash: next.txHash },
-        at,
-      });
-      return next;
-    });
-  }
-
-  private async settle(
-    orderId: string,
-    action: 'release' | 'refund',
-    body: { txHash?: string; note?: string },
-  ): Promise<PaymentRecord> {
-    await this.order(orderId);
-    const at = this.now().toISOString();
-    return withTransaction(this.db, async (trx) => {
-      const o = (await findOrder(trx, orderId, true))!;
-      const p = await findPayment(trx, orderId);
-      if (!p) throw notFound('Payment (create a payment intent first)');
-      const next: PaymentRecord = {
-        ...p,
-        status: paymentStep(p.status, action),
-        note: body.note ?? p.note,
-        updatedAt: at,
-        ...(body.txHash ? { txHash: body.txHash } : {}),
-      };
-      await this.writePayment(trx, next, false);
-      // Refunding before execution closes the order.
-      if (action === 'refund' && ['created', 'payment_pending', 'ready'].includes(o.status))
-        await this.step(trx, { ...o, paymentStatus: next.status }, 'cancel', at);
-      await recordAudit(trx, {
-        type: action === 'release' ? 'market.payment.released' : 'market.payment.refunded',
-        resourceType: 'market-payment',
-        resourceId: p.id,
-        payload: { orderId, fromStatus: p.status, orderStatus: o.status, note: next.note },
-        at,
-      });
-      return next;
-    });
-  }
-
-  release(orderId: string, body: { txHash?: string; note?: string }) {
-    return this.settle(orderId, 'release', body);
-  }
-
-  refund(orderId: string, body: { txHash?: string; note?: string }) {
-    return this.settle(orderId, 'refund', body);
-  }
-
   async execute(
     caller: Caller,
     orderId: string,
     body: { input?: Record<string, unknown> },
   ): Promise<MarketOrderExecution> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
+    const o0 = await this.access.order(orderId);
+    await this.access.agentFor(caller, o0);
     await this.machines.requireActive(o0.machineId);
     const at = this.now().toISOString();
     const started = await withTransaction(this.db, async (trx) => {
@@ -627,7 +275,7 @@ export class OrdersService {
         `market order ${o.id}`,
         at,
       );
-      const next = await this.step(trx, o, 'execute', at, { taskId: task.id, routeId: route.id });
+      const next = await this.access.step(trx, o, 'execute', at, { taskId: task.id, routeId: route.id });
       return { order: next, task, route };
     });
 
@@ -638,7 +286,7 @@ export class OrdersService {
         const action: OrderAction =
           exec.outcome.status === 'completed' ? 'deliver' : exec.outcome.status === 'external' ? 'hand-off' : 'fail';
         const at2 = exec.outcome.updatedAt;
-        final = await this.step(trx, o, action, at2, {
+        final = await this.access.step(trx, o, action, at2, {
           runId: exec.run.id,
           outcomeId: exec.outcome.id,
           errorMessage: exec.outcome.errorMessage,
@@ -663,8 +311,8 @@ export class OrdersService {
   }
 
   async confirm(caller: Caller, orderId: string): Promise<OrderRecord> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
+    const o0 = await this.access.order(orderId);
+    await this.access.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -673,7 +321,7 @@ export class OrdersService {
       let paymentStatus = o.paymentStatus;
       if (p && p.status === 'held') {
         paymentStatus = paymentStep(p.status, 'await-release');
-        await this.writePayment(trx, { ...p, status: paymentStatus, updatedAt: at }, false);
+        await savePayment(trx, { ...p, status: paymentStatus, updatedAt: at }, false);
       }
       const next = { ...o, status: to, paymentStatus, updatedAt: at };
       await saveOrder(trx, next);
@@ -693,8 +341,8 @@ export class OrdersService {
     orderId: string,
     body: { reason: string; evidence?: Record<string, unknown> },
   ): Promise<OrderRecord> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
+    const o0 = await this.access.order(orderId);
+    await this.access.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -703,7 +351,7 @@ export class OrdersService {
       let paymentStatus = o.paymentStatus;
       if (p && (p.status === 'held' || p.status === 'release_pending')) {
         paymentStatus = paymentStep(p.status, 'freeze');
-        await this.writePayment(trx, { ...p, status: paymentStatus, updatedAt: at }, false);
+        await savePayment(trx, { ...p, status: paymentStatus, updatedAt: at }, false);
       }
       const next = { ...o, status: to, paymentStatus, disputeReason: body.reason, updatedAt: at };
       await saveOrder(trx, next);
@@ -719,8 +367,8 @@ export class OrdersService {
   }
 
   async cancel(caller: Caller, orderId: string, body: { reason?: string }): Promise<OrderRecord> {
-    const o0 = await this.order(orderId);
-    await this.agentFor(caller, o0);
+    const o0 = await this.access.order(orderId);
+    await this.access.agentFor(caller, o0);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -732,7 +380,7 @@ export class OrdersService {
           `The order's payment is ${p.status}: the operator refunds it (POST .../payment/refund), which cancels the order.`,
         );
       }
-      const next = await this.step(trx, o, 'cancel', at, { errorMessage: body.reason ?? o.errorMessage });
+      const next = await this.access.step(trx, o, 'cancel', at, { errorMessage: body.reason ?? o.errorMessage });
       await recordAudit(trx, {
         type: 'market.order.cancelled',
         resourceType: 'market-order',

@@ -78,22 +78,27 @@ export interface PairingPrincipal {
   tokenPresented: boolean;
 }
 
-/** Hooks from later modules (open orders) without importing them. */
-export interface PairingHooks {
-  hasOpenOrders?(trx: Knex.Transaction, pairingId: string): Promise<boolean>;
+/** What pairings need, with whether a pairing has open orders (which blocks revoking it) as a required port. */
+export interface PairingsServiceDeps {
+  db: Knex;
+  config: Config;
+  clock: Clock;
+  machines: MachinesService;
+  hasOpenOrders(trx: Knex.Transaction, pairingId: string): Promise<boolean>;
 }
 
 export class PairingsService {
-  readonly hooks: PairingHooks = {};
   readonly signer: SessionSigner;
+  private readonly db: Knex;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly machines: MachinesService;
+  private readonly hasOpenOrders: PairingsServiceDeps['hasOpenOrders'];
 
-  constructor(
-    private readonly db: Knex,
-    private readonly config: Config,
-    private readonly clock: Clock,
-    private readonly machines: MachinesService,
-  ) {
-    this.signer = new SessionSigner(config.agentPairingSessionSecret);
+  constructor(deps: PairingsServiceDeps) {
+    ({ db: this.db, config: this.config, clock: this.clock, machines: this.machines } = deps);
+    this.hasOpenOrders = deps.hasOpenOrders;
+    this.signer = new SessionSigner(deps.config.agentPairingSessionSecret);
   }
 
   private get mode() {
@@ -387,7 +392,7 @@ export class PairingsService {
     return withTransaction(this.db, async (trx) => {
       const p = await this.pairingOf(trx, machineId, pairingId, true);
       if (p.status === 'revoked') return toView(p);
-      if (await this.hooks.hasOpenOrders?.(trx, p.id)) {
+      if (await this.hasOpenOrders(trx, p.id)) {
         throw new ApiError(
           'OPEN_MARKET_ORDERS',
           'The pairing has open market orders: settle or cancel them before revoking.',

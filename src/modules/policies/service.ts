@@ -61,11 +61,19 @@ const toRow = (p: PolicyRecord): Row => ({
 
 const uniq = (xs: string[] | undefined, fallback: string[]) => (xs ? [...new Set(xs)] : fallback);
 
+export interface PoliciesServiceDeps {
+  db: Knex;
+  clock: Clock;
+}
+
 export class PoliciesService {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-  ) {}
+  private readonly db: Knex;
+  private readonly clock: Clock;
+
+  constructor(deps: PoliciesServiceDeps) {
+    this.db = deps.db;
+    this.clock = deps.clock;
+  }
 
   /** Inside a transaction the row stays locked until it ends (store/tx.ts). */
   private async find(db: Knex | Knex.Transaction, id: string): Promise<PolicyRecord> {

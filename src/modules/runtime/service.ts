@@ -142,13 +142,25 @@ function defaultScope(u: URL): NetworkScope {
 
 export const defaultProbePath = (providerKey: string) => (providerKey === 'qvac' ? '/v1/models' : '/health');
 
+export interface RuntimeServiceDeps {
+  db: Knex;
+  config: Config;
+  clock: Clock;
+  machines: MachinesService;
+}
+
 export class RuntimeService {
-  constructor(
-    private readonly db: Knex,
-    private readonly config: Config,
-    private readonly clock: Clock,
-    private readonly machines: MachinesService,
-  ) {}
+  private readonly db: Knex;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly machines: MachinesService;
+
+  constructor(deps: RuntimeServiceDeps) {
+    this.db = deps.db;
+    this.config = deps.config;
+    this.clock = deps.clock;
+    this.machines = deps.machines;
+  }
 
   private now() {
     return this.clock.now().toISOString();
@@ -474,16 +486,28 @@ export class RuntimeService {
  * replicas do not overwrite each other's verdicts; a replica that dies hands over when its lease runs out.
  * Lease expiry needs no background work: an expired lease is read as unreachable (active.ts).
  */
+export interface RuntimeProberDeps {
+  runtime: RuntimeService;
+  intervalMs: number;
+  logger: Logger;
+  lease: ClusterLease;
+}
+
 export class RuntimeProber {
   static readonly LEASE = 'runtime-prober';
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
-  constructor(
-    private readonly runtime: RuntimeService,
-    private readonly intervalMs: number,
-    private readonly logger: Logger,
-    private readonly lease: ClusterLease,
-  ) {}
+  private readonly runtime: RuntimeService;
+  private readonly intervalMs: number;
+  private readonly logger: Logger;
+  private readonly lease: ClusterLease;
+
+  constructor(deps: RuntimeProberDeps) {
+    this.runtime = deps.runtime;
+    this.intervalMs = deps.intervalMs;
+    this.logger = deps.logger;
+    this.lease = deps.lease;
+  }
   start(): void {
     if (this.intervalMs <= 0 || this.timer) return;
     this.timer = setInterval(() => {
