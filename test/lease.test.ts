@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { engines, openTestStore } from './helpers/db.ts';
 import { ClusterLease } from '../src/store/lease.ts';
-import { RuntimeProber, type RuntimeService } from '../src/modules/runtime/service.ts';
+import type { RuntimeService } from '../src/modules/runtime/service.ts';
+import { RuntimeProber } from '../src/modules/runtime/prober.ts';
 
 describe.each(engines())('cluster lease on $name', (engine) => {
   it('one holder at a time; renewals keep it; expiry and release hand it over', async () => {

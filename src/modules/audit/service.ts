@@ -1,22 +1,15 @@
 // Audit events: written in the same transaction as the state change they record. Payloads never hold secrets.
 import type { Knex } from 'knex';
 import { newId } from '../../ids.ts';
-import { toJson, fromJson } from '../../store/db.ts';
+import { toJson } from '../../store/db.ts';
 import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
+import { auditFrom, auditRepo, type AuditEventRecord, type AuditFilter } from './repo.ts';
 import { afterCommit } from '../../store/tx.ts';
 import { emit, hasListeners } from '../../observe.ts';
 
 export type Actor = 'api' | 'system:machine-markets' | `agent:${string}` | `machine-agent:${string}`;
 
-export interface AuditEventRecord {
-  id: string;
-  actor: string;
-  type: string;
-  resourceType: string;
-  resourceId: string;
-  payload: Record<string, unknown>;
-  createdAt: string;
-}
+export type { AuditEventRecord } from './repo.ts';
 
 const SECRET_KEY =
   /token|secret|signature|password|authorization|credential|private.?key|api.?key|x-?payment|sign.?in.?with/i;
@@ -43,7 +36,7 @@ export interface AuditInput {
 }
 
 export async function recordAudit(trx: Knex | Knex.Transaction, e: AuditInput): Promise<void> {
-  await trx('audit_events').insert({
+  await auditRepo.insert(trx, {
     id: newId('aev', Date.parse(e.at)),
     actor: e.actor ?? 'api',
     type: e.type,
@@ -56,32 +49,6 @@ export async function recordAudit(trx: Knex | Knex.Transaction, e: AuditInput): 
   if (hasListeners()) afterCommit(trx, (db) => emit({ kind: 'audit', db, type: e.type }));
 }
 
-interface AuditRow {
-  id: string;
-  actor: string;
-  type: string;
-  resource_type: string;
-  resource_id: string;
-  payload: string;
-  created_at: string;
-}
-
-export function listAuditEvents(
-  db: Knex,
-  filter: { type?: string; resourceType?: string; resourceId?: string },
-  page: PageQuery,
-): Promise<Page<AuditEventRecord>> {
-  const qb = db('audit_events').select('*');
-  if (filter.type) qb.where('type', filter.type);
-  if (filter.resourceType) qb.where('resource_type', filter.resourceType);
-  if (filter.resourceId) qb.where('resource_id', filter.resourceId);
-  return keysetPage<AuditRow, AuditEventRecord>(qb, page, (r) => ({
-    id: r.id,
-    actor: r.actor,
-    type: r.type,
-    resourceType: r.resource_type,
-    resourceId: r.resource_id,
-    payload: fromJson(r.payload, {}),
-    createdAt: r.created_at,
-  }));
+export function listAuditEvents(db: Knex, filter: AuditFilter, page: PageQuery): Promise<Page<AuditEventRecord>> {
+  return keysetPage(auditRepo.query(db, filter), page, auditFrom);
 }

@@ -2,10 +2,8 @@
 // catalogue is loaded, auth is configured, MCR is reachable when identity verification is required).
 import type { HandlerMap } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
-import { withTransaction } from '../../store/tx.ts';
+import { commitProbeWrite } from '../../store/readiness.ts';
 import { errorForLog } from '../../logger.ts';
-
-const READINESS_ROW = 'readiness-probe';
 
 export interface ReadinessCheck {
   name: 'store' | 'catalog' | 'auth' | 'runtime' | 'skills' | 'identity';
@@ -18,17 +16,7 @@ export async function readiness(s: Services): Promise<ReadinessCheck[]> {
   // The store is ready when it takes a write and commits it (a read succeeds on a full disk or a read-only
   // database): one row, rewritten by every probe.
   try {
-    await withTransaction(s.db, async (trx) => {
-      const at = new Date().toISOString();
-      const n = await trx('cluster_leases')
-        .where({ name: READINESS_ROW })
-        .update({ holder: 'readiness', expires_at: at });
-      if (Number(n) === 0)
-        await trx('cluster_leases')
-          .insert({ name: READINESS_ROW, holder: 'readiness', expires_at: at })
-          .onConflict('name')
-          .merge();
-    });
+    await commitProbeWrite(s.db);
     checks.push({ name: 'store', ok: true, detail: 'write committed' });
   } catch (err) {
     checks.push({

@@ -1,21 +1,13 @@
 // The one policy evaluation that market search and order creation share: every rule an order enforces excludes the
 // service from search, with the same reason, so no quote is offered that the order step refuses. Pure functions:
 // no HTTP, no database (the caller passes what the pairing has already spent today).
+import type { PolicyRecord } from '../../../generated/types.gen.ts';
 import type { CatalogService } from '../catalog/catalog-core.ts';
 import { policyDenial, type DelegationPolicy } from '../pairings/policy.ts';
 import { toMicros } from '../orders/amounts.ts';
 
-export interface MachinePolicyRule {
-  id: string;
-  name: string;
-  allowedSkillKeys: string[];
-  deniedSkillKeys: string[];
-  budgetCap: { amount: number; currency: string } | null;
-  regionRules: string[];
-  nativeOnly: boolean;
-  handoffAllowed: boolean;
-  requiredCapabilities: string[];
-}
+/** A machine policy as rules read it: the contract's policy record without its timestamps. */
+export type MachinePolicyRule = Omit<PolicyRecord, 'createdAt' | 'updatedAt'>;
 
 export type RefusalCode =
   'AGENT_POLICY_DENIED' | 'AGENT_SPEND_LIMIT_EXCEEDED' | 'AGENT_DAILY_LIMIT_EXCEEDED' | 'VALIDATION_ERROR';

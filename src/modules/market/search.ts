@@ -2,15 +2,20 @@
 // pairing presenting its token. Ranks the catalogue with the pairing's delegation policy and the machine's
 // policies applied, persists the search and its quotes (with an expiry) for the order step, and never stores
 // or logs providerCredentials.
+import type {
+  MarketQuote,
+  MarketSearch as MarketSearchRecord,
+  MarketSearchRequest,
+} from '../../../generated/types.gen.ts';
+import { searchesRepo } from './repo.ts';
 import { withTransaction } from '../../store/tx.ts';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
-import { fromJson, toJson } from '../../store/db.ts';
 import { ApiError } from '../../errors.ts';
 import { recordAudit } from '../audit/service.ts';
-import type { Catalog, CatalogService, ExternalHandoff } from '../catalog/catalog.ts';
+import type { Catalog, CatalogService } from '../catalog/catalog.ts';
 import type { MachinesService } from '../machines/service.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { spentToday } from '../orders/repo.ts';
@@ -18,55 +23,9 @@ import type { PairingsService } from '../pairings/service.ts';
 import { policyDenial } from '../pairings/policy.ts';
 import { rankServices, type MachinePolicyRule } from './ranking.ts';
 
-export interface MarketQuote {
-  id: string;
-  serviceId: string;
-  skillKey: string;
-  providerKey: string;
-  executionMode: CatalogService['executionMode'];
-  integrationStatus: CatalogService['integrationStatus'];
-  operation: string;
-  score: number;
-  reasons: string[];
-  pricing: {
-    mode: CatalogService['pricing']['mode'];
-    amount: number | null;
-    currency: string | null;
-    rate: string | null;
-    notes: string[];
-  };
-  payment: CatalogService['payment'];
-  runtimeEndpointAvailable: boolean;
-  handoff: ExternalHandoff | null;
-  expiresAt: string;
-}
-
-export interface MarketSearchRecord {
-  id: string;
-  machineId: string;
-  agentPairingId: string | null;
-  status: 'matched' | 'no_match';
-  query: Record<string, unknown>;
-  quotes: MarketQuote[];
-  excluded: Array<{ serviceId: string; reasons: string[] }>;
-  expiresAt: string;
-  createdAt: string;
-}
-
-export interface SearchInput {
-  machineId: string;
-  agentPairingId?: string;
-  serviceType?: string;
-  skillKey?: string;
-  operation?: string;
-  requiredCapabilities?: string[];
-  region?: string;
-  budget?: { amount?: number; currency?: string };
-  executionPreference?: { nativeOnly?: boolean; allowExternalHandoff?: boolean };
-  maxResults?: number;
-  input?: Record<string, unknown>;
-  providerCredentials?: Record<string, Record<string, string>>;
-}
+// Quotes, searches and search requests are the contract's own types (generated from openapi.yaml).
+export type { MarketQuote, MarketSearch as MarketSearchRecord } from '../../../generated/types.gen.ts';
+export type SearchInput = MarketSearchRequest;
 
 /** What the orchestration group tells the market about a machine. */
 export interface MachineContext {
@@ -117,32 +76,6 @@ export function toQuote(
     runtimeEndpointAvailable: runtime,
     handoff: s.executionMode === 'external-handoff' ? (s.handoff ?? null) : null,
     expiresAt,
-  };
-}
-
-interface Row {
-  id: string;
-  machine_id: string;
-  agent_pairing_id: string | null;
-  status: string;
-  query: string;
-  quotes: string;
-  excluded: string;
-  expires_at: string;
-  created_at: string;
-}
-
-export function searchFromRow(r: Row): MarketSearchRecord {
-  return {
-    id: r.id,
-    machineId: r.machine_id,
-    agentPairingId: r.agent_pairing_id,
-    status: r.status as MarketSearchRecord['status'],
-    query: fromJson(r.query, {}),
-    quotes: fromJson(r.quotes, []),
-    excluded: fromJson(r.excluded, []),
-    expiresAt: r.expires_at,
-    createdAt: r.created_at,
   };
 }
 
@@ -246,17 +179,7 @@ export class MarketSearchService {
       createdAt: now.toISOString(),
     };
     await withTransaction(this.db, async (trx) => {
-      await trx('market_searches').insert({
-        id: record.id,
-        machine_id: record.machineId,
-        agent_pairing_id: record.agentPairingId,
-        status: record.status,
-        query: toJson(record.query),
-        quotes: toJson(record.quotes),
-        excluded: toJson(record.excluded),
-        expires_at: record.expiresAt,
-        created_at: record.createdAt,
-      });
+      await searchesRepo.insert(trx, record);
       await recordAudit(trx, {
         actor: `agent:${pairing.id}`,
         type: 'market.search.performed',
@@ -277,8 +200,7 @@ export class MarketSearchService {
     return record;
   }
 
-  async find(db: Knex | Knex.Transaction, id: string): Promise<MarketSearchRecord | undefined> {
-    const r = (await db('market_searches').where({ id }).first()) as Row | undefined;
-    return r && searchFromRow(r);
+  find(db: Knex | Knex.Transaction, id: string): Promise<MarketSearchRecord | undefined> {
+    return searchesRepo.find(db, id);
   }
 }

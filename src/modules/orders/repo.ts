@@ -180,3 +180,14 @@ export async function savePayment(trx: Knex.Transaction, p: PaymentRecord, isNew
   }
   await trx('market_orders').where({ id: p.orderId }).update({ payment_status: p.status });
 }
+
+/** A machine's orders, optionally of one status, for keyset paging. */
+export function ordersOf(db: Knex | Knex.Transaction, machineId: string, status?: string) {
+  const qb = db('market_orders').where({ machine_id: machineId }).select('*');
+  if (status) qb.where({ status });
+  return qb;
+}
+
+export async function insertOrder(trx: Knex.Transaction, o: OrderRecord, utcDay: string): Promise<void> {
+  await trx('market_orders').insert(orderRow(o, utcDay));
+}

@@ -22,11 +22,12 @@ import type { ExecutionOutput, TasksService, OutcomeRecord, RunRecord } from '..
 import type { CreateMarketOrderRequest } from '../../../generated/types.gen.ts';
 import { OrderAccess } from './access.ts';
 import {
+  insertOrder,
+  ordersOf,
   findOrder,
   savePayment,
   findPayment,
   orderFrom,
-  orderRow,
   saveOrder,
   spentToday,
   type OrderRecord,
@@ -102,9 +103,7 @@ export class OrdersService {
 
   async list(machineId: string, status: string | undefined, page: PageQuery): Promise<Page<OrderRecord>> {
     await this.machines.requireActive(machineId);
-    const qb = this.db('market_orders').where({ machine_id: machineId }).select('*');
-    if (status) qb.where({ status });
-    return keysetPage(qb, page, orderFrom);
+    return keysetPage(ordersOf(this.db, machineId, status), page, orderFrom);
   }
 
   /** An agent-scoped caller reads only orders of its own pairing. */
@@ -221,7 +220,7 @@ export class OrdersService {
         throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
       if (amount !== null && policy.dailySpendLimit !== null)
         refuseIf(policyRefusals(service, { ...spend, spentTodayMicros: await spentToday(trx, pairing.id, day) }));
-      await trx('market_orders').insert(orderRow(order, day));
+      await insertOrder(trx, order, day);
       await recordAudit(trx, {
         actor: `agent:${pairing.id}`,
         type: 'market.order.created',

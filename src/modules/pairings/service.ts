@@ -12,6 +12,7 @@ import { recordAudit } from '../audit/service.ts';
 import { consumeProof, issueChallenge, PAIRING_PROOF_CODES } from '../../identity/challenges.ts';
 import type { MachinesService } from '../machines/service.ts';
 import type { Machine } from '../machines/types.ts';
+import { findMachine } from '../machines/repo.ts';
 import { fromRow, findPairing, insertPairing, pairingsQuery, savePairing, type PairingRecord } from './repo.ts';
 import { normalisePolicy, type DelegationPolicyInput } from './policy.ts';
 import { policyHash } from './policy-hash.ts';
@@ -128,7 +129,7 @@ export class PairingsService {
   }
 
   private async machineExists(machineId: string): Promise<void> {
-    if (!(await this.db('machines').where({ id: machineId }).first('id'))) throw notFound('Machine');
+    if (!(await findMachine(this.db, machineId))) throw notFound('Machine');
   }
 
   /** The pairing of `machineId`; inside a transaction (`lock`) its row stays locked until the transaction ends. */

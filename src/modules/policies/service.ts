@@ -1,63 +1,18 @@
 // Policies: cross-cutting machine rules (allowed/denied skills, budget cap, region rules, native only, handoff,
 // required capabilities) applied by market search and task discovery for every machine that lists them.
-import { forUpdate, withTransaction } from '../../store/tx.ts';
+import { withTransaction } from '../../store/tx.ts';
+import type { PolicyRecord } from '../../../generated/types.gen.ts';
+import { policiesRepo, policyFrom } from './repo.ts';
 import type { Knex } from 'knex';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
-import { fromJson, toJson } from '../../store/db.ts';
 import { notFound, validationError } from '../../errors.ts';
 import { keysetPage, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
-import type { MachinePolicyRule } from '../market/ranking.ts';
 
-export interface PolicyRecord extends MachinePolicyRule {
-  createdAt: string;
-  updatedAt: string;
-}
-
-export type PolicyInput = Partial<Omit<MachinePolicyRule, 'id'>>;
-
-interface Row {
-  id: string;
-  name: string;
-  allowed_skill_keys: string;
-  denied_skill_keys: string;
-  budget_cap: string | null;
-  region_rules: string;
-  native_only: boolean | number;
-  handoff_allowed: boolean | number;
-  required_capabilities: string;
-  created_at: string;
-  updated_at: string;
-}
-
-const fromRow = (r: Row): PolicyRecord => ({
-  id: r.id,
-  name: r.name,
-  allowedSkillKeys: fromJson(r.allowed_skill_keys, []),
-  deniedSkillKeys: fromJson(r.denied_skill_keys, []),
-  budgetCap: fromJson(r.budget_cap, null),
-  regionRules: fromJson(r.region_rules, []),
-  nativeOnly: !!r.native_only,
-  handoffAllowed: !!r.handoff_allowed,
-  requiredCapabilities: fromJson(r.required_capabilities, []),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toRow = (p: PolicyRecord): Row => ({
-  id: p.id,
-  name: p.name,
-  allowed_skill_keys: toJson(p.allowedSkillKeys),
-  denied_skill_keys: toJson(p.deniedSkillKeys),
-  budget_cap: p.budgetCap ? toJson(p.budgetCap) : null,
-  region_rules: toJson(p.regionRules),
-  native_only: p.nativeOnly,
-  handoff_allowed: p.handoffAllowed,
-  required_capabilities: toJson(p.requiredCapabilities),
-  created_at: p.createdAt,
-  updated_at: p.updatedAt,
-});
+// The record is the contract's (generated from openapi.yaml); it is also the rule search and discovery apply.
+export type { PolicyRecord } from '../../../generated/types.gen.ts';
+export type PolicyInput = Partial<Omit<PolicyRecord, 'id' | 'createdAt' | 'updatedAt'>>;
 
 const uniq = (xs: string[] | undefined, fallback: string[]) => (xs ? [...new Set(xs)] : fallback);
 
@@ -77,9 +32,9 @@ export class PoliciesService {
 
   /** Inside a transaction the row stays locked until it ends (store/tx.ts). */
   private async find(db: Knex | Knex.Transaction, id: string): Promise<PolicyRecord> {
-    const r = (await forUpdate(db('policies').where({ id }).first())) as Row | undefined;
-    if (!r) throw notFound('Policy');
-    return fromRow(r);
+    const p = await policiesRepo.find(db, id);
+    if (!p) throw notFound('Policy');
+    return p;
   }
 
   get(id: string) {
@@ -87,7 +42,7 @@ export class PoliciesService {
   }
 
   list(page: PageQuery): Promise<Page<PolicyRecord>> {
-    return keysetPage(this.db('policies').select('*'), page, (r: Row) => fromRow(r));
+    return keysetPage(policiesRepo.all(this.db), page, policyFrom);
   }
 
   async create(input: PolicyInput & { name: string }): Promise<PolicyRecord> {
@@ -108,7 +63,7 @@ export class PoliciesService {
       updatedAt: now,
     };
     await withTransaction(this.db, async (trx) => {
-      await trx('policies').insert(toRow(p));
+      await policiesRepo.insert(trx, p);
       await recordAudit(trx, {
         type: 'policy.created',
         resourceType: 'policy',
@@ -139,10 +94,7 @@ export class PoliciesService {
         requiredCapabilities: uniq(input.requiredCapabilities, cur.requiredCapabilities),
         updatedAt: now,
       };
-      const { id: _id, created_at: _c, ...rest } = toRow(next);
-      void _id;
-      void _c;
-      await trx('policies').where({ id }).update(rest);
+      await policiesRepo.update(trx, next);
       await recordAudit(trx, {
         type: 'policy.updated',
         resourceType: 'policy',
@@ -158,16 +110,14 @@ export class PoliciesService {
     const now = this.clock.now().toISOString();
     await withTransaction(this.db, async (trx) => {
       await this.find(trx, id);
-      const users = (await trx('machines').select('id', 'policy_ids')).filter((m: { policy_ids: string }) =>
-        fromJson<string[]>(m.policy_ids, []).includes(id),
-      );
+      const users = await policiesRepo.machinesUsing(trx, id);
       if (users.length) {
         throw validationError(
           `The policy is used by ${users.length} machine(s); remove it from their policyIds first.`,
-          { machineIds: users.map((m: { id: string }) => m.id) },
+          { machineIds: users },
         );
       }
-      await trx('policies').where({ id }).delete();
+      await policiesRepo.delete(trx, id);
       await recordAudit(trx, { type: 'policy.deleted', resourceType: 'policy', resourceId: id, at: now });
     });
   }
@@ -176,9 +126,7 @@ export class PoliciesService {
   async assertExist(trx: Knex | Knex.Transaction, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     // Locked, so a concurrent delete of one of them waits for the machine write that now uses it (and then refuses).
-    const found = new Set(
-      ((await forUpdate(trx('policies').whereIn('id', ids).select('id'))) as { id: string }[]).map((r) => r.id),
-    );
+    const found = new Set(await policiesRepo.lockExisting(trx, ids));
     const missing = ids.filter((i) => !found.has(i));
     if (missing.length) {
       throw validationError(
@@ -190,6 +138,6 @@ export class PoliciesService {
 
   async forMachine(policyIds: string[]): Promise<PolicyRecord[]> {
     if (policyIds.length === 0) return [];
-    return ((await this.db('policies').whereIn('id', policyIds).select('*')) as Row[]).map(fromRow);
+    return policiesRepo.many(this.db, policyIds);
   }
 }

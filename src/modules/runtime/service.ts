@@ -1,12 +1,21 @@
 // Runtime endpoints (manual upserts and agent leases), machine-side runtime agents and their heartbeat, and the
 // health prober. Every route sits behind the machine guard. authToken is stored but never returned; agent
 // tokens are stored as SHA-256 digests and compared in constant time.
-import { forUpdate, withTransaction } from '../../store/tx.ts';
+import { withTransaction } from '../../store/tx.ts';
+import {
+  agentView,
+  endpointFromRow,
+  publicView,
+  runtimeRepo,
+  sha256,
+  type AgentRow,
+  type EndpointRow,
+  type NetworkScope,
+  type RuntimeEndpointSecret,
+} from './repo.ts';
 import { lockMachine } from '../machines/repo.ts';
-import type { ClusterLease } from '../../store/lease.ts';
-import { errorForLog } from '../../logger.ts';
 import { emit } from '../../observe.ts';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -26,94 +35,11 @@ import type {
 
 // The views are the contract's own types (generated from openapi.yaml).
 export type { RuntimeEndpointView, MachineAgentView } from '../../../generated/types.gen.ts';
-export type AuthType = RuntimeEndpointView['authType'];
-export type NetworkScope = RuntimeEndpointView['networkScope'];
-export type EndpointStatus = RuntimeEndpointView['status'];
-
-/** The stored endpoint, token included: only for calling the runtime, never for a response. */
-export type RuntimeEndpointSecret = Omit<RuntimeEndpointView, 'authToken'> & { authToken: string | null };
-
-interface EndpointRow {
-  id: string;
-  machine_id: string;
-  provider_key: string;
-  source: string;
-  agent_id: string | null;
-  label: string;
-  endpoint_base_url: string;
-  auth_type: string;
-  auth_token: string | null;
-  model_alias: string | null;
-  network_scope: string;
-  probe_path: string;
-  status: string;
-  lease_expires_at: string | null;
-  last_checked_at: string | null;
-  last_healthy_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type { AuthType, NetworkScope, EndpointStatus, RuntimeEndpointSecret } from './repo.ts';
+export { endpointFromRow, publicView } from './repo.ts';
 
 /** A manual upsert body (the contract's own type). */
 export type EndpointInput = UpsertRuntimeEndpointRequest;
-
-interface AgentRow {
-  id: string;
-  machine_id: string;
-  label: string;
-  allowed_provider_keys: string;
-  status: string;
-  token_hash: string | null;
-  last_seen_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
-
-/** An expired lease reads as unreachable, whatever was last reported. */
-export function endpointFromRow(r: EndpointRow, nowIso: string): RuntimeEndpointSecret {
-  const expired = !!r.lease_expires_at && r.lease_expires_at <= nowIso;
-  return {
-    id: r.id,
-    machineId: r.machine_id,
-    providerKey: r.provider_key,
-    source: r.source as 'manual' | 'agent',
-    agentId: r.agent_id,
-    label: r.label,
-    endpointBaseUrl: r.endpoint_base_url,
-    authType: r.auth_type as AuthType,
-    hasAuthToken: !!r.auth_token,
-    authToken: r.auth_token,
-    modelAlias: r.model_alias,
-    networkScope: r.network_scope as NetworkScope,
-    probePath: r.probe_path,
-    status: expired ? 'unreachable' : (r.status as EndpointStatus),
-    leaseExpiresAt: r.lease_expires_at,
-    lastCheckedAt: r.last_checked_at,
-    lastHealthyAt: r.last_healthy_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-export function publicView(e: RuntimeEndpointSecret): RuntimeEndpointView {
-  const { authToken: _t, ...view } = e;
-  void _t;
-  return view;
-}
-
-const agentView = (r: AgentRow): MachineAgentView => ({
-  id: r.id,
-  machineId: r.machine_id,
-  label: r.label,
-  allowedProviderKeys: fromJson(r.allowed_provider_keys, []),
-  status: r.status as MachineAgentView['status'],
-  hasAgentToken: !!r.token_hash,
-  lastSeenAt: r.last_seen_at,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
 
 /** Validates an http(s) base URL and strips its path, query and hash. */
 export function normaliseBaseUrl(raw: string, field = '/endpointBaseUrl'): URL {
@@ -169,10 +95,8 @@ export class RuntimeService {
   async list(machineId: string, page: PageQuery): Promise<Page<RuntimeEndpointView>> {
     await this.machines.requireActive(machineId);
     const now = this.now();
-    return keysetPage(
-      this.db('runtime_endpoints').where({ machine_id: machineId }).select('*'),
-      page,
-      (r: EndpointRow) => publicView(endpointFromRow(r, now)),
+    return keysetPage(runtimeRepo.endpointsOf(this.db, machineId), page, (r: EndpointRow) =>
+      publicView(endpointFromRow(r, now)),
     );
   }
 
@@ -181,9 +105,7 @@ export class RuntimeService {
     machineId: string,
     providerKey: string,
   ): Promise<RuntimeEndpointSecret | undefined> {
-    const r = (await db('runtime_endpoints')
-      .where({ machine_id: machineId, provider_key: providerKey.toLowerCase() })
-      .first()) as EndpointRow | undefined;
+    const r = await runtimeRepo.endpoint(db, machineId, providerKey.toLowerCase());
     return r && endpointFromRow(r, this.now());
   }
 
@@ -230,16 +152,6 @@ export class RuntimeService {
     };
   }
 
-  private async write(trx: Knex.Transaction, row: EndpointRow, existed: boolean): Promise<void> {
-    if (existed) {
-      const { id, created_at: _c, ...rest } = row;
-      void _c;
-      await trx('runtime_endpoints').where({ id }).update(rest);
-    } else {
-      await trx('runtime_endpoints').insert(row);
-    }
-  }
-
   async upsert(
     machineId: string,
     rawProviderKey: string,
@@ -261,7 +173,7 @@ export class RuntimeService {
         input.leaseExpiresAt ? new Date(input.leaseExpiresAt).toISOString() : null,
         now,
       );
-      await this.write(trx, row, !!existing);
+      await runtimeRepo.saveEndpoint(trx, row, !!existing);
       const view = publicView(endpointFromRow(row, now));
       await recordAudit(trx, {
         type: 'runtime-endpoint.upserted',
@@ -290,7 +202,7 @@ export class RuntimeService {
       await lockMachine(trx, machineId);
       const e = await this.find(trx, machineId, providerKey);
       if (!e) throw notFound('Runtime endpoint');
-      await trx('runtime_endpoints').where({ id: e.id }).delete();
+      await runtimeRepo.deleteEndpoint(trx, e.id);
       await recordAudit(trx, {
         type: 'runtime-endpoint.deleted',
         resourceType: 'runtime-endpoint',
@@ -325,7 +237,7 @@ export class RuntimeService {
       updated_at: now,
     };
     await withTransaction(this.db, async (trx) => {
-      await trx('machine_agents').insert(row);
+      await runtimeRepo.insertAgent(trx, row);
       await recordAudit(trx, {
         type: 'machine-agent.enrolled',
         resourceType: 'machine-agent',
@@ -339,27 +251,20 @@ export class RuntimeService {
 
   async listAgents(machineId: string, page: PageQuery): Promise<Page<MachineAgentView>> {
     await this.machines.requireActive(machineId);
-    return keysetPage(this.db('machine_agents').where({ machine_id: machineId }).select('*'), page, (r: AgentRow) =>
-      agentView(r),
-    );
+    return keysetPage(runtimeRepo.agentsOf(this.db, machineId), page, (r: AgentRow) => agentView(r));
   }
 
   async revokeAgent(machineId: string, agentId: string): Promise<MachineAgentView> {
     await this.machines.requireActive(machineId);
     const now = this.now();
     return withTransaction(this.db, async (trx) => {
-      const r = (await forUpdate(trx('machine_agents').where({ id: agentId, machine_id: machineId }).first())) as
-        AgentRow | undefined;
+      const r = await runtimeRepo.lockedAgent(trx, agentId, machineId);
       if (!r) throw notFound('Machine agent');
       if (r.status === 'revoked') return agentView(r);
       const next = { ...r, status: 'revoked', token_hash: null, updated_at: now };
-      await trx('machine_agents')
-        .where({ id: agentId })
-        .update({ status: next.status, token_hash: null, updated_at: now });
+      await runtimeRepo.updateAgent(trx, agentId, { status: next.status, token_hash: null, updated_at: now });
       // Endpoints the agent leased stop counting at once.
-      await trx('runtime_endpoints')
-        .where({ agent_id: agentId, source: 'agent' })
-        .update({ status: 'unreachable', lease_expires_at: now, updated_at: now });
+      await runtimeRepo.expireAgentLeases(trx, agentId, now);
       await recordAudit(trx, {
         type: 'machine-agent.revoked',
         resourceType: 'machine-agent',
@@ -381,7 +286,7 @@ export class RuntimeService {
       endpoints?: Array<EndpointInput & { providerKey: string }>;
     },
   ): Promise<{ item: MachineAgentView; endpoints: RuntimeEndpointView[] }> {
-    const agent = (await this.db('machine_agents').where({ id: body.agentId }).first()) as AgentRow | undefined;
+    const agent = await runtimeRepo.agent(this.db, body.agentId);
     if (!agent || agent.machine_id !== body.machineId) throw notFound('Machine agent');
     if (agent.status === 'revoked')
       throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
@@ -404,20 +309,17 @@ export class RuntimeService {
     return withTransaction(this.db, async (trx) => {
       // A revoke that committed since the token was checked wins: no lease is written for a revoked agent.
       await lockMachine(trx, body.machineId);
-      const current = (await forUpdate(trx('machine_agents').where({ id: agent.id }).first('status'))) as
-        { status: string } | undefined;
+      const current = await runtimeRepo.lockedAgent(trx, agent.id);
       if (!current || current.status === 'revoked')
         throw new ApiError('AGENT_PAIRING_INACTIVE', 'This runtime agent has been revoked.');
       const views: RuntimeEndpointView[] = [];
       for (const e of endpoints) {
         const existing = await this.find(trx, body.machineId, e.providerKey);
         const row = this.rowFor(body.machineId, e.providerKey, e, existing, 'agent', agent.id, lease, at);
-        await this.write(trx, row, !!existing);
+        await runtimeRepo.saveEndpoint(trx, row, !!existing);
         views.push(publicView(endpointFromRow(row, at)));
       }
-      await trx('machine_agents')
-        .where({ id: agent.id })
-        .update({ status: 'active', last_seen_at: at, updated_at: at });
+      await runtimeRepo.updateAgent(trx, agent.id, { status: 'active', last_seen_at: at, updated_at: at });
       await recordAudit(trx, {
         actor: `machine-agent:${agent.id}`,
         type: 'machine-agent.heartbeat',
@@ -448,7 +350,7 @@ export class RuntimeService {
 
   /** Probes every endpoint once: GET base+probePath with its auth and a timeout. */
   async probeAll(logger?: Logger): Promise<number> {
-    const rows = (await this.db('runtime_endpoints').select('*')) as EndpointRow[];
+    const rows = await runtimeRepo.allEndpoints(this.db);
     for (const r of rows) {
       const e = endpointFromRow(r, this.now());
       let healthy = false;
@@ -466,68 +368,8 @@ export class RuntimeService {
       }
       const at = this.now();
       emit({ kind: 'probe', db: this.db, healthy });
-      // Only if the endpoint is still the one probed: a heartbeat or PUT meanwhile wins over this verdict.
-      await this.db('runtime_endpoints')
-        .where({ id: r.id, updated_at: r.updated_at })
-        .update({
-          status: healthy ? 'active' : 'unreachable',
-          last_checked_at: at,
-          ...(healthy ? { last_healthy_at: at } : {}),
-        });
+      await runtimeRepo.recordProbe(this.db, r, healthy, at);
     }
     return rows.length;
-  }
-}
-
-/** Runs probeAll on an interval (PEAQOS_RUNTIME_PROBE_INTERVAL_MS; 0 = off). */
-/**
- * Probes runtime endpoints every `intervalMs`. With several replicas one of them probes per round: each round
- * first takes the `runtime-prober` cluster lease (store/lease.ts), so endpoints are not probed N times and
- * replicas do not overwrite each other's verdicts; a replica that dies hands over when its lease runs out.
- * Lease expiry needs no background work: an expired lease is read as unreachable (active.ts).
- */
-export interface RuntimeProberDeps {
-  runtime: RuntimeService;
-  intervalMs: number;
-  logger: Logger;
-  lease: ClusterLease;
-}
-
-export class RuntimeProber {
-  static readonly LEASE = 'runtime-prober';
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private readonly runtime: RuntimeService;
-  private readonly intervalMs: number;
-  private readonly logger: Logger;
-  private readonly lease: ClusterLease;
-
-  constructor(deps: RuntimeProberDeps) {
-    this.runtime = deps.runtime;
-    this.intervalMs = deps.intervalMs;
-    this.logger = deps.logger;
-    this.lease = deps.lease;
-  }
-  start(): void {
-    if (this.intervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.round()
-        .catch((err) => this.logger.warn({ err: errorForLog(err) }, 'runtime probe round failed'))
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-  /** One round, if this replica holds the lease. Returns how many endpoints it probed (null: another replica's turn). */
-  async round(): Promise<number | null> {
-    // The lease outlives one interval a little, so the holder keeps it from round to round.
-    if (!(await this.lease.acquire(RuntimeProber.LEASE, Math.ceil(this.intervalMs * 1.5)))) return null;
-    return this.runtime.probeAll(this.logger);
-  }
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
-    if (this.intervalMs > 0) await this.lease.release(RuntimeProber.LEASE).catch(() => undefined);
   }
 }
