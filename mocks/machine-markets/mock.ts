@@ -11,7 +11,7 @@ import { MAX_JSON_DEPTH, checkJsonStrings, checkUrl, jsonDepthExceeds } from '..
 const BODY_LIMIT = 1024 * 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 import type { Catalog } from '../../src/modules/catalog/catalog-core.ts';
-import { operations, type IdentityResolver, type Operation } from './operations.ts';
+import { operations, type IdentityResolver, type Operation } from './operations/index.ts';
 import { advance, emptyState, type MockState } from './state.ts';
 import { seedFixtures } from './seed.ts';
 import { sampleCatalog } from './catalog-data.ts';

@@ -8,7 +8,7 @@ import { drainable, listen } from '../../src/http/lifecycle.ts';
 import { createCors } from '../../src/http/cors.ts';
 
 import { McrClient } from '../../src/identity/mcr-client.ts';
-import { fixtureResolver } from './operations.ts';
+import { fixtureResolver } from './operations/index.ts';
 
 export type NodeMockOptions = Omit<MockApiOptions, 'spec'> & {
   spec?: MockApiOptions['spec'];
