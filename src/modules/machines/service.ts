@@ -15,27 +15,13 @@ import { recordAudit } from '../audit/service.ts';
 import { canonicalDid, type IdentityResolution, type McrClient } from '../../identity/mcr-client.ts';
 import { consumeProof, issueChallenge, MACHINE_PROOF_CODES } from '../../identity/challenges.ts';
 import { findMachine, findMachineByIdentity, insertMachine, scanMachines, updateMachineRow } from './repo.ts';
-import type { Machine, MachineIdentityProof, MachineStatus } from './types.ts';
+import type { Machine, MachineIdentityProof } from './types.ts';
+import type { CreateMachineRequest, UpdateMachineRequest } from '../../../generated/types.gen.ts';
 
-export interface ProofInput {
-  challengeId: string;
-  signature: string;
-}
-
-export interface CreateMachineInput {
-  displayName: string;
-  ownerId: string;
-  machineType: string;
-  runtimeProfile: string;
-  identityRef: string;
-  identityProof?: ProofInput;
-  capabilities?: string[];
-  labels?: Record<string, string>;
-  policyIds?: string[];
-  skillKeys?: string[];
-}
-
-export type UpdateMachineInput = Partial<CreateMachineInput> & { status?: MachineStatus };
+// Request bodies are the contract's own types (generated from openapi.yaml).
+export type { ProofInput } from '../../../generated/types.gen.ts';
+export type CreateMachineInput = CreateMachineRequest;
+export type UpdateMachineInput = UpdateMachineRequest;
 
 /**
  * What machines need from other modules, as required ports (machines imports neither): that policies exist, and

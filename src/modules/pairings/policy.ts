@@ -1,16 +1,15 @@
 // Delegation policy: normalisation, canonical hashing (the JWT's delegationPolicyHash) and the pure checks
 // market calls apply.
-export interface DelegationPolicy {
-  allowedSkillKeys: string[];
-  deniedSkillKeys: string[];
-  allowedServiceIds: string[];
-  deniedServiceIds: string[];
-  perTransactionLimit: number | null;
-  dailySpendLimit: number | null;
-  currency: string | null;
-}
+import type {
+  DelegationPolicy as ContractDelegationPolicy,
+  DelegationPolicyInput,
+} from '../../../generated/types.gen.ts';
 
-export type DelegationPolicyInput = Partial<DelegationPolicy>;
+/** The contract's delegation policy with every field present (limits and currency null when unset): the form that
+ * is stored and hashed, so one policy always has one hash. */
+export type DelegationPolicy = Required<ContractDelegationPolicy>;
+
+export type { DelegationPolicyInput } from '../../../generated/types.gen.ts';
 
 const uniq = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
 

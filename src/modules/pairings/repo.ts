@@ -2,36 +2,18 @@ import type { Knex } from 'knex';
 import { fromJson, toJson } from '../../store/db.ts';
 import { forUpdate } from '../../store/tx.ts';
 import type { DelegationPolicy } from './policy.ts';
+import type { AgentPairing } from '../../../generated/types.gen.ts';
 
-export interface PairingVerification {
-  method: 'eip191';
-  signerAddress: string;
-  verifiedAt: string;
-  challengeExpiresAt: string;
-}
+export type PairingVerification = NonNullable<AgentPairing['verification']>;
 
-/** The stored pairing; the view adds nothing secret (the token digest stays here). */
-export interface PairingRecord {
-  id: string;
-  machineId: string;
-  status: 'active' | 'paused' | 'revoked';
-  agentAddress: string;
-  agentDid: string | null;
-  agentProvider: string;
-  agentRole: string;
+/** The stored pairing: the contract's pairing with its normalised policy, the policy hash and the token digest
+ * (which never leave the server; the view drops them). */
+export type PairingRecord = Omit<AgentPairing, 'hasAuthToken' | 'delegationPolicy' | 'description'> & {
   description: string | null;
-  verification: PairingVerification | null;
   delegationPolicy: DelegationPolicy;
   policyHash: string;
   tokenHash: string | null;
-  tokenLastFour: string | null;
-  sessionId: string | null;
-  sessionTokenId: string | null;
-  sessionIssuedAt: string | null;
-  sessionExpiresAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+};
 
 interface Row {
   id: string;
