@@ -3,28 +3,14 @@ import type { Kit } from '../kit.ts';
 import type { CheckContext } from './context.ts';
 
 export function registerCodes(kit: Kit, ctx: CheckContext): void {
-  const { h, tokenHeader, activeMachine, pairingChallenge, machine, fx } = ctx;
+  const { h, tokenHeader, activeMachine, pairAgent, machine, fx } = ctx;
   kit.group('codes', (check) => {
     check(
       'spend limits: over the per-transaction limit is AGENT_SPEND_LIMIT_EXCEEDED, over the day is AGENT_DAILY_LIMIT_EXCEEDED',
       async () => {
         const m = await machine();
-        const agent = Wallet.createRandom() as unknown as Wallet;
-        const proof = await pairingChallenge(m.id, agent);
-        const paired = kit.ok(
-          await h.send('POST', `/api/v1/machines/${m.id}/agent-pairings`, {
-            body: {
-              agentAddress: agent.address,
-              agentProvider: 'conformance',
-              agentRole: 'buyer',
-              agentProof: proof,
-              delegationPolicy: { perTransactionLimit: 5, dailySpendLimit: 6 },
-            },
-          }),
-          'createAgentPairing',
-          201,
-        );
-        const t = tokenHeader(paired.body.item.pairingToken);
+        const paired = await pairAgent(m.id, { perTransactionLimit: 5, dailySpendLimit: 6 });
+        const t = tokenHeader(paired.token);
         const services = kit.ok(await h.send('GET', '/api/v1/market/services?limit=500'), 'listMarketServices', 200)
           .body.items as Array<{ id: string; pricing: { mode: string }; integrationStatus: string }>;
         const open = services.find((x) => x.pricing.mode !== 'fixed' && x.integrationStatus !== 'docs-only');
@@ -39,7 +25,7 @@ export function registerCodes(kit: Kit, ctx: CheckContext): void {
         kit.error(await buy(4), 'createMarketOrder', 'AGENT_DAILY_LIMIT_EXCEEDED');
         // The pairing has an open order: revoking it is refused.
         kit.error(
-          await h.send('POST', `/api/v1/machines/${m.id}/agent-pairings/${paired.body.item.id}/revoke`),
+          await h.send('POST', `/api/v1/machines/${m.id}/agent-pairings/${paired.id}/revoke`),
           'revokeAgentPairing',
           'OPEN_MARKET_ORDERS',
         );

@@ -32,8 +32,8 @@ export interface CheckContext {
   /** Registers and activates a new machine. */
   activeMachine(): Promise<Machine>;
   pairingChallenge(machineId: string, agent: Wallet): Promise<{ challengeId: string; signature: string }>;
-  /** Pairs a new agent to the machine. */
-  pairAgent(machineId: string): Promise<Pairing>;
+  /** Pairs a new agent to the machine, with a delegation policy when given. */
+  pairAgent(machineId: string, delegationPolicy?: Record<string, unknown>): Promise<Pairing>;
   /** The run's shared machine and pairing, created on first use. */
   machine(): Promise<Machine>;
   pairing(): Promise<Pairing>;
@@ -106,12 +106,18 @@ export function createContext(kit: Kit, fx: Fixtures): CheckContext {
     kit.ok(c, 'createAgentPairingChallenge', 201);
     return { challengeId: c.body.item.challengeId as string, signature: await agent.signMessage(c.body.item.message) };
   }
-  async function pairAgent(machineId: string): Promise<Pairing> {
+  async function pairAgent(machineId: string, delegationPolicy?: Record<string, unknown>): Promise<Pairing> {
     const agent = Wallet.createRandom() as unknown as Wallet;
     const proof = await pairingChallenge(machineId, agent);
     const r = kit.ok(
       await h.send('POST', `/api/v1/machines/${machineId}/agent-pairings`, {
-        body: { agentAddress: agent.address, agentProvider: 'conformance', agentRole: 'buyer', agentProof: proof },
+        body: {
+          agentAddress: agent.address,
+          agentProvider: 'conformance',
+          agentRole: 'buyer',
+          agentProof: proof,
+          ...(delegationPolicy ? { delegationPolicy } : {}),
+        },
       }),
       'createAgentPairing',
       201,

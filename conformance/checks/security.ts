@@ -1,10 +1,9 @@
-import { Wallet } from 'ethers';
 import { SignJWT, UnsecuredJWT, decodeJwt, base64url } from 'jose';
 import type { Kit } from '../kit.ts';
 import type { CheckContext } from './context.ts';
 
 export function registerSecurity(kit: Kit, ctx: CheckContext): void {
-  const { h, tokenHeader, machineChallenge, pairingChallenge, machine, pairing, otherPairing } = ctx;
+  const { h, tokenHeader, machineChallenge, pairAgent, machine, pairing, otherPairing } = ctx;
   kit.group('security', (check) => {
     check(
       'tampered, alg:none, foreign-secret and missing tokens are refused on market calls',
@@ -139,22 +138,8 @@ export function registerSecurity(kit: Kit, ctx: CheckContext): void {
       'search and orders agree: every quote offered to a pairing with limits and a currency can be ordered',
       async () => {
         const m = await machine();
-        const agent = Wallet.createRandom() as unknown as Wallet;
-        const proof = await pairingChallenge(m.id, agent);
-        const paired = kit.ok(
-          await h.send('POST', `/api/v1/machines/${m.id}/agent-pairings`, {
-            body: {
-              agentAddress: agent.address,
-              agentProvider: 'conformance',
-              agentRole: 'buyer',
-              agentProof: proof,
-              delegationPolicy: { currency: 'USDT', perTransactionLimit: 1, dailySpendLimit: 2 },
-            },
-          }),
-          'createAgentPairing',
-          201,
-        );
-        const t = tokenHeader(paired.body.item.pairingToken);
+        const paired = await pairAgent(m.id, { currency: 'USDT', perTransactionLimit: 1, dailySpendLimit: 2 });
+        const t = tokenHeader(paired.token);
         const s = kit.ok(
           await h.send('POST', '/api/v1/market/search', { body: { machineId: m.id, maxResults: 25 }, headers: t }),
           'searchMarket',

@@ -1,8 +1,8 @@
 // Tasks: discover, resolve, execute, with routes, outcomes and runs.
-import type { Catalog, CatalogService } from '../../../src/modules/catalog/catalog-core.ts';
-import { rankServices } from '../../../src/modules/market/ranking.ts';
+import type { Catalog } from '../../../src/modules/catalog/catalog-core.ts';
+import { rankForTask, resolutionOf, routeFor } from '../../../src/modules/tasks/routing.ts';
 import { ApiError } from '../../../src/errors.ts';
-import type { Machine, RouteRecord, TaskRecord } from '../../../generated/types.gen.ts';
+import type { Machine, TaskRecord, DiscoverTaskRequest } from '../../../generated/types.gen.ts';
 import { mockId, now, type MockState } from '../state.ts';
 import {
   type Operation,
@@ -19,39 +19,13 @@ import {
   type OpsContext,
 } from './common.ts';
 
-function candidatesFor(
-  state: MockState,
-  catalog: Catalog,
-  m: Machine,
-  t: TaskRecord,
-  opts: { allowExternalHandoff?: boolean; requireNativeExecution?: boolean; maxCandidates?: number },
-) {
-  const r = rankServices(
-    catalog.services,
-    {
-      serviceType: t.serviceType,
-      operation: t.operation,
-      requiredCapabilities: t.constraints.requiredCapabilities,
-      region: t.constraints.region,
-      budget: t.constraints.budget !== undefined ? { amount: t.constraints.budget } : undefined,
-      nativeOnly: opts.requireNativeExecution ?? t.constraints.requireNativeExecution,
-      allowExternalHandoff: opts.allowExternalHandoff ?? t.constraints.allowExternalHandoff,
-      machinePolicies: policiesOf(state, m),
-      runtimeProviders: runtimeProviders(state, m.id),
-      machineSkillKeys: m.skillKeys,
-      preferredSkillKeys: t.constraints.preferredSkillKeys,
-    },
-    opts.maxCandidates ?? t.discovery.maxCandidates,
-  );
-  return r.ranked.map((x) => ({ service: x.service, score: x.score, reasons: x.reasons }));
-}
-
-function resolutionOf(c: Array<{ service: CatalogService; score: number; reasons: string[] }>) {
-  const top = c[0];
-  if (!top) return { kind: 'unavailable' as const, reason: 'No catalogue service matches the task.', candidates: [] };
-  if (top.service.executionMode === 'external-handoff' && top.service.handoff)
-    return { kind: 'handoff' as const, candidate: top, handoff: top.service.handoff };
-  return { kind: 'native' as const, candidate: top };
+/** The server's ranking (src/modules/tasks/routing.ts) over the mock's state. */
+function rank(state: MockState, catalog: Catalog, m: Machine, t: TaskRecord, opts: DiscoverTaskRequest) {
+  const context = {
+    policies: async () => policiesOf(state, m),
+    activeRuntimeProviders: async () => runtimeProviders(state, m.id),
+  };
+  return rankForTask(catalog, context, m, t, opts);
 }
 
 export function tasksOperations(ctx: OpsContext): Record<string, Operation> {
@@ -105,43 +79,23 @@ export function tasksOperations(ctx: OpsContext): Record<string, Operation> {
       if (!t || t.machineId !== req.params.machineId) gone('Task');
       return ok({ item: t });
     },
-    discoverTask: (state, req) => {
+    discoverTask: async (state, req) => {
       const m = activeMachine(state, req.params.machineId!);
       const t = state.tasks.get(req.params.taskId!);
       if (!t || t.machineId !== m.id) gone('Task');
-      const c = candidatesFor(state, catalog, m, t!, req.body ?? {});
-      return ok({ taskId: t!.id, machineId: m.id, resolution: resolutionOf(c), candidates: c });
+      const ranking = await rank(state, catalog, m, t!, req.body ?? {});
+      return ok({ taskId: t!.id, machineId: m.id, resolution: resolutionOf(ranking), candidates: ranking.candidates });
     },
-    resolveTask: (state, req) => {
+    resolveTask: async (state, req) => {
       const m = activeMachine(state, req.params.machineId!);
       const t = state.tasks.get(req.params.taskId!);
       if (!t || t.machineId !== m.id) gone('Task');
-      const c = candidatesFor(state, catalog, m, t!, req.body ?? {});
-      const resolution = resolutionOf(c);
+      const ranking = await rank(state, catalog, m, t!, req.body ?? {});
+      const resolution = resolutionOf(ranking);
       if (resolution.kind === 'unavailable')
-        throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`);
-      const top = resolution.candidate;
+        throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`, { resolution });
       const at = now(state);
-      const route: RouteRecord = {
-        id: mockId(state, 'rte'),
-        machineId: m.id,
-        taskId: t!.id,
-        selectedSkillKey: top.service.skillKey,
-        selectedServiceId: top.service.id,
-        executionMode: top.service.executionMode,
-        integrationStatus: top.service.integrationStatus,
-        status: 'selected',
-        reason: top.reasons[0] ?? 'best candidate',
-        score: top.score,
-        fallbackChain: c.slice(1).map((x) => ({
-          skillKey: x.service.skillKey,
-          serviceId: x.service.id,
-          executionMode: x.service.executionMode,
-        })),
-        handoff: resolution.kind === 'handoff' ? resolution.handoff : null,
-        createdAt: at,
-        updatedAt: at,
-      };
+      const route = routeFor(mockId(state, 'rte'), t!, resolution, ranking.candidates, at);
       state.routes.set(route.id, route);
       Object.assign(t!, { status: 'resolved', routeId: route.id, updatedAt: at });
       audit(state, 'task.resolved', 'task', t!.id);

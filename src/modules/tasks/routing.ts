@@ -1,5 +1,6 @@
 // Discovery and routing: rank the catalogue for a task on a machine, read a resolution off the ranking, and build
-// the route a resolution selects (the top candidate, the rest as its fallback chain). Nothing here writes.
+// the route a resolution selects (the top candidate, the rest as its fallback chain). Nothing here writes, and
+// nothing here needs Node: the frontend mock routes tasks with these same functions.
 import type {
   Candidate,
   CatalogService,
@@ -11,7 +12,6 @@ import type {
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Machine } from '../machines/types.ts';
 import { rankServices, type MachinePolicyRule } from '../market/ranking.ts';
-import { newId } from '../../ids.ts';
 
 /** What ranking needs to know about the machine beyond its record. */
 export interface TaskContext {
@@ -77,6 +77,7 @@ export function resolutionOf({ candidates, excluded }: Ranking): TaskResolution 
 
 /** The route a resolution selects: its candidate, with every other ranked candidate as the fallback chain. */
 export function routeFor(
+  id: string,
   t: TaskRecord,
   resolution: Exclude<TaskResolution, { kind: 'unavailable' }>,
   candidates: Candidate[],
@@ -84,7 +85,7 @@ export function routeFor(
 ): RouteRecord {
   const top = resolution.candidate;
   return {
-    id: newId('rte', Date.parse(at)),
+    id,
     machineId: t.machineId,
     taskId: t.id,
     selectedSkillKey: top.service.skillKey,
@@ -106,9 +107,15 @@ export function routeFor(
 }
 
 /** A fixed route to one service (market orders), with no fallback. */
-export function fixedRoute(t: TaskRecord, service: CatalogService, reason: string, at: string): RouteRecord {
+export function fixedRoute(
+  id: string,
+  t: TaskRecord,
+  service: CatalogService,
+  reason: string,
+  at: string,
+): RouteRecord {
   return {
-    id: newId('rte', Date.parse(at)),
+    id,
     machineId: t.machineId,
     taskId: t.id,
     selectedSkillKey: service.skillKey,

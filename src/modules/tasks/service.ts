@@ -140,7 +140,7 @@ export class TasksService {
     if (resolution.kind === 'unavailable')
       throw new ApiError('ROUTE_REQUIRED', `No route can be resolved: ${resolution.reason}`, { resolution });
     const now = this.clock.now().toISOString();
-    const route = routeFor(t0, resolution, ranking.candidates, now);
+    const route = routeFor(newId('rte', Date.parse(now)), t0, resolution, ranking.candidates, now);
     await withTransaction(this.db, async (trx) => {
       const t = await this.task(trx, machineId, taskId);
       await tasksRepo.insertRoute(trx, route);
@@ -187,7 +187,7 @@ export class TasksService {
       createdAt: at,
       updatedAt: at,
     };
-    const route = fixedRoute(task, service, reason, at);
+    const route = fixedRoute(newId('rte', Date.parse(at)), task, service, reason, at);
     // The task row comes first (the route references it), then the task is pointed at its route.
     await tasksRepo.insertTask(trx, task);
     await tasksRepo.insertRoute(trx, route);
