@@ -34,7 +34,13 @@ interface Server {
 }
 
 await build({
-  entryPoints: ['bench/servers/reference.ts', 'bench/servers/bare-http.ts', 'bench/servers/bare-express.ts'],
+  entryPoints: [
+    'bench/servers/reference.ts',
+    'bench/servers/bare-http.ts',
+    'bench/servers/bare-express.ts',
+    'bench/servers/limit-sqlite.ts',
+    'bench/servers/fastify-sqlite.ts',
+  ],
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -296,6 +302,56 @@ row(
 notes.push(
   `GET /machines/{id}, reference vs bare express per round: ${rounds.map((x) => `${x.ref.rps}/${x.express.rps} = ${Math.round(x.ratio * 100)}%`).join(', ')}; the table shows the median round.`,
 );
+
+log('the limit and fastify: the same reads with node:http + better-sqlite3, and with fastify + route schemas');
+// Both read the benchmark's SQLite file with prepared statements and the server's row mapper (bench/servers/). The
+// three servers alternate for ROUNDS rounds per scenario; each ratio is the median of the per-round ratios.
+const limit = await start('bench/servers/limit-sqlite.ts', { BENCH_DB: dbFile });
+const fastify = await start('bench/servers/fastify-sqlite.ts', { BENCH_DB: dbFile });
+interface Versus {
+  scenario: string;
+  ref: Result;
+  limit: Result;
+  fastify: Result;
+  toLimit: number;
+  toFastify: number;
+  rounds: string;
+}
+const versus: Versus[] = [];
+for (const [scenario, path] of [
+  ['GET /machines/{id}', `/api/v1/machines/${id0}`],
+  ['GET /machines?limit=100', '/api/v1/machines?limit=100'],
+  ['GET /health', '/health'],
+] as const) {
+  const rs: { ref: Result; limit: Result; fastify: Result }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const l = await load(limit.url, { path, pid: limit.pid });
+    const fy = await load(fastify.url, { path, pid: fastify.pid });
+    const r = await load(ref.url, { path, pid: ref.pid });
+    rs.push({ ref: r, limit: l, fastify: fy });
+  }
+  const toLimit = median(rs.map((x) => x.ref.rps / x.limit.rps));
+  const toFastify = median(rs.map((x) => x.ref.rps / x.fastify.rps));
+  const mid = rs.find((x) => x.ref.rps / x.limit.rps === toLimit)!;
+  versus.push({
+    scenario,
+    ...mid,
+    toLimit,
+    toFastify,
+    rounds: rs.map((x) => `${x.ref.rps}/${x.limit.rps}/${x.fastify.rps}`).join(', '),
+  });
+  row(scenario, 'limit: node:http + better-sqlite3 (median round)', mid.limit);
+  row(scenario, 'fastify 5 + route schema (median round)', mid.fastify);
+  row(
+    scenario,
+    'reference (median round)',
+    mid.ref,
+    `${Math.round(toLimit * 100)}% of the limit, ${Math.round(toFastify * 100)}% of fastify`,
+  );
+}
+await stop(limit);
+await stop(fastify);
+const vs = (s: string) => versus.find((v) => v.scenario === s)!;
 
 log('metrics cost: the same read with PEAQOS_METRICS=false, alternating rounds');
 // Server CPU per request is steadier than req/s on two shared cores, but a single pair of runs still moves by tens
@@ -559,6 +615,16 @@ ${rows.join('\n')}
 
 | target | result | met |
 |---|---|---|
+${[
+  ['GET /machines/{id} at >= 80% of the limit and >= fastify', vs('GET /machines/{id}'), 0.8, 1],
+  ['GET /machines?limit=100 at >= 90% of the limit', vs('GET /machines?limit=100'), 0.9, 0],
+  ['GET /health at >= 70% of the limit (bare node:http)', vs('GET /health'), 0.7, 0],
+]
+  .map(
+    ([name, v, toLimit, toFastify]) =>
+      `| ${name} | ${Math.round((v as Versus).toLimit * 100)}% of the limit, ${Math.round((v as Versus).toFastify * 100)}% of fastify (reference/limit/fastify req/s per round: ${(v as Versus).rounds}) | ${(v as Versus).toLimit >= (toLimit as number) && (v as Versus).toFastify >= (toFastify as number) ? 'yes' : 'no'} |`,
+  )
+  .join('\n')}
 | GET /machines/{id} at >= 60% of bare express req/s | ${Math.round(ratio * 100)}% (${mRef.rps} vs ${mExpress.rps}, median of ${ROUNDS} alternating rounds) | ${ratio >= 0.6 ? 'yes' : `no, short by ${Math.round((0.6 - ratio) * 100)} points`} |
 | audit-events page 1,000 within 1.5x page 1 latency (p50) | ${a1000ratio.toFixed(2)}x (${a1000.p50} ms vs ${a1.p50} ms) | ${a1000ratio <= 1.5 ? 'yes' : 'no'} |
 | RSS below 250 MB under load (the scenarios above, shipped catalogue) | ${refPeak} MB peak (reference server, 1M-row audit table); ${offPeak} MB (POST /machines server) | ${Math.max(refPeak, offPeak) < 250 ? 'yes' : `no, over by ${Math.max(refPeak, offPeak) - 250} MB`} |

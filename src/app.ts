@@ -9,7 +9,7 @@ import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
 import { ApiError } from './errors.ts';
-import { errorForLog, redactDeep } from './logger.ts';
+import { accessLogger, errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { checkParsedBody, readJsonBody } from './http/body.ts';
 import { createCors } from './http/cors.ts';
@@ -102,6 +102,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const rateLimits = services.rateLimits;
   const knownKeys = new Set([...deps.config.apiKeys, ...deps.config.agentApiKeys]);
   const logRequests = logger.isLevelEnabled('error');
+  const access = logRequests ? accessLogger(logger) : logger;
   const logDebug = logger.isLevelEnabled('debug');
   const logTrace = logger.isLevelEnabled('trace');
 
@@ -147,9 +148,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
           res: { statusCode: status },
           responseTime: Math.round(ms),
         };
-        if (status >= 500) logger.error(line, 'request errored');
-        else if (status >= 400) logger.warn(line, 'request completed');
-        else logger.info(line, 'request completed');
+        if (status >= 500) access.error(line, 'request errored');
+        else if (status >= 400) access.warn(line, 'request completed');
+        else access.info(line, 'request completed');
       });
     }
     if (cors?.apply(req, res)) {
