@@ -119,6 +119,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   });
   const graph = new GraphService({ db, clock, machines });
   const tasks = new TasksService({ db, config, clock, catalog, machines, runtime, context: machineContext });
+  const access = new OrderAccess({ db, pairings });
   const orders = new OrdersService({
     db,
     config,
@@ -129,12 +130,13 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     search,
     tasks,
     machinePolicies: machineContext.policies,
+    access,
   });
   const payments = new PaymentsService({
     db,
     config,
     clock,
-    access: new OrderAccess({ db, pairings }),
+    access,
   });
   const idempotency = new IdempotencyStore({ db, now: () => clock.now().getTime(), ttlMs: config.idempotencyTtlMs });
   prober.start();

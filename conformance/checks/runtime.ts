@@ -3,6 +3,15 @@ import { STATELESS, type CheckContext } from './context.ts';
 
 export function registerRuntime(kit: Kit, ctx: CheckContext): void {
   const { h, secret, machine, fx } = ctx;
+  /** Enrols a runtime agent allowed to register the qvac provider key. */
+  const enrolAgent = async (machineId: string) =>
+    kit.ok(
+      await h.send('POST', `/api/v1/machines/${machineId}/agents/enrollment`, {
+        body: { allowedProviderKeys: ['qvac'] },
+      }),
+      'enrollMachineAgent',
+      201,
+    );
   kit.group('runtime', (check) => {
     check(
       'upsert a runtime endpoint (201 then 200); authToken is never echoed; delete answers 204',
@@ -65,13 +74,7 @@ export function registerRuntime(kit: Kit, ctx: CheckContext): void {
       'machine agents are listed; a revoked agent is listed as revoked and its token stops working',
       async () => {
         const m = await machine();
-        const e = kit.ok(
-          await h.send('POST', `/api/v1/machines/${m.id}/agents/enrollment`, {
-            body: { allowedProviderKeys: ['qvac'] },
-          }),
-          'enrollMachineAgent',
-          201,
-        );
+        const e = await enrolAgent(m.id);
         const list = kit.ok(await h.send('GET', `/api/v1/machines/${m.id}/agents`), 'listMachineAgents', 200);
         kit.assert(
           list.body.items.some((x: { id: string }) => x.id === e.body.item.id),
@@ -111,13 +114,7 @@ export function registerRuntime(kit: Kit, ctx: CheckContext): void {
       'a runtime agent enrols (token once) and heartbeats its endpoint in with a lease',
       async () => {
         const m = await machine();
-        const e = kit.ok(
-          await h.send('POST', `/api/v1/machines/${m.id}/agents/enrollment`, {
-            body: { allowedProviderKeys: ['qvac'] },
-          }),
-          'enrollMachineAgent',
-          201,
-        );
+        const e = await enrolAgent(m.id);
         const token = e.body.item.agentToken as string;
         const hb = kit.ok(
           await h.send('POST', '/api/v1/machine-agents/heartbeat', {

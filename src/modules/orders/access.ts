@@ -25,7 +25,14 @@ export class OrderAccess {
     return this.pairings.authenticate(caller, { machineId: o.machineId, agentPairingId: o.agentPairingId });
   }
 
-  /** Applies an order step and its audit event in `trx`. */
+  /** The order, once the caller has shown the token of the pairing that placed it (market writes). */
+  async ownOrder(caller: Caller, id: string): Promise<OrderRecord> {
+    const o = await this.order(id);
+    await this.agentFor(caller, o);
+    return o;
+  }
+
+  /** Applies an order step in `trx` (the caller writes its audit event). */
   async step(
     trx: Knex.Transaction,
     o: OrderRecord,

@@ -136,8 +136,7 @@ export class PaymentsService {
     orderId: string,
     body: { rail?: RailType; payerAddress?: string; payeeAddress?: string; chain?: string },
   ): Promise<{ created: boolean; payment: PaymentRecord }> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    await this.access.ownOrder(caller, orderId);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -167,8 +166,7 @@ export class PaymentsService {
   }
 
   async paymentProof(caller: Caller, orderId: string, body: ProofInput): Promise<PaymentRecord> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    const o0 = await this.access.ownOrder(caller, orderId);
     if (CLOSED_ORDER_STATUSES.includes(o0.status)) throw new ApiError('ORDER_CLOSED', `The order is ${o0.status}.`);
     const existing = await findPayment(this.db, orderId);
     const chain = body.chain ?? existing?.chain ?? o0.payment.network ?? 'evm';
@@ -292,8 +290,7 @@ export class PaymentsService {
     orderId: string,
     body: { escrowRef?: string; txHash?: string },
   ): Promise<PaymentRecord> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    await this.access.ownOrder(caller, orderId);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;

@@ -20,7 +20,7 @@ import type { MarketSearchService } from '../market/search.ts';
 import type { MachinePolicyRule } from '../market/ranking.ts';
 import type { ExecutionOutput, TasksService, OutcomeRecord, RunRecord } from '../tasks/service.ts';
 import type { CreateMarketOrderRequest } from '../../../generated/types.gen.ts';
-import { OrderAccess } from './access.ts';
+import type { OrderAccess } from './access.ts';
 import {
   insertOrder,
   ordersOf,
@@ -68,6 +68,8 @@ export interface OrdersServiceDeps {
   search: MarketSearchService;
   tasks: TasksService;
   machinePolicies(ids: string[]): Promise<MachinePolicyRule[]>;
+  /** Reading and stepping orders, shared with payments. */
+  access: OrderAccess;
 }
 
 export class OrdersService {
@@ -94,7 +96,7 @@ export class OrdersService {
       tasks: this.tasks,
     } = deps);
     this.machinePolicies = (ids) => deps.machinePolicies(ids);
-    this.access = new OrderAccess({ db: deps.db, pairings: deps.pairings });
+    this.access = deps.access;
   }
 
   private now() {
@@ -247,8 +249,7 @@ export class OrdersService {
     orderId: string,
     body: { input?: Record<string, unknown> },
   ): Promise<MarketOrderExecution> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    const o0 = await this.access.ownOrder(caller, orderId);
     await this.machines.requireActive(o0.machineId);
     const at = this.now().toISOString();
     const started = await withTransaction(this.db, async (trx) => {
@@ -310,8 +311,7 @@ export class OrdersService {
   }
 
   async confirm(caller: Caller, orderId: string): Promise<OrderRecord> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    await this.access.ownOrder(caller, orderId);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -340,8 +340,7 @@ export class OrdersService {
     orderId: string,
     body: { reason: string; evidence?: Record<string, unknown> },
   ): Promise<OrderRecord> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    await this.access.ownOrder(caller, orderId);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
@@ -366,8 +365,7 @@ export class OrdersService {
   }
 
   async cancel(caller: Caller, orderId: string, body: { reason?: string }): Promise<OrderRecord> {
-    const o0 = await this.access.order(orderId);
-    await this.access.agentFor(caller, o0);
+    await this.access.ownOrder(caller, orderId);
     const at = this.now().toISOString();
     return withTransaction(this.db, async (trx) => {
       const o = (await findOrder(trx, orderId, true))!;
