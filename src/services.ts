@@ -1,5 +1,6 @@
 // Builds the service graph once per app. Handlers receive services; services receive the store, config and clock.
 import type { Knex } from 'knex';
+import { preparedReads } from './store/prepared.ts';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
@@ -93,7 +94,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     config,
     clock,
     mcr,
-    reader,
+    reads: preparedReads(reader),
     assertPoliciesExist: (trx, ids) => policies.assertExist(trx, ids),
     hasOpenOrders: (trx, machineId) => hasOpenOrders(trx, { machine_id: machineId }),
   });

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from './migrations/index.ts';
-import { CachingBetterSqlite3Client } from './sqlite-client.ts';
+import { CachingBetterSqlite3Client, type Connection } from './sqlite-client.ts';
 
 export type Db = Knex;
 
@@ -60,9 +60,23 @@ interface SqliteConnection {
   pragma(source: string): unknown;
 }
 
+/** A read-only handle's one connection, once its pool has made it (see readConnectionOf). */
+const readConnections = new WeakMap<Db, { conn?: Connection }>();
+
+/**
+ * The better-sqlite3 connection behind a read-only handle from createReadDb, if it has been opened; undefined for
+ * any other handle. Its pool holds exactly this one connection for the handle's life, never in a transaction, and
+ * better-sqlite3 runs each statement to completion synchronously, so a statement run on it directly cannot
+ * interleave with knex's use of it (store/prepared.ts reads through it).
+ */
+export function readConnectionOf(db: Db): Connection | undefined {
+  return readConnections.get(db)?.conn;
+}
+
 /** A knex handle on one better-sqlite3 connection (with cached statements), set up with `pragmas`. */
 function sqliteKnex(filename: string, readonly: boolean, pragmas: string[], busyTimeoutMs?: number): Db {
-  return knexFactory({
+  const holder: { conn?: Connection } = {};
+  const db = knexFactory({
     client: CachingBetterSqlite3Client as unknown as Knex.Config['client'],
     // Error messages carry the statement with placeholders, never the bound values (tokens, keys, secrets).
     compileSqlOnError: false,
@@ -76,6 +90,7 @@ function sqliteKnex(filename: string, readonly: boolean, pragmas: string[], busy
       afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
         try {
           for (const p of pragmas) conn.pragma(p);
+          if (readonly) holder.conn = conn as unknown as Connection;
           done(null, conn);
         } catch (err) {
           done(err as Error, conn);
@@ -83,6 +98,8 @@ function sqliteKnex(filename: string, readonly: boolean, pragmas: string[], busy
       },
     },
   });
+  if (readonly) readConnections.set(db, holder);
+  return db;
 }
 
 /**

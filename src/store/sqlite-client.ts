@@ -22,12 +22,13 @@ const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- knex ships its dialects as untyped CommonJS classes
 const KnexBetterSqlite3 = require('knex/lib/dialects/better-sqlite3/index.js') as new (config: Knex.Config) => any;
 
-interface Statement {
+export interface Statement {
   reader: boolean;
+  get(bindings: unknown[]): unknown;
   all(bindings: unknown[]): unknown[];
   run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
-interface Connection {
+export interface Connection {
   prepare(sql: string): Statement;
 }
 interface QueryObject {
@@ -41,7 +42,8 @@ interface QueryObject {
 export const STATEMENT_CACHE_SIZE = 256;
 const caches = new WeakMap<Connection, Map<string, Statement>>();
 
-function prepared(connection: Connection, sql: string): Statement {
+/** The connection's prepared statement for `sql`, prepared on first use and cached (shared with knex's queries). */
+export function prepared(connection: Connection, sql: string): Statement {
   let cache = caches.get(connection);
   if (!cache) caches.set(connection, (cache = new Map()));
   let statement = cache.get(sql);
@@ -50,6 +52,14 @@ function prepared(connection: Connection, sql: string): Statement {
   if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(sql, statement);
   return statement;
+}
+
+/** A trailing `limit ?` bound to a non-negative safe integer, written into the SQL text instead (see above). */
+export function inlineLimit(sql: string, bindings: unknown[]): [string, unknown[]] {
+  const last = bindings[bindings.length - 1];
+  if (sql.endsWith(' limit ?') && Number.isSafeInteger(last) && (last as number) >= 0)
+    return [`${sql.slice(0, -1)}${last as number}`, bindings.slice(0, -1)];
+  return [sql, bindings];
 }
 
 /** How long a statement waits for another process's write lock before StoreBusyError (PEAQOS_STORE_BUSY_TIMEOUT_MS). */
@@ -90,13 +100,7 @@ export class CachingBetterSqlite3Client extends KnexBetterSqlite3 {
     // Per-query integer modes change a statement's state: those queries get a statement of their own.
     if (obj.options && typeof obj.options.safeIntegers === 'boolean')
       throw new Error('per-query safeIntegers is not supported by this client');
-    let sql = obj.sql;
-    let bindings: unknown[] = this._formatBindings(obj.bindings);
-    const last = bindings[bindings.length - 1];
-    if (sql.endsWith(' limit ?') && Number.isSafeInteger(last) && (last as number) >= 0) {
-      sql = `${sql.slice(0, -1)}${last as number}`;
-      bindings = bindings.slice(0, -1);
-    }
+    const [sql, bindings] = inlineLimit(obj.sql, this._formatBindings(obj.bindings));
     const statement = prepared(connection, sql);
     if (statement.reader) {
       obj.response = statement.all(bindings);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
+import type { PreparedReads } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 
 export interface MachineRow {
@@ -108,13 +109,24 @@ export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine):
 }
 
 /** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
-export async function scanMachines(
-  db: Knex,
+const MACHINE_BY_ID = 'select * from machines where id = ? limit 1';
+const FIRST_MACHINES = 'select * from machines order by created_at asc, id asc limit ?';
+const MACHINES_AFTER = 'select * from machines where (created_at, id) > (?, ?) order by created_at asc, id asc limit ?';
+
+/** The machine, outside any transaction (a prepared read: store/prepared.ts). */
+export async function readMachine(reads: PreparedReads, id: string): Promise<Machine | undefined> {
+  const row = await reads.one<MachineRow>(MACHINE_BY_ID, [id]);
+  return row && toMachine(row);
+}
+
+/** Up to `limit` machines after the keyset position, in (createdAt, id) order, outside any transaction. */
+export async function readMachinePage(
+  reads: PreparedReads,
   after: { t: string; i: string } | undefined,
   limit: number,
 ): Promise<Machine[]> {
-  const qb = db('machines').select('*');
-  if (after) qb.whereRaw('(created_at, id) > (?, ?)', [after.t, after.i]);
-  const rows = (await qb.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit)) as MachineRow[];
+  const rows = after
+    ? await reads.all<MachineRow>(MACHINES_AFTER, [after.t, after.i, limit])
+    : await reads.all<MachineRow>(FIRST_MACHINES, [limit]);
   return rows.map(toMachine);
 }

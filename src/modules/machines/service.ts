@@ -14,7 +14,15 @@ import { encodeCursor, type Page, type PageQuery } from '../../store/pages.ts';
 import { recordAudit } from '../audit/service.ts';
 import { canonicalDid, type IdentityResolution, type McrClient } from '../../identity/mcr-client.ts';
 import { consumeProof, issueChallenge, MACHINE_PROOF_CODES } from '../../identity/challenges.ts';
-import { findMachine, findMachineByIdentity, insertMachine, scanMachines, updateMachineRow } from './repo.ts';
+import {
+  findMachine,
+  findMachineByIdentity,
+  insertMachine,
+  readMachine,
+  readMachinePage,
+  updateMachineRow,
+} from './repo.ts';
+import type { PreparedReads } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 import type { CreateMachineRequest, UpdateMachineRequest } from '../../../generated/types.gen.ts';
 
@@ -32,8 +40,8 @@ export interface MachinesServiceDeps {
   config: Config;
   clock: Clock;
   mcr: McrClient;
-  /** Reads outside transactions (get, list, the guard) may use the read-only handle; defaults to `db`. */
-  reader?: Knex;
+  /** Reads outside transactions (get, list, the guard): prepared statements on the read-only handle where there is one. */
+  reads: PreparedReads;
   assertPoliciesExist(trx: Knex.Transaction, policyIds: string[]): Promise<void>;
   hasOpenOrders(trx: Knex.Transaction, machineId: string): Promise<boolean>;
 }
@@ -45,12 +53,12 @@ export class MachinesService {
   private readonly config: Config;
   private readonly clock: Clock;
   private readonly mcr: McrClient;
-  private readonly reader: Knex;
+  private readonly reads: PreparedReads;
   private readonly ports: Pick<MachinesServiceDeps, 'assertPoliciesExist' | 'hasOpenOrders'>;
 
   constructor(deps: MachinesServiceDeps) {
     ({ db: this.db, config: this.config, clock: this.clock, mcr: this.mcr } = deps);
-    this.reader = deps.reader ?? deps.db;
+    this.reads = deps.reads;
     this.ports = { assertPoliciesExist: deps.assertPoliciesExist, hasOpenOrders: deps.hasOpenOrders };
   }
 
@@ -201,7 +209,7 @@ export class MachinesService {
 
   /** GET /machines/{id}: re-verifies the stored proof on every read. */
   async get(id: string): Promise<Machine> {
-    const m = await findMachine(this.reader, id);
+    const m = await readMachine(this.reads, id);
     if (!m) throw notFound('Machine');
     if (this.verification !== 'disabled' && m.identityProof) {
       const { holds } = await this.storedProofHolds(m);
@@ -225,7 +233,7 @@ export class MachinesService {
     let after = page.cursor;
     const batch = Math.min(500, page.limit + 1);
     for (;;) {
-      const rows = await scanMachines(this.reader, after, batch);
+      const rows = await readMachinePage(this.reads, after, batch);
       const verdicts = await mapLimit(rows, 8, keep);
       for (let i = 0; i < rows.length; i++) {
         if (!verdicts[i]) continue;
@@ -334,7 +342,7 @@ export class MachinesService {
     id: string,
     opts: { bonded?: boolean; unverifiedCode?: 'MACHINE_NOT_ACTIVATED' | 'MACHINE_IDENTITY_PROOF_REQUIRED' } = {},
   ): Promise<{ machine: Machine; resolution: IdentityResolution | null }> {
-    const m = await findMachine(this.reader, id);
+    const m = await readMachine(this.reads, id);
     if (!m) throw notFound('Machine');
     let resolution: IdentityResolution | null = null;
     if (this.verification !== 'disabled') {

@@ -1,0 +1,182 @@
+// npm run bench:quick -- PATH [ROUNDS]: one GET scenario against the reference server and the limit server,
+// alternating rounds on the same SQLite file (1,000 machines with verified identities, mock MCR), printing req/s and
+// server CPU per request. For working on the hot path; `npm run bench` is the full run that writes RESULTS.md.
+// BENCH_NODE_ARGS (for example "--cpu-prof --cpu-prof-dir=prof") is passed to the reference server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { build } from 'esbuild';
+import { Wallet } from 'ethers';
+import { startMockMcr } from '../mocks/mcr/server.ts';
+import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
+
+const path = process.argv[2] ?? '/api/v1/machines/{id}';
+const rounds = Number(process.argv[3] ?? 3);
+const duration = Number(process.env.BENCH_DURATION ?? 5);
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+await build({
+  entryPoints: ['bench/servers/reference.ts', 'bench/servers/limit-sqlite.ts', 'bench/servers/fastify-sqlite.ts'],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  outdir: 'dist/bench',
+  logLevel: 'warning',
+});
+const nodeOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '')
+  .split(' ')
+  .filter(Boolean);
+
+interface Server {
+  name: string;
+  url: string;
+  pid: number;
+  proc: ChildProcess;
+}
+function start(name: string, env: Record<string, string>, args: string[] = []): Promise<Server> {
+  const proc = spawn(process.execPath, [...args, `dist/bench/${name}.js`], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.push(proc);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
+      if (m) resolve({ name, url: m[1]!, pid: proc.pid!, proc });
+    });
+    proc.on('exit', (c) => reject(new Error(`${name} exited ${c}: ${out}`)));
+  });
+}
+const stop = (s: Server) => new Promise((r) => (s.proc.once('exit', r), s.proc.kill('SIGTERM')));
+const cpuMicros = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1_000_000) / 100;
+};
+/** CPU ticks per thread name (the main thread, libuv's pool, V8's helpers), to see where a request's CPU goes. */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      const f = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(`${comm}#${t === String(pid) ? 'main' : t}`, Number(f[11]) + Number(f[12]));
+      if (t === String(pid)) {
+        out.set('main-sys', Number(f[12]));
+        out.set('minflt/100', Number(f[7]) / 100);
+      }
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+async function load(s: Server, p: string) {
+  const t0 = process.env.QUICK_THREADS ? threadTicks(s.pid) : undefined;
+  const c0 = cpuMicros(s.pid);
+  const perf = process.env.QUICK_PERF
+    ? spawn(
+        'perf',
+        [
+          'record',
+          '-F',
+          '2000',
+          '-g',
+          '-p',
+          String(s.pid),
+          '-o',
+          `${process.env.QUICK_PERF}.${s.name}`,
+          '--',
+          'sleep',
+          String(duration - 1),
+        ],
+        { stdio: 'ignore' },
+      )
+    : undefined;
+  const r = await autocannon({ url: `${s.url}${p}`, connections: 10, duration });
+  if (perf) await new Promise((r) => (perf.exitCode !== null ? r(null) : perf.once('exit', r)));
+  if (t0) {
+    const t1 = threadTicks(s.pid);
+    const per = [...t1]
+      .filter(([k, v]) => v - (t0.get(k) ?? 0) > 0)
+      .map(([k, v]) => `${k}=${Math.round(((v - (t0.get(k) ?? 0)) * 10_000) / r.requests.total)}`);
+    console.log(`  threads (µs/req): ${per.join(' ')}`);
+  }
+  return {
+    rps: Math.round(r.requests.average),
+    cpu: Math.round((cpuMicros(s.pid) - c0) / Math.max(1, r.requests.total)),
+    bad: r.non2xx + r.errors,
+  };
+}
+async function post(url: string, p: string, body: unknown) {
+  const res = await fetch(`${url}${p}`, {
+    method: body === undefined ? 'PATCH' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? { status: 'active' }),
+  });
+  const b = (await res.json()) as { item: Record<string, string> };
+  if (res.status >= 400) throw new Error(`${p} -> ${res.status} ${JSON.stringify(b)}`);
+  return b.item;
+}
+
+const mcr = await startMockMcr();
+const dbFile = join(mkdtempSync(join(tmpdir(), 'peaqos-quick-')), 'bench.sqlite');
+const env = {
+  PEAQOS_DATABASE_URL: dbFile,
+  PEAQOS_MCR_API_URL: mcr.url,
+  PEAQOS_MCR_CACHE_TTL_MS: '30000',
+  PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
+  PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0',
+  PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0',
+  ...(process.env.QUICK_ENV ? JSON.parse(process.env.QUICK_ENV) : {}),
+};
+let ref = await start('reference', env, nodeOptions);
+let first = '';
+for (let i = 0; i < Number(process.env.QUICK_MACHINES ?? 200); i++) {
+  const wallet = Wallet.createRandom() as unknown as Wallet;
+  mcr.registry.add(fixtureMachine(5000 + i, { wallet, operator: null }));
+  const did = didOf(wallet);
+  const c = await post(ref.url, '/api/v1/machine-identity/challenges', { identityRef: did });
+  const m = await post(ref.url, '/api/v1/machines', {
+    displayName: 'bench',
+    ownerId: 'bench',
+    machineType: 'rig',
+    runtimeProfile: 'bench',
+    identityRef: did,
+    identityProof: { challengeId: c.challengeId, signature: await wallet.signMessage(c.message!) },
+  });
+  await post(ref.url, `/api/v1/machines/${m.id}`, undefined);
+  first ||= m.id!;
+}
+await stop(ref);
+const target = path.replace('{id}', first);
+ref = await start('reference', env, [
+  ...nodeOptions,
+  ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+]);
+const limit = await start('limit-sqlite', { BENCH_DB: dbFile });
+const fastify = await start('fastify-sqlite', { BENCH_DB: dbFile });
+if (process.env.QUICK_SHOW) {
+  for (const s of [limit, fastify, ref]) {
+    const res = await fetch(`${s.url}${target}`);
+    const text = await res.text();
+    console.log(`${s.name}: ${res.status} ${JSON.stringify([...res.headers])} ${text.length} bytes`);
+  }
+}
+await load(ref, target); // warm-up
+for (let i = 0; i < rounds; i++) {
+  const l = await load(limit, target);
+  const f = await load(fastify, target);
+  const r = await load(ref, target);
+  console.log(
+    `round ${i + 1}: limit ${l.rps} req/s ${l.cpu} µs | fastify ${f.rps} req/s ${f.cpu} µs | reference ${r.rps} req/s ${r.cpu} µs${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
+  );
+}
+await Promise.all([stop(ref), stop(limit), stop(fastify)]);
+await mcr.close();
