@@ -3,7 +3,7 @@
 // server CPU per request. For working on the hot path; `npm run bench` is the full run that writes RESULTS.md.
 // BENCH_NODE_ARGS (for example "--cpu-prof --cpu-prof-dir=prof") is passed to the reference server.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -16,6 +16,7 @@ const path = process.argv[2] ?? '/api/v1/machines/{id}';
 const rounds = Number(process.argv[3] ?? 3);
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const children: ChildProcess[] = [];
+const work = mkdtempSync(join(tmpdir(), 'peaqos-quick-'));
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 await build({
@@ -39,14 +40,17 @@ interface Server {
   proc: ChildProcess;
 }
 function start(name: string, env: Record<string, string>, args: string[] = []): Promise<Server> {
+  // The reference server logs at info to a file (as bench/run.ts does); the listening line comes on stderr.
+  const logFile = openSync(join(work, `${name}.${children.length}.log`), 'a');
   const proc = spawn(process.execPath, [...args, `dist/bench/${name}.js`], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
-    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, PORT: '0', LOG_LEVEL: name === 'reference' ? 'info' : 'silent', ...env },
+    stdio: ['pipe', logFile, 'pipe'],
   });
+  closeSync(logFile);
   children.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stderr!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
       if (m) resolve({ name, url: m[1]!, pid: proc.pid!, proc });
@@ -126,7 +130,7 @@ async function post(url: string, p: string, body: unknown) {
 }
 
 const mcr = await startMockMcr();
-const dbFile = join(mkdtempSync(join(tmpdir(), 'peaqos-quick-')), 'bench.sqlite');
+const dbFile = join(work, 'bench.sqlite');
 const env = {
   PEAQOS_DATABASE_URL: dbFile,
   PEAQOS_MCR_API_URL: mcr.url,
@@ -180,3 +184,4 @@ for (let i = 0; i < rounds; i++) {
 }
 await Promise.all([stop(ref), stop(limit), stop(fastify)]);
 await mcr.close();
+rmSync(work, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { createServer as createNetServer } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -61,10 +61,15 @@ function start(script: string, env: Record<string, string> = {}): Promise<Server
   const nodeArgs = compiled.endsWith('reference.js')
     ? [...SERVER_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
     : [];
+  // The reference server logs at info (one line per request, as `npm start` does) to a file, as it would to a log
+  // collector; reading its output here would put the reading on the load generator's cores.
+  const reference = compiled.endsWith('reference.js');
+  const logFile = openSync(join(work, `${script.replace(/\W+/g, '_')}.${children.length}.log`), 'a');
   const proc = spawn(process.execPath, [...nodeArgs, compiled], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PORT: '0', LOG_LEVEL: reference ? 'info' : 'silent', ...env },
+    stdio: ['pipe', logFile, 'pipe'],
   });
+  closeSync(logFile);
   children.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
@@ -73,7 +78,6 @@ function start(script: string, env: Record<string, string> = {}): Promise<Server
       const m = /listening on (http:\/\/[\d.:]+)(?: startupMs=(\d+))?/.exec(out);
       if (m) resolve({ url: m[1]!, pid: proc.pid!, startupMs: m[2] ? Number(m[2]) : null, proc, out: () => out });
     };
-    proc.stdout!.on('data', on);
     proc.stderr!.on('data', on);
     proc.on('exit', (c) => reject(new Error(`${script} exited ${c}: ${out}`)));
   });

@@ -9,7 +9,7 @@ import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
 import { ApiError } from './errors.ts';
-import { accessLogger, errorForLog, redactDeep } from './logger.ts';
+import { accessLog, errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { checkParsedBody, readJsonBody } from './http/body.ts';
 import { createCors } from './http/cors.ts';
@@ -101,8 +101,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const rateLimits = services.rateLimits;
   const knownKeys = new Set([...deps.config.apiKeys, ...deps.config.agentApiKeys]);
-  const logRequests = logger.isLevelEnabled('error');
-  const access = logRequests ? accessLogger(logger) : logger;
+  const access = accessLog(logger);
   const logDebug = logger.isLevelEnabled('debug');
   const logTrace = logger.isLevelEnabled('trace');
 
@@ -130,8 +129,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       logger,
     );
     if (q !== -1) request.rawQuery = url.slice(q + 1);
-    const measured = logRequests || metrics;
-    if (measured) {
+    if (access || metrics) {
       const t0 = performance.now();
       res.once('finish', () => {
         const status = res.statusCode;
@@ -142,15 +140,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           status,
           ms / 1000,
         );
-        if (!logRequests) return;
-        const line = {
-          req: { id, method: req.method, url },
-          res: { statusCode: status },
-          responseTime: Math.round(ms),
-        };
-        if (status >= 500) access.error(line, 'request errored');
-        else if (status >= 400) access.warn(line, 'request completed');
-        else access.info(line, 'request completed');
+        access?.(id, req.method ?? 'GET', url, status, ms);
       });
     }
     if (cors?.apply(req, res)) {

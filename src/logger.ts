@@ -16,22 +16,54 @@ export const REDACT_PATHS = [
   '*.secret',
 ];
 
+/**
+ * Lines go to `destination`, by default standard output written asynchronously: a line is handed to a write on
+ * libuv's thread pool at once, and lines logged while a write is in flight go out together in the next one. A
+ * synchronous write per line (pino's default) cost about 30 µs of the event loop's time per request at info
+ * (bench/RESULTS.md). What is buffered is written synchronously when the process exits.
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     { level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { service: 'peaqos-orchestrator' } },
-    destination,
+    destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false })),
   );
 }
 
+/** Writes the one line per request: request id, method, URL, status, time. */
+export type AccessLog = (id: string, method: string, url: string, status: number, ms: number) => void;
+
 /**
- * The logger for the one line per request (request id, method, URL, status, time): the same level, base fields and
- * destination as `logger`, without the redaction pass. That line holds no header or body, only fields the server
- * builds, so there is nothing to censor, and pino's redaction (a copy of each line, walked for every wildcard
- * path) was the largest share of the logging cost per request.
+ * The one line per request, in the same form, level, base fields and destination as `logger`'s lines: info below
+ * 400, warn below 500 ("request completed"), error from 500 ("request errored"). The line is built here as text
+ * and handed to the logger's destination: it holds only fields the server makes (the request id is a UUID or
+ * matched [A-Za-z0-9._-]{1,128}; method and URL are escaped), so pino's generic serialisation and redaction pass
+ * have nothing to do, and they were most of the logging cost per request (bench/RESULTS.md). Undefined when the
+ * logger is below error (nothing to write).
  */
-export function accessLogger(logger: Logger): Logger {
-  const stream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
-  return pino({ level: logger.level, base: { service: 'peaqos-orchestrator' } }, stream);
+export function accessLog(logger: Logger): AccessLog | undefined {
+  if (!logger.isLevelEnabled('error')) return undefined;
+  const stream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
+  const info = logger.isLevelEnabled('info');
+  const warn = logger.isLevelEnabled('warn');
+  // A destination that routes by each line's metadata (pino.multistream) gets its lines through pino.
+  if ((stream as unknown as Record<symbol, unknown>)[pino.symbols.needsMetadataGsym]) {
+    const via = pino({ level: logger.level, base: { service: 'peaqos-orchestrator' } }, stream);
+    return (id, method, url, status, ms) => {
+      const line = { req: { id, method, url }, res: { statusCode: status }, responseTime: Math.round(ms) };
+      if (status >= 500) via.error(line, 'request errored');
+      else if (status >= 400) via.warn(line, 'request completed');
+      else via.info(line, 'request completed');
+    };
+  }
+  return (id, method, url, status, ms) => {
+    let head: string;
+    if (status >= 500) head = '{"level":50,"time":';
+    else if (status >= 400 ? warn : info) head = status >= 400 ? '{"level":40,"time":' : '{"level":30,"time":';
+    else return;
+    stream.write(
+      `${head}${Date.now()},"service":"peaqos-orchestrator","req":{"id":"${id}","method":${JSON.stringify(method)},"url":${JSON.stringify(url)}},"res":{"statusCode":${status}},"responseTime":${Math.round(ms)},"msg":"${status >= 500 ? 'request errored' : 'request completed'}"}\n`,
+    );
+  };
 }
 
 /**

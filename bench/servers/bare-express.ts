@@ -9,5 +9,5 @@ app.get(
   (req, res) => void res.json({ item: { id: req.params.id, displayName: 'bench', status: 'active' } }),
 );
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  console.error(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
 });

@@ -48,4 +48,4 @@ app.get<{ Querystring: { limit?: number } }>(
 );
 
 const address = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
-console.log(`listening on ${address}`);
+console.error(`listening on ${address}`);

@@ -40,5 +40,5 @@ const server = createServer((req, res) => {
   res.end(body);
 });
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  console.error(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
 });

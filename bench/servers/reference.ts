@@ -16,16 +16,17 @@ const { app, services } = await createApp({
   db,
   readDb,
   clock: systemClock,
-  logger: createLogger('silent'),
+  logger: createLogger(config.logLevel),
 });
 const server = createServer(app);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(
+  console.error(
     `listening on http://127.0.0.1:${(server.address() as { port: number }).port} startupMs=${Math.round(performance.now() - started)}`,
   );
 });
-// On any input on stdin the server prints the MCR calls it made and its memory usage, for diagnosing a run.
+// Standard output carries the access log (at LOG_LEVEL, info unless set); the listening line goes to standard
+// error. On any input on stdin the server prints the MCR calls it made and its memory usage, for diagnosing a run.
 process.stdin.on('data', () =>
-  console.log(`mcrRequests=${services.mcr.requestsSent} memory=${JSON.stringify(process.memoryUsage())}`),
+  console.error(`mcrRequests=${services.mcr.requestsSent} memory=${JSON.stringify(process.memoryUsage())}`),
 );
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

@@ -27,6 +27,9 @@ export type RouteMatch =
   | { kind: 'not-found' };
 
 interface Template {
+  template: string;
+  /** The literal text before the first parameter: a path that does not start with it cannot match. */
+  prefix: string;
   re: RegExp;
   names: string[];
   literalLength: number;
@@ -69,9 +72,17 @@ function readParams(names: string[], m: RegExpExecArray): Record<string, string>
   return out;
 }
 
+/** How many '/'-separated segments a path (or template) has. */
+function segments(path: string): number {
+  let n = 0;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) n++;
+  return n;
+}
+
 export class RouteTable {
   private readonly exact = new Map<string, Map<HttpMethod, Route>>();
-  private readonly templates: Template[] = [];
+  /** Templates by their number of path segments (a parameter never spans a slash), most literal text first. */
+  private readonly templates = new Map<number, Template[]>();
   private readonly byId = new Map<string, Route>();
 
   constructor(doc: OpenApiDoc) {
@@ -87,12 +98,21 @@ export class RouteTable {
         this.byId.set(route.operationId, route);
       }
     }
+    const all: Template[] = [];
     for (const [template, methods] of byTemplate) {
       if (!template.includes('{')) this.exact.set(template, methods);
       const { re, names } = compileTemplate(template);
-      this.templates.push({ re, names, literalLength: template.replace(/\{.*?\}/g, '').length, methods });
+      const brace = template.indexOf('{');
+      const prefix = brace === -1 ? template : template.slice(0, brace);
+      all.push({ template, prefix, re, names, literalLength: template.replace(/\{.*?\}/g, '').length, methods });
     }
-    this.templates.sort((a, b) => b.literalLength - a.literalLength);
+    all.sort((a, b) => b.literalLength - a.literalLength);
+    for (const t of all) {
+      const n = segments(t.template);
+      const list = this.templates.get(n);
+      if (list) list.push(t);
+      else this.templates.set(n, [t]);
+    }
   }
 
   /** Every route, in the document's order. */
@@ -116,7 +136,8 @@ export class RouteTable {
     const hit = this.exact.get(path)?.get(m);
     if (hit) return { kind: 'found', route: hit, params: {} };
     let allowed: HttpMethod[] | undefined;
-    for (const t of this.templates) {
+    for (const t of this.templates.get(segments(path)) ?? []) {
+      if (!path.startsWith(t.prefix)) continue;
       const found = t.re.exec(path);
       if (!found) continue;
       const route = t.methods.get(m);
