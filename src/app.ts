@@ -11,7 +11,7 @@ import type { Clock } from './clock.ts';
 import { ApiError } from './errors.ts';
 import { accessLog, errorForLog, redactDeep } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
-import { checkParsedBody, readJsonBody } from './http/body.ts';
+import { checkParsedBody, hasBody, readJsonBody } from './http/body.ts';
 import { createCors } from './http/cors.ts';
 import { createDocs, DOC_PATHS } from './http/docs.ts';
 import { checkUrl } from './http/hostile.ts';
@@ -206,14 +206,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
       request.keyRole = role;
       const presented = req.headers['x-api-key'];
       const key = Array.isArray(presented) ? presented[0] : presented;
-      await rateLimits.charge(
-        request.method,
-        request.path,
-        key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`,
-      );
+      if (rateLimits.charges(request.method))
+        await rateLimits.charge(
+          request.method,
+          request.path,
+          key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`,
+        );
     }
     checkUrl(request.path, request.rawQuery);
-    request.body = hooks.parsedBody ? checkParsedBody(hooks.parsedBody.value) : await readJsonBody(req);
+    // A request without a body (most reads) goes on without waiting for a body that is not coming.
+    request.body = hooks.parsedBody
+      ? checkParsedBody(hooks.parsedBody.value)
+      : hasBody(req)
+        ? await readJsonBody(req)
+        : undefined;
     // debug: what came in, headers included; trace: the body too. Secrets are redacted at any depth.
     if (logDebug) {
       request.log[logTrace ? 'trace' : 'debug'](

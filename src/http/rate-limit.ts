@@ -25,6 +25,8 @@ export interface RateLimitOptions {
 }
 
 export interface RateLimits {
+  /** Whether requests with this method are charged at all (writes are; reads never wait for the limiter). */
+  charges(method: string): boolean;
   /** Charges the request to `client`; throws 429 RATE_LIMITED past a budget. */
   charge(method: string, path: string, client: string): Promise<void>;
   /** Deletes counters that expired over an hour ago (PostgreSQL). */
@@ -71,6 +73,7 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
     }
   };
   return {
+    charges: (method) => WRITES.has(method) && !!(writes || challenges),
     async charge(method, path, client) {
       if (!WRITES.has(method)) return;
       if (CHALLENGE.test(path)) await take(challenges, client, 'challenges');

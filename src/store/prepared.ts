@@ -6,22 +6,41 @@
 //   synchronously. Before that connection exists, when the statement finds the database busy, and for an
 //   in-memory database (no read-only handle), the read goes through knex as before.
 // - PostgreSQL: a named prepared statement on a connection from knex's pool (prepared once per connection).
-// The SQL is written once for both engines: plain lower-case identifiers and `?` placeholders.
+// The SQL is written once for both engines: plain lower-case identifiers and `?` placeholders. Rows come back as
+// arrays of values in the select list's order (better-sqlite3's raw mode, pg's array row mode): building an object
+// per row in the driver cost about as much again as the statement (named properties set one by one from C++).
 import type { Knex } from 'knex';
 import type { Db } from './db.ts';
 import { readConnectionOf } from './db.ts';
-import { inlineLimit, prepared } from './sqlite-client.ts';
+import { inlineLimit, type Connection, type Statement } from './sqlite-client.ts';
 import { isSqliteBusy } from './busy.ts';
+
+/** A row as the values of the select list, in its order. */
+export type Values = unknown[];
 
 export interface PreparedReads {
   /** The first row of `sql`, or undefined. */
-  one<T>(sql: string, params: readonly unknown[]): Promise<T | undefined>;
+  one(sql: string, params: readonly unknown[]): Promise<Values | undefined>;
   /** Every row of `sql`. */
-  all<T>(sql: string, params: readonly unknown[]): Promise<T[]>;
+  all(sql: string, params: readonly unknown[]): Promise<Values[]>;
 }
 
 interface PgConnection {
-  query(q: { name: string; text: string; values: readonly unknown[] }): Promise<{ rows: unknown[] }>;
+  query(q: { name: string; text: string; values: readonly unknown[]; rowMode: 'array' }): Promise<{ rows: Values[] }>;
+}
+
+/** Raw-mode statements, per connection and SQL text (apart from knex's cache: raw mode is a statement's state). */
+const rawStatements = new WeakMap<Connection, Map<string, Statement>>();
+
+function rawStatement(conn: Connection, sql: string): Statement {
+  let cache = rawStatements.get(conn);
+  if (!cache) rawStatements.set(conn, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = conn.prepare(sql).raw(true);
+    cache.set(sql, statement);
+  }
+  return statement;
 }
 
 /** Named statements by SQL text, process-wide: a name always means the same text on every connection. */
@@ -40,45 +59,48 @@ function pgStatement(sql: string): { name: string; text: string } {
 /** Reads on `db` (the read-only handle where there is one: createReadDb's, else the main one). */
 export function preparedReads(db: Db): PreparedReads {
   if (db.client.config.client === 'pg') {
-    const rows = async (sql: string, params: readonly unknown[]): Promise<unknown[]> => {
+    const rows = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
       const conn = (await db.client.acquireConnection()) as PgConnection;
       try {
-        return (await conn.query({ ...pgStatement(sql), values: params })).rows;
+        return (await conn.query({ ...pgStatement(sql), values: params, rowMode: 'array' })).rows;
       } finally {
         await db.client.releaseConnection(conn);
       }
     };
     return {
-      one: async <T>(sql: string, params: readonly unknown[]) => (await rows(sql, params))[0] as T | undefined,
-      all: async <T>(sql: string, params: readonly unknown[]) => (await rows(sql, params)) as T[],
+      one: async (sql, params) => (await rows(sql, params))[0],
+      all: rows,
     };
   }
-  const viaKnex = async (sql: string, params: readonly unknown[]) =>
-    (await db.raw(sql, params as readonly Knex.RawBinding[])) as unknown[];
+  // knex gives objects, their keys in the select list's order.
+  const viaKnex = async (sql: string, params: readonly unknown[]): Promise<Values[]> =>
+    ((await db.raw(sql, params as readonly Knex.RawBinding[])) as Record<string, unknown>[]).map((r) =>
+      Object.values(r),
+    );
   return {
-    one<T>(sql: string, params: readonly unknown[]): Promise<T | undefined> {
+    one(sql, params) {
       const conn = readConnectionOf(db);
       if (conn) {
         try {
           const [text, bindings] = inlineLimit(sql, params as unknown[]);
-          return Promise.resolve(prepared(conn, text).get(bindings) as T | undefined);
+          return Promise.resolve(rawStatement(conn, text).get(bindings) as Values | undefined);
         } catch (err) {
           if (!isSqliteBusy(err)) return Promise.reject(err as Error);
         }
       }
-      return viaKnex(sql, params).then((r) => r[0] as T | undefined);
+      return viaKnex(sql, params).then((r) => r[0]);
     },
-    all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+    all(sql, params) {
       const conn = readConnectionOf(db);
       if (conn) {
         try {
           const [text, bindings] = inlineLimit(sql, params as unknown[]);
-          return Promise.resolve(prepared(conn, text).all(bindings) as T[]);
+          return Promise.resolve(rawStatement(conn, text).all(bindings) as Values[]);
         } catch (err) {
           if (!isSqliteBusy(err)) return Promise.reject(err as Error);
         }
       }
-      return viaKnex(sql, params) as Promise<T[]>;
+      return viaKnex(sql, params);
     },
   };
 }

@@ -24,6 +24,7 @@ const KnexBetterSqlite3 = require('knex/lib/dialects/better-sqlite3/index.js') a
 
 export interface Statement {
   reader: boolean;
+  raw(on: boolean): Statement;
   get(bindings: unknown[]): unknown;
   all(bindings: unknown[]): unknown[];
   run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };

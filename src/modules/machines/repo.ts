@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import type { PreparedReads } from '../../store/prepared.ts';
+import type { PreparedReads, Values } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 
 export interface MachineRow {
@@ -109,14 +109,35 @@ export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine):
 }
 
 /** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
-const MACHINE_BY_ID = 'select * from machines where id = ? limit 1';
-const FIRST_MACHINES = 'select * from machines order by created_at asc, id asc limit ?';
-const MACHINES_AFTER = 'select * from machines where (created_at, id) > (?, ?) order by created_at asc, id asc limit ?';
+const COLUMNS =
+  'id, display_name, status, owner_id, identity_ref, identity_proof, machine_type, runtime_profile, capabilities, labels, policy_ids, skill_keys, created_at, updated_at';
+const MACHINE_BY_ID = `select ${COLUMNS} from machines where id = ? limit 1`;
+const FIRST_MACHINES = `select ${COLUMNS} from machines order by created_at asc, id asc limit ?`;
+const MACHINES_AFTER = `select ${COLUMNS} from machines where (created_at, id) > (?, ?) order by created_at asc, id asc limit ?`;
+
+/** A machine from the values of COLUMNS, in order. */
+const fromValues = (v: Values): Machine =>
+  toMachine({
+    id: v[0],
+    display_name: v[1],
+    status: v[2],
+    owner_id: v[3],
+    identity_ref: v[4],
+    identity_proof: v[5],
+    machine_type: v[6],
+    runtime_profile: v[7],
+    capabilities: v[8],
+    labels: v[9],
+    policy_ids: v[10],
+    skill_keys: v[11],
+    created_at: v[12],
+    updated_at: v[13],
+  } as MachineRow);
 
 /** The machine, outside any transaction (a prepared read: store/prepared.ts). */
 export async function readMachine(reads: PreparedReads, id: string): Promise<Machine | undefined> {
-  const row = await reads.one<MachineRow>(MACHINE_BY_ID, [id]);
-  return row && toMachine(row);
+  const row = await reads.one(MACHINE_BY_ID, [id]);
+  return row && fromValues(row);
 }
 
 /** Up to `limit` machines after the keyset position, in (createdAt, id) order, outside any transaction. */
@@ -126,7 +147,7 @@ export async function readMachinePage(
   limit: number,
 ): Promise<Machine[]> {
   const rows = after
-    ? await reads.all<MachineRow>(MACHINES_AFTER, [after.t, after.i, limit])
-    : await reads.all<MachineRow>(FIRST_MACHINES, [limit]);
-  return rows.map(toMachine);
+    ? await reads.all(MACHINES_AFTER, [after.t, after.i, limit])
+    : await reads.all(FIRST_MACHINES, [limit]);
+  return rows.map(fromValues);
 }
