@@ -81,6 +81,16 @@ function threadTicks(pid: number): Map<string, number> {
   }
   return out;
 }
+/** "POST /api/v1/machines" registers a new machine per request (run with verification disabled in QUICK_ENV). */
+let registered = 0;
+const postMachine = () =>
+  JSON.stringify({
+    displayName: 'bench',
+    ownerId: 'bench',
+    machineType: 'rig',
+    runtimeProfile: 'bench',
+    identityRef: `peaqos:machine:${2_000_000 + registered++}`,
+  });
 async function load(s: Server, p: string) {
   const t0 = process.env.QUICK_THREADS ? threadTicks(s.pid) : undefined;
   const c0 = cpuMicros(s.pid);
@@ -103,7 +113,19 @@ async function load(s: Server, p: string) {
         { stdio: 'ignore' },
       )
     : undefined;
-  const r = await autocannon({ url: `${s.url}${p}`, connections: 10, duration });
+  const post = p.startsWith('POST ');
+  const r = await autocannon({
+    url: `${s.url}${post ? p.slice(5) : p}`,
+    connections: 10,
+    duration,
+    ...(post
+      ? {
+          method: 'POST' as const,
+          headers: { 'content-type': 'application/json' },
+          requests: [{ setupRequest: (q: object) => ({ ...q, body: postMachine() }) as never }],
+        }
+      : {}),
+  });
   if (perf) await new Promise((r) => (perf.exitCode !== null ? r(null) : perf.once('exit', r)));
   if (t0) {
     const t1 = threadTicks(s.pid);

@@ -1,44 +1,68 @@
-// The limit: what node:http and better-sqlite3 do for the same reads with nothing else on the path. It opens the
-// benchmark's SQLite file read-only, reads with prepared statements, maps rows with the server's own mapper and
-// answers the same JSON envelope (nextCursor included on lists). No validation, auth, logging or identity checks.
-import { createServer } from 'node:http';
+// The limit on SQLite: node:http and better-sqlite3 doing the server's reads and writes with nothing else on the
+// path (limit-core.ts). Reads run on a read-only connection with prepared statements; writes on a second
+// connection with the server's settings (WAL, foreign keys, synchronous at SQLite's default FULL), each request's
+// statements in one BEGIN IMMEDIATE transaction, as the server runs them.
 import Database from 'better-sqlite3';
-import { toMachine, type MachineRow } from '../../src/modules/machines/repo.ts';
-import { encodeCursor } from '../../src/store/pages.ts';
+import { MONEY_COMMITTED } from '../../src/modules/orders/state.ts';
+import { serveLimit, type AuditRow, type Row } from './limit-core.ts';
 
-const db = new Database(process.env.BENCH_DB!, { readonly: true });
-const byId = db.prepare('select * from machines where id = ?');
-const firstPage = db.prepare('select * from machines order by created_at, id limit ?');
-
-const server = createServer((req, res) => {
-  const url = req.url ?? '/';
-  let body: string;
-  if (url === '/health') body = '{"ok":true}';
-  else if (url.startsWith('/api/v1/machines?')) {
-    const limit = Number(new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('limit') ?? 100);
-    const rows = firstPage.all(limit + 1) as MachineRow[];
-    const items = rows.slice(0, limit).map(toMachine);
-    const last = items[items.length - 1];
-    body = JSON.stringify({
-      items,
-      ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.createdAt, last.id) } : {}),
-    });
-  } else if (url.startsWith('/api/v1/machines/')) {
-    const row = byId.get(decodeURIComponent(url.slice('/api/v1/machines/'.length))) as MachineRow | undefined;
-    if (!row) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":{"code":"NOT_FOUND","message":"Machine not found."}}');
-      return;
-    }
-    body = JSON.stringify({ item: toMachine(row) });
-  } else {
-    res.writeHead(404);
-    res.end();
-    return;
+const reader = new Database(process.env.BENCH_DB!, { readonly: true });
+const writer = new Database(process.env.BENCH_DB!);
+writer.pragma('foreign_keys = ON');
+writer.pragma('journal_mode = WAL');
+const byId = reader.prepare('select * from machines where id = ?');
+const firstPage = reader.prepare('select * from machines order by created_at, id limit ?');
+const byIdentity = writer.prepare('select id from machines where identity_ref in (?) limit 1');
+const insert = (table: string, row: Row) =>
+  writer.prepare(
+    `insert into ${table} (${Object.keys(row).join(', ')}) values (${Object.keys(row)
+      .map(() => '?')
+      .join(', ')})`,
+  );
+const prepared = new Map<string, Database.Statement>();
+const insertRow = (table: string, row: Row) => {
+  let s = prepared.get(table);
+  if (!s) prepared.set(table, (s = insert(table, row)));
+  s.run(Object.values(row));
+};
+const pairingByDigest = writer.prepare('select * from agent_pairings where token_hash = ?');
+const lockMachine = writer.prepare('select id, status from machines where id = ?');
+const lockPairing = writer.prepare('select * from agent_pairings where id = ?');
+const spent = writer.prepare(
+  `select sum(amount_micros) as total from market_orders where agent_pairing_id = ? and utc_day = ? and (status <> 'cancelled' or payment_status in (${MONEY_COMMITTED.map((s) => `'${s}'`).join(', ')}))`,
+);
+const begin = writer.prepare('BEGIN IMMEDIATE');
+const commit = writer.prepare('COMMIT');
+const rollback = writer.prepare('ROLLBACK');
+function tx<T>(fn: () => T): T {
+  begin.run();
+  try {
+    const out = fn();
+    commit.run();
+    return out;
+  } catch (err) {
+    rollback.run();
+    throw err;
   }
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(body);
-});
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.error(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
+}
+
+serveLimit({
+  machine: (id) => byId.get(id) as Row | undefined,
+  firstPage: (limit) => firstPage.all(limit) as Row[],
+  createMachine: (row, identityRef, audit: AuditRow) =>
+    tx(() => {
+      if (byIdentity.get(identityRef)) return false;
+      insertRow('machines', row);
+      insertRow('audit_events', audit as unknown as Row);
+      return true;
+    }),
+  pairingByTokenDigest: (digest) => pairingByDigest.get(digest) as Row | undefined,
+  createOrder: (row, audit, spend) =>
+    tx(() => {
+      lockMachine.get(row.machine_id);
+      lockPairing.get(row.agent_pairing_id);
+      if (spend) spent.get(row.agent_pairing_id, row.utc_day);
+      insertRow('market_orders', row);
+      insertRow('audit_events', audit as unknown as Row);
+    }),
 });

@@ -12,7 +12,7 @@
 import type { Knex } from 'knex';
 import type { Db } from './db.ts';
 import { readConnectionOf } from './db.ts';
-import { inlineLimit, type Connection, type Statement } from './sqlite-client.ts';
+import { inlineLimit, prepared, type Connection, type Statement } from './sqlite-client.ts';
 import { isSqliteBusy } from './busy.ts';
 
 /** A row as the values of the select list, in its order. */
@@ -101,6 +101,57 @@ export function preparedReads(db: Db): PreparedReads {
         }
       }
       return viaKnex(sql, params);
+    },
+  };
+}
+
+/** Statements on a transaction's own connection (the hot writes), inside knex's transaction and below its builder. */
+export interface TxStatements {
+  /** Runs a write. */
+  run(sql: string, params: readonly unknown[]): Promise<void>;
+  /** The first row of a read, as values. */
+  one(sql: string, params: readonly unknown[]): Promise<Values | undefined>;
+  /** `for update` on PostgreSQL, nothing on SQLite (its transactions hold the database's write lock). */
+  readonly forUpdate: string;
+}
+
+// knex treats an undefined value as "no value"; a fixed statement binds it as NULL.
+const bindable = (params: readonly unknown[]) => params.map((p) => (p === undefined ? null : p));
+
+/**
+ * The statements of `trx`: knex's transaction client hands out the transaction's connection, so these run in the
+ * same transaction (committed or rolled back with it) without building, compiling and dispatching each query.
+ */
+export async function txStatements(trx: Knex.Transaction): Promise<TxStatements> {
+  const conn = (await trx.client.acquireConnection()) as unknown;
+  if (trx.client.config.client === 'pg') {
+    const pg = conn as PgConnection;
+    return {
+      forUpdate: ' for update',
+      run: async (sql, params) => {
+        await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' });
+      },
+      one: async (sql, params) =>
+        (await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' })).rows[0],
+    };
+  }
+  const sqlite = conn as Connection;
+  return {
+    forUpdate: '',
+    run: (sql, params) => {
+      try {
+        prepared(sqlite, sql).run(bindable(params));
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    },
+    one: (sql, params) => {
+      try {
+        return Promise.resolve(rawStatement(sqlite, sql).get(bindable(params)) as Values | undefined);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
     },
   };
 }

@@ -10,6 +10,8 @@
 //   write lock before the first read: every transaction is serial across connections and processes, so the
 //   row lock is implied and `forUpdate` adds nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
 import { StoreBusyError, isPgRetryable, sleep } from './busy.ts';
 import { emit, hasListeners } from '../observe.ts';
@@ -46,6 +48,64 @@ export function afterCommit(db: Knex | Knex.Transaction, fn: (root: Knex) => voi
   else committed.set(trx, [fn]);
 }
 
+// knex's own transactions build a new knex instance for every transaction (makeKnex: about a hundred closures and
+// property definitions), which was the largest single cost of a write (bench/RESULTS.md). A transaction here runs
+// on a transactor made once per connection instead: a knex instance whose client always hands out that
+// connection, used only while this function holds the connection (taken from the pool for the whole transaction,
+// as knex does), between a BEGIN and a COMMIT or ROLLBACK sent on the connection. On SQLite the client turns
+// BEGIN into BEGIN IMMEDIATE and waits for another process's lock (sqlite-client.ts).
+const require = createRequire(import.meta.url);
+// knex ships its builder factory as untyped CommonJS.
+const makeKnex = require('knex/lib/knex-builder/make-knex.js') as (client: Knex.Client) => Knex;
+
+interface RawClient extends Knex.Client {
+  _query(connection: unknown, obj: { sql: string; bindings: unknown[] }): Promise<unknown>;
+}
+
+const transactors = new WeakMap<object, Knex.Transaction>();
+
+function transactorFor(client: RawClient, connection: object): Knex.Transaction {
+  let trx = transactors.get(connection);
+  if (trx) return trx;
+  const trxClient = Object.create(client) as RawClient;
+  // Its own listener table: knex registers forwarding listeners on the client it is given.
+  EventEmitter.call(trxClient as unknown as EventEmitter);
+  Object.assign(trxClient, {
+    transacting: true,
+    acquireConnection: () => Promise.resolve(connection),
+    releaseConnection: () => Promise.resolve(),
+  });
+  trx = makeKnex(trxClient) as unknown as Knex.Transaction;
+  (trx as { isTransaction?: boolean }).isTransaction = true;
+  transactors.set(connection, trx);
+  return trx;
+}
+
+async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const client = db.client as RawClient;
+  const connection = (await client.acquireConnection()) as object;
+  try {
+    const trx = transactorFor(client, connection);
+    await client._query(connection, { sql: 'BEGIN;', bindings: [] });
+    try {
+      const out = await work(trx);
+      await client._query(connection, { sql: 'COMMIT;', bindings: [] });
+      return out;
+    } catch (err) {
+      try {
+        await client._query(connection, { sql: 'ROLLBACK;', bindings: [] });
+      } catch {
+        // The connection failed with the transaction (the pool's validation drops it); the original error counts.
+      }
+      throw err;
+    } finally {
+      committed.delete(trx);
+    }
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
 export async function withTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   const writes = requestWrites.getStore();
   const observed = hasListeners();
@@ -53,7 +113,7 @@ export async function withTransaction<T>(db: Knex, work: (trx: Knex.Transaction)
     const started = observed ? performance.now() : 0;
     let done: Array<(root: Knex) => void> | undefined;
     try {
-      const out = await db.transaction(async (trx) => {
+      const out = await transaction(db, async (trx) => {
         const result = await work(trx);
         if (writes) await writes.beforeCommit(trx);
         done = committed.get(trx);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import type { PreparedReads, Values } from '../../store/prepared.ts';
+import { txStatements, type PreparedReads, type Values } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 
 export interface MachineRow {
@@ -59,56 +59,6 @@ export function toRow(m: Machine): MachineRow {
   };
 }
 
-/** With `lock`, inside a transaction, the machine's row stays locked until the transaction ends. */
-export async function findMachine(db: Knex | Knex.Transaction, id: string, lock = false): Promise<Machine | undefined> {
-  const qb = db('machines').where({ id }).first();
-  const row = (await (lock ? forUpdate(qb) : qb)) as MachineRow | undefined;
-  return row && toMachine(row);
-}
-
-/**
- * Locks the machine's row for the rest of the transaction: writes that create or change rows under a machine
- * (runtime endpoints, agent leases, orders) take it first, so they cannot interleave with archiving it or with
- * each other's insert of the same (machine, key).
- */
-export async function lockMachine(trx: Knex.Transaction, id: string): Promise<void> {
-  await forUpdate(trx('machines').where({ id }).first('id'));
-}
-
-/** `identityKey`: the canonical identity (lower-cased DID) when known; unique across machines. */
-export async function insertMachine(
-  db: Knex | Knex.Transaction,
-  m: Machine,
-  identityKey: string | null,
-): Promise<void> {
-  await db('machines').insert({ ...toRow(m), identity_key: identityKey });
-}
-
-/**
- * A machine registered under any form of this identity: the same identityRef, the same canonical key, or (for
- * rows registered before keys were stored) the other identityRef form of the same MCR machine.
- */
-export async function findMachineByIdentity(
-  db: Knex | Knex.Transaction,
-  refs: string[],
-  identityKey: string | null,
-): Promise<Machine | undefined> {
-  const row = (await db('machines')
-    .where((q) => {
-      q.whereIn('identity_ref', refs);
-      if (identityKey) q.orWhere({ identity_key: identityKey });
-    })
-    .first()) as MachineRow | undefined;
-  return row && toMachine(row);
-}
-
-export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine): Promise<void> {
-  const { id, created_at: _c, ...rest } = toRow(m);
-  void _c;
-  await db('machines').where({ id }).update(rest);
-}
-
-/** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
 const COLUMNS =
   'id, display_name, status, owner_id, identity_ref, identity_proof, machine_type, runtime_profile, capabilities, labels, policy_ids, skill_keys, created_at, updated_at';
 const MACHINE_BY_ID = `select ${COLUMNS} from machines where id = ? limit 1`;
@@ -134,6 +84,95 @@ const fromValues = (v: Values): Machine =>
     updated_at: v[13],
   } as MachineRow);
 
+/** With `lock`, inside a transaction, the machine's row stays locked until the transaction ends. */
+export async function findMachine(db: Knex | Knex.Transaction, id: string, lock = false): Promise<Machine | undefined> {
+  if ((db as Knex.Transaction).isTransaction) {
+    const tx = await txStatements(db as Knex.Transaction);
+    const v = await tx.one(`${MACHINE_BY_ID}${lock ? tx.forUpdate : ''}`, [id]);
+    return v && fromValues(v);
+  }
+  const qb = db('machines').where({ id }).first();
+  const row = (await (lock ? forUpdate(qb) : qb)) as MachineRow | undefined;
+  return row && toMachine(row);
+}
+
+/**
+ * Locks the machine's row for the rest of the transaction: writes that create or change rows under a machine
+ * (runtime endpoints, agent leases, orders) take it first, so they cannot interleave with archiving it or with
+ * each other's insert of the same (machine, key).
+ */
+export async function lockMachine(trx: Knex.Transaction, id: string): Promise<void> {
+  const tx = await txStatements(trx);
+  await tx.one(`select id from machines where id = ? limit 1${tx.forUpdate}`, [id]);
+}
+
+/** `identityKey`: the canonical identity (lower-cased DID) when known; unique across machines. */
+const INSERT_MACHINE = `insert into machines (${COLUMNS}, identity_key) values (${'?, '.repeat(14)}?)`;
+
+export async function insertMachine(
+  db: Knex | Knex.Transaction,
+  m: Machine,
+  identityKey: string | null,
+): Promise<void> {
+  const row = toRow(m);
+  if (!(db as Knex.Transaction).isTransaction) {
+    await db('machines').insert({ ...row, identity_key: identityKey });
+    return;
+  }
+  const tx = await txStatements(db as Knex.Transaction);
+  await tx.run(INSERT_MACHINE, [
+    row.id,
+    row.display_name,
+    row.status,
+    row.owner_id,
+    row.identity_ref,
+    row.identity_proof,
+    row.machine_type,
+    row.runtime_profile,
+    row.capabilities,
+    row.labels,
+    row.policy_ids,
+    row.skill_keys,
+    row.created_at,
+    row.updated_at,
+    identityKey,
+  ]);
+}
+
+/**
+ * A machine registered under any form of this identity: the same identityRef, the same canonical key, or (for
+ * rows registered before keys were stored) the other identityRef form of the same MCR machine.
+ */
+export async function findMachineByIdentity(
+  db: Knex | Knex.Transaction,
+  refs: string[],
+  identityKey: string | null,
+): Promise<Machine | undefined> {
+  if ((db as Knex.Transaction).isTransaction && refs.length > 0) {
+    const tx = await txStatements(db as Knex.Transaction);
+    const where = `identity_ref in (${refs.map(() => '?').join(', ')})${identityKey ? ' or identity_key = ?' : ''}`;
+    const v = await tx.one(`select ${COLUMNS} from machines where ${where} limit 1`, [
+      ...refs,
+      ...(identityKey ? [identityKey] : []),
+    ]);
+    return v && fromValues(v);
+  }
+  const row = (await db('machines')
+    .where((q) => {
+      q.whereIn('identity_ref', refs);
+      if (identityKey) q.orWhere({ identity_key: identityKey });
+    })
+    .first()) as MachineRow | undefined;
+  return row && toMachine(row);
+}
+
+export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine): Promise<void> {
+  const { id, created_at: _c, ...rest } = toRow(m);
+  void _c;
+  await db('machines').where({ id }).update(rest);
+}
+
+/** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
 /** The machine, outside any transaction (a prepared read: store/prepared.ts). */
 export async function readMachine(reads: PreparedReads, id: string): Promise<Machine | undefined> {
   const row = await reads.one(MACHINE_BY_ID, [id]);
