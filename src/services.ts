@@ -86,6 +86,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         : {}),
     });
   const reader = deps.readDb ?? db;
+  const reads = preparedReads(reader);
   // Every cross-module rule is a required port given at construction: a composition that leaves one out does not
   // compile (no optional hooks wired afterwards).
   const policies = new PoliciesService({ db, clock });
@@ -94,7 +95,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     config,
     clock,
     mcr,
-    reads: preparedReads(reader),
+    reads,
     assertPoliciesExist: (trx, ids) => policies.assertExist(trx, ids),
     hasOpenOrders: (trx, machineId) => hasOpenOrders(trx, { machine_id: machineId }),
   });
@@ -103,6 +104,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     config,
     clock,
     machines,
+    reads,
     hasOpenOrders: (trx, pairingId) => hasOpenOrders(trx, { agent_pairing_id: pairingId }),
   });
   const catalog = deps.services?.catalog ?? loadCatalog(config.catalogDir ?? undefined);

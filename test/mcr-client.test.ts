@@ -59,6 +59,25 @@ describe('MCR client', () => {
     expect(c.requestsSent).toBe(2);
   });
 
+  it('hands out a fresh cached answer without asking, and nothing once it is stale or with TTL 0', async () => {
+    let now = 1_000_000;
+    const hits: boolean[] = [];
+    const c = client({ cacheTtlMs: 1000, now: () => now, onCache: (hit: boolean) => hits.push(hit) });
+    expect(c.cached('peaqos:machine:1')).toBeUndefined();
+    const resolved = await c.resolve('peaqos:machine:1');
+    expect(resolved).not.toBeNull();
+    hits.length = 0;
+    expect(c.cached('peaqos:machine:1')).toEqual(resolved);
+    expect(hits).toEqual([true]);
+    expect(c.cached('peaqos:machine:999999')).toBeUndefined();
+    now += 1001;
+    expect(c.cached('peaqos:machine:1')).toBeUndefined();
+    expect(c.requestsSent).toBe(1);
+    const uncached = client();
+    await uncached.resolve('peaqos:machine:1');
+    expect(uncached.cached('peaqos:machine:1')).toBeUndefined();
+  });
+
   it('with TTL 0 asks MCR every time', async () => {
     const c = client();
     await c.resolve('peaqos:machine:1');

@@ -99,6 +99,18 @@ export class McrClient {
     this.maxBytes = opts.maxResponseBytes ?? 1024 * 1024;
   }
 
+  /**
+   * The cached answer for an identityRef while it is fresh (counted as a cache hit), else undefined: lets a caller
+   * checking many identities (a page of machines) skip a promise per identity when MCR's answers are cached.
+   */
+  cached(identityRef: string): IdentityResolution | null | undefined {
+    if (this.opts.cacheTtlMs <= 0) return undefined;
+    const hit = this.cache.get(identityRef);
+    if (!hit || hit.expires <= this.now()) return undefined;
+    this.opts.onCache?.(true);
+    return hit.value;
+  }
+
   /** Resolves an identityRef, or null when MCR says it does not exist. Throws PEAQOS_IDENTITY_UNAVAILABLE. */
   async resolve(identityRef: string): Promise<IdentityResolution | null> {
     if (this.opts.cacheTtlMs > 0) {

@@ -111,8 +111,22 @@ export interface TxStatements {
   run(sql: string, params: readonly unknown[]): Promise<void>;
   /** The first row of a read, as values. */
   one(sql: string, params: readonly unknown[]): Promise<Values | undefined>;
+  /** Inserts `row` (its keys are the columns: code's names, never input). */
+  insert(table: string, row: Record<string, unknown>): Promise<void>;
   /** `for update` on PostgreSQL, nothing on SQLite (its transactions hold the database's write lock). */
   readonly forUpdate: string;
+}
+
+/** The insert statement for a table and a row's keys, built once per shape. */
+const inserts = new Map<string, string>();
+function insertSql(table: string, columns: string[]): string {
+  const key = `${table}(${columns.join(',')})`;
+  let sql = inserts.get(key);
+  if (!sql) {
+    sql = `insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`;
+    inserts.set(key, sql);
+  }
+  return sql;
 }
 
 // knex treats an undefined value as "no value"; a fixed statement binds it as NULL.
@@ -124,28 +138,34 @@ const bindable = (params: readonly unknown[]) => params.map((p) => (p === undefi
  */
 export async function txStatements(trx: Knex.Transaction): Promise<TxStatements> {
   const conn = (await trx.client.acquireConnection()) as unknown;
+  const insert = (run: TxStatements['run']) => (table: string, row: Record<string, unknown>) =>
+    run(insertSql(table, Object.keys(row)), Object.values(row));
   if (trx.client.config.client === 'pg') {
     const pg = conn as PgConnection;
+    const run: TxStatements['run'] = async (sql, params) => {
+      await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' });
+    };
     return {
       forUpdate: ' for update',
-      run: async (sql, params) => {
-        await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' });
-      },
+      insert: insert(run),
+      run,
       one: async (sql, params) =>
         (await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' })).rows[0],
     };
   }
   const sqlite = conn as Connection;
+  const run: TxStatements['run'] = (sql, params) => {
+    try {
+      prepared(sqlite, sql).run(bindable(params));
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  };
   return {
     forUpdate: '',
-    run: (sql, params) => {
-      try {
-        prepared(sqlite, sql).run(bindable(params));
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    },
+    insert: insert(run),
+    run,
     one: (sql, params) => {
       try {
         return Promise.resolve(rawStatement(sqlite, sql).get(bindable(params)) as Values | undefined);

@@ -115,6 +115,16 @@ export class MachinesService {
   }
 
   /** Does the stored proof still match MCR? false when the identity no longer resolves or its signer lost control. */
+  /** storedProofHolds from MCR's cached answer, when there is a fresh one; undefined when MCR must be asked. */
+  private cachedProofHolds(m: Machine): boolean | undefined {
+    if (!m.identityProof) return false;
+    const resolution = this.mcr.cached(m.identityRef);
+    if (resolution === undefined) return undefined;
+    if (!resolution) return false;
+    const signer = m.identityProof.signerAddress.toLowerCase();
+    return resolution.controllerAddresses.some((a) => a.toLowerCase() === signer);
+  }
+
   private async storedProofHolds(m: Machine): Promise<{ holds: boolean; resolution: IdentityResolution | null }> {
     if (!m.identityProof) return { holds: false, resolution: null };
     const resolution = await this.mcr.resolve(m.identityRef);
@@ -223,12 +233,12 @@ export class MachinesService {
   }
 
   async list(page: PageQuery): Promise<Page<Machine>> {
-    if (this.verification === 'disabled') return this.scan(page, async () => true);
-    return this.scan(page, async (m) => (await this.storedProofHolds(m)).holds);
+    if (this.verification === 'disabled') return this.scan(page, () => true);
+    return this.scan(page, (m) => this.cachedProofHolds(m) ?? this.storedProofHolds(m).then((r) => r.holds));
   }
 
   /** Pages over machines in (createdAt, id) order, keeping those `keep` accepts, until the page is full. */
-  private async scan(page: PageQuery, keep: (m: Machine) => Promise<boolean>): Promise<Page<Machine>> {
+  private async scan(page: PageQuery, keep: (m: Machine) => boolean | Promise<boolean>): Promise<Page<Machine>> {
     const items: Machine[] = [];
     let after = page.cursor;
     const batch = Math.min(500, page.limit + 1);
@@ -369,14 +379,25 @@ export class MachinesService {
   }
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+/** fn over items, at most `limit` of its promises at once; values it returns directly are taken as they are. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => R | Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
+  const pending: { i: number; p: Promise<R> }[] = [];
   let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+  // Directly answered items cost no promise; the rest wait for a worker.
+  const take = (): { i: number; p: Promise<R> } | undefined => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      const r = fn(items[i]!);
+      if (r instanceof Promise) return { i, p: r };
+      out[i] = r;
     }
+    return undefined;
+  };
+  for (let first = take(); first; first = pending.length < limit ? take() : undefined) pending.push(first);
+  if (pending.length === 0) return out;
+  const workers = pending.map(async (job) => {
+    for (let j: typeof job | undefined = job; j; j = take()) out[j.i] = await j.p;
   });
   await Promise.all(workers);
   return out;

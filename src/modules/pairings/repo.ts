@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { txStatements, type PreparedReads, type Values } from '../../store/prepared.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import { forUpdate } from '../../store/tx.ts';
 import type { DelegationPolicy } from './policy.ts';
@@ -85,11 +86,51 @@ function toRow(p: PairingRecord): Row {
   };
 }
 
+const COLUMNS =
+  'id, machine_id, status, agent_address, agent_did, agent_provider, agent_role, description, verification, delegation_policy, policy_hash, token_hash, token_last_four, session_id, session_token_id, session_issued_at, session_expires_at, created_at, updated_at';
+const PAIRING_BY_ID = `select ${COLUMNS} from agent_pairings where id = ? limit 1`;
+
+/** A pairing from the values of COLUMNS, in order. */
+const fromValues = (v: Values): PairingRecord =>
+  fromRow({
+    id: v[0],
+    machine_id: v[1],
+    status: v[2],
+    agent_address: v[3],
+    agent_did: v[4],
+    agent_provider: v[5],
+    agent_role: v[6],
+    description: v[7],
+    verification: v[8],
+    delegation_policy: v[9],
+    policy_hash: v[10],
+    token_hash: v[11],
+    token_last_four: v[12],
+    session_id: v[13],
+    session_token_id: v[14],
+    session_issued_at: v[15],
+    session_expires_at: v[16],
+    created_at: v[17],
+    updated_at: v[18],
+  } as Row);
+
+/** The pairing, outside any transaction (a prepared read: store/prepared.ts). */
+export async function readPairing(reads: PreparedReads, id: string): Promise<PairingRecord | undefined> {
+  const v = await reads.one(PAIRING_BY_ID, [id]);
+  return v && fromValues(v);
+}
+
+/** With `lock`, inside a transaction, the pairing's row stays locked until the transaction ends (PostgreSQL). */
 export async function findPairing(
   db: Knex | Knex.Transaction,
   id: string,
   lock = false,
 ): Promise<PairingRecord | undefined> {
+  if ((db as Knex.Transaction).isTransaction) {
+    const tx = await txStatements(db as Knex.Transaction);
+    const v = await tx.one(`${PAIRING_BY_ID}${lock ? tx.forUpdate : ''}`, [id]);
+    return v && fromValues(v);
+  }
   const qb = db('agent_pairings').where({ id }).first();
   const r = (await (lock ? forUpdate(qb) : qb)) as Row | undefined;
   return r && fromRow(r);

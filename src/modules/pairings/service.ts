@@ -13,7 +13,16 @@ import { consumeProof, issueChallenge, PAIRING_PROOF_CODES } from '../../identit
 import type { MachinesService } from '../machines/service.ts';
 import type { Machine } from '../machines/types.ts';
 import { findMachine } from '../machines/repo.ts';
-import { fromRow, findPairing, insertPairing, pairingsQuery, savePairing, type PairingRecord } from './repo.ts';
+import {
+  fromRow,
+  findPairing,
+  insertPairing,
+  pairingsQuery,
+  readPairing,
+  savePairing,
+  type PairingRecord,
+} from './repo.ts';
+import type { PreparedReads } from '../../store/prepared.ts';
 import { normalisePolicy, type DelegationPolicyInput } from './policy.ts';
 import { policyHash } from './policy-hash.ts';
 import { OPERATOR, type Caller } from '../../auth/caller.ts';
@@ -85,12 +94,15 @@ export interface PairingsServiceDeps {
   config: Config;
   clock: Clock;
   machines: MachinesService;
+  /** Reads outside transactions (the pairing a token names): prepared statements on the read-only handle. */
+  reads: PreparedReads;
   hasOpenOrders(trx: Knex.Transaction, pairingId: string): Promise<boolean>;
 }
 
 export class PairingsService {
   readonly signer: SessionSigner;
   private readonly db: Knex;
+  private readonly reads: PreparedReads;
   private readonly config: Config;
   private readonly clock: Clock;
   private readonly machines: MachinesService;
@@ -99,6 +111,7 @@ export class PairingsService {
   constructor(deps: PairingsServiceDeps) {
     ({ db: this.db, config: this.config, clock: this.clock, machines: this.machines } = deps);
     this.hasOpenOrders = deps.hasOpenOrders;
+    this.reads = deps.reads;
     this.signer = new SessionSigner(deps.config.agentPairingSessionSecret);
   }
 
@@ -444,14 +457,14 @@ export class PairingsService {
           'AGENT_PAIRING_REQUIRED',
           'Name the Machine Agent pairing (agentPairingId) or send its x-agent-pairing-token.',
         );
-      const p = await findPairing(this.db, ctx.agentPairingId);
+      const p = await readPairing(this.reads, ctx.agentPairingId);
       if (!p || (ctx.machineId && p.machineId !== ctx.machineId))
         throw new ApiError('AGENT_PAIRING_REQUIRED', 'No such pairing for this machine.');
       if (p.status !== 'active') throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${p.status}.`);
       return { pairing: p, tokenPresented: false };
     }
     const claims = await this.signer.verify(token, this.clock.now());
-    const p = await findPairing(this.db, claims.pairingId);
+    const p = await readPairing(this.reads, claims.pairingId);
     if (!p || p.machineId !== claims.machineId)
       throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token does not name a known pairing.');
     if (ctx.machineId && ctx.machineId !== claims.machineId)
