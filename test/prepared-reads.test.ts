@@ -103,6 +103,20 @@ describe('prepared reads on a SQLite file', () => {
     }
   });
 
+  it('stop using the connection once the handle is destroyed', async () => {
+    const file = join(dir, 'c.sqlite');
+    const db = await openStore(file);
+    const readDb = createReadDb(file)!;
+    try {
+      await readMachine(preparedReads(readDb), 'mch_none');
+      expect(readConnectionOf(readDb)).toBeDefined();
+      await readDb.destroy();
+      expect(readConnectionOf(readDb)).toBeUndefined();
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('go through knex (with its wait for the lock) when the statement finds the database busy', async () => {
     const file = join(dir, 'b.sqlite');
     const db = await openStore(file);

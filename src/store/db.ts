@@ -70,7 +70,9 @@ const readConnections = new WeakMap<Db, { conn?: Connection }>();
  * interleave with knex's use of it (store/prepared.ts reads through it).
  */
 export function readConnectionOf(db: Db): Connection | undefined {
-  return readConnections.get(db)?.conn;
+  const conn = readConnections.get(db)?.conn;
+  // A connection the pool has closed (the handle destroyed) is not handed out.
+  return conn && (conn as { open?: boolean }).open !== false ? conn : undefined;
 }
 
 /** A knex handle on one better-sqlite3 connection (with cached statements), set up with `pragmas`. */
