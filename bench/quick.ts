@@ -81,6 +81,7 @@ function threadTicks(pid: number): Map<string, number> {
   }
   return out;
 }
+let orderFor: { machineId: string; token: string } | undefined;
 /** "POST /api/v1/machines" registers a new machine per request (run with verification disabled in QUICK_ENV). */
 let registered = 0;
 const postMachine = () =>
@@ -114,6 +115,7 @@ async function load(s: Server, p: string) {
       )
     : undefined;
   const post = p.startsWith('POST ');
+  const order = p === 'POST /api/v1/market/orders';
   const r = await autocannon({
     url: `${s.url}${post ? p.slice(5) : p}`,
     connections: 10,
@@ -121,8 +123,21 @@ async function load(s: Server, p: string) {
     ...(post
       ? {
           method: 'POST' as const,
-          headers: { 'content-type': 'application/json' },
-          requests: [{ setupRequest: (q: object) => ({ ...q, body: postMachine() }) as never }],
+          headers: {
+            'content-type': 'application/json',
+            ...(order ? { 'x-agent-pairing-token': orderFor!.token } : {}),
+          },
+          requests: [
+            {
+              setupRequest: (q: object) =>
+                ({
+                  ...q,
+                  body: order
+                    ? JSON.stringify({ machineId: orderFor!.machineId, serviceId: 'svc_humanity_pop' })
+                    : postMachine(),
+                }) as never,
+            },
+          ],
         }
       : {}),
   });
@@ -133,6 +148,14 @@ async function load(s: Server, p: string) {
       .filter(([k, v]) => v - (t0.get(k) ?? 0) > 0)
       .map(([k, v]) => `${k}=${Math.round(((v - (t0.get(k) ?? 0)) * 10_000) / r.requests.total)}`);
     console.log(`  threads (µs/req): ${per.join(' ')}`);
+  }
+  if (r.non2xx && s.name === 'reference' && order) {
+    const res = await fetch(`${s.url}${p.slice(5)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-agent-pairing-token': orderFor!.token },
+      body: JSON.stringify({ machineId: orderFor!.machineId, serviceId: 'svc_humanity_pop' }),
+    });
+    console.log(`  a refused order: ${res.status} ${await res.text()}`);
   }
   return {
     rps: Math.round(r.requests.average),
@@ -160,6 +183,7 @@ const env = {
   PEAQOS_MCR_REQUESTS_PER_MINUTE: '0',
   PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '0',
   PEAQOS_RATE_LIMIT_CHALLENGES_PER_MINUTE: '0',
+  PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!',
   ...(process.env.QUICK_ENV ? JSON.parse(process.env.QUICK_ENV) : {}),
 };
 let ref = await start('reference', env, nodeOptions);
@@ -180,6 +204,15 @@ for (let i = 0; i < Number(process.env.QUICK_MACHINES ?? 200); i++) {
   await post(ref.url, `/api/v1/machines/${m.id}`, undefined);
   first ||= m.id!;
 }
+// A paired agent on the first machine, for "POST /api/v1/market/orders".
+const agent = Wallet.createRandom() as unknown as Wallet;
+const pairingBody = { agentAddress: agent.address, agentProvider: 'bench', agentRole: 'buyer' };
+const pc = await post(ref.url, `/api/v1/machines/${first}/agent-pairings/challenges`, pairingBody);
+const pairing = await post(ref.url, `/api/v1/machines/${first}/agent-pairings`, {
+  ...pairingBody,
+  agentProof: { challengeId: pc.challengeId, signature: await agent.signMessage(pc.message!) },
+});
+orderFor = { machineId: first, token: pairing.pairingToken! };
 await stop(ref);
 const target = path.replace('{id}', first);
 ref = await start('reference', env, [

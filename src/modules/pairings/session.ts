@@ -26,9 +26,21 @@ export function digestsEqual(a: string, b: string): boolean {
 }
 
 export class SessionSigner {
-  private readonly key: Uint8Array;
+  private readonly secret: Uint8Array<ArrayBuffer>;
+  #key: Promise<CryptoKey> | undefined;
   constructor(secret: string) {
-    this.key = new TextEncoder().encode(secret);
+    this.secret = new TextEncoder().encode(secret);
+  }
+
+  /**
+   * The secret as an HMAC key, imported once: given the raw bytes, jose imports a key on every sign and verify,
+   * which was the largest part of checking a pairing token (bench/RESULTS.md).
+   */
+  private key(): Promise<CryptoKey> {
+    return (this.#key ??= crypto.subtle.importKey('raw', this.secret, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ]));
   }
 
   async sign(
@@ -52,13 +64,44 @@ export class SessionSigner {
       .setIssuedAt(Math.floor(issuedAt.getTime() / 1000))
       .setNotBefore(Math.floor(issuedAt.getTime() / 1000))
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-      .sign(this.key);
+      .sign(await this.key());
+  }
+
+  /**
+   * Tokens whose signature and claims were verified, by the token's SHA-256 digest (never the token itself), with
+   * their time window. The same bytes verify the same way under the same secret, so a token seen again within its
+   * window skips jose (signature check with a key import and WebCrypto's promise, about 80 µs per order); outside
+   * the window it is verified again and refused with jose's reason. Whether the session is still current (revoked,
+   * rotated, re-policied) is checked against the store by the caller on every request, never cached.
+   */
+  readonly #verified = new Map<string, { claims: SessionClaims; notBefore: number; expires: number }>();
+  static readonly VERIFIED_CACHE_SIZE = 10_000;
+  /** How many verified tokens are remembered (for tests of the bound). */
+  get verifiedCount(): number {
+    return this.#verified.size;
   }
 
   /** Verifies signature, algorithm (HS256 only), issuer and time claims; maps failures to AGENT_AUTH_*. */
   async verify(token: string, now: Date): Promise<SessionClaims> {
+    const digest = tokenDigest(token);
+    const seen = this.#verified.get(digest);
+    const t = now.getTime();
+    if (seen && t >= seen.notBefore && t < seen.expires) return seen.claims;
+    const claims = await this.verifyWithJose(token, now);
+    if (this.#verified.size >= SessionSigner.VERIFIED_CACHE_SIZE)
+      this.#verified.delete(this.#verified.keys().next().value!);
+    const nbf = (claims as { nbf?: number }).nbf;
+    this.#verified.set(digest, {
+      claims,
+      notBefore: typeof nbf === 'number' ? nbf * 1000 : -Infinity,
+      expires: typeof claims.exp === 'number' ? claims.exp * 1000 : t,
+    });
+    return claims;
+  }
+
+  private async verifyWithJose(token: string, now: Date): Promise<SessionClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload } = await jwtVerify(token, await this.key(), {
         algorithms: ['HS256'],
         issuer: TOKEN_ISSUER,
         currentDate: now,
