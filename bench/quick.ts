@@ -81,7 +81,8 @@ function threadTicks(pid: number): Map<string, number> {
   }
   return out;
 }
-let orderFor: { machineId: string; token: string } | undefined;
+/** The machine and paired agent orders are placed for (set up below). */
+const orderFor = { machineId: '', token: '' };
 /** "POST /api/v1/machines" registers a new machine per request (run with verification disabled in QUICK_ENV). */
 let registered = 0;
 const postMachine = () =>
@@ -125,7 +126,7 @@ async function load(s: Server, p: string) {
           method: 'POST' as const,
           headers: {
             'content-type': 'application/json',
-            ...(order ? { 'x-agent-pairing-token': orderFor!.token } : {}),
+            ...(order ? { 'x-agent-pairing-token': orderFor.token } : {}),
           },
           requests: [
             {
@@ -133,7 +134,7 @@ async function load(s: Server, p: string) {
                 ({
                   ...q,
                   body: order
-                    ? JSON.stringify({ machineId: orderFor!.machineId, serviceId: 'svc_humanity_pop' })
+                    ? JSON.stringify({ machineId: orderFor.machineId, serviceId: 'svc_humanity_pop' })
                     : postMachine(),
                 }) as never,
             },
@@ -152,8 +153,8 @@ async function load(s: Server, p: string) {
   if (r.non2xx && s.name === 'reference' && order) {
     const res = await fetch(`${s.url}${p.slice(5)}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-agent-pairing-token': orderFor!.token },
-      body: JSON.stringify({ machineId: orderFor!.machineId, serviceId: 'svc_humanity_pop' }),
+      headers: { 'content-type': 'application/json', 'x-agent-pairing-token': orderFor.token },
+      body: JSON.stringify({ machineId: orderFor.machineId, serviceId: 'svc_humanity_pop' }),
     });
     console.log(`  a refused order: ${res.status} ${await res.text()}`);
   }
@@ -212,7 +213,7 @@ const pairing = await post(ref.url, `/api/v1/machines/${first}/agent-pairings`, 
   ...pairingBody,
   agentProof: { challengeId: pc.challengeId, signature: await agent.signMessage(pc.message!) },
 });
-orderFor = { machineId: first, token: pairing.pairingToken! };
+Object.assign(orderFor, { machineId: first, token: pairing.pairingToken! });
 await stop(ref);
 const target = path.replace('{id}', first);
 ref = await start('reference', env, [
