@@ -20,7 +20,12 @@ const work = mkdtempSync(join(tmpdir(), 'peaqos-quick-'));
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 await build({
-  entryPoints: ['bench/servers/reference.ts', 'bench/servers/limit-sqlite.ts', 'bench/servers/fastify-sqlite.ts'],
+  entryPoints: [
+    'bench/servers/reference.ts',
+    'bench/servers/limit-sqlite.ts',
+    'bench/servers/limit-pg.ts',
+    'bench/servers/fastify-sqlite.ts',
+  ],
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -220,10 +225,15 @@ ref = await start('reference', env, [
   ...nodeOptions,
   ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ]);
-const limit = await start('limit-sqlite', { BENCH_DB: dbFile });
-const fastify = await start('fastify-sqlite', { BENCH_DB: dbFile });
+// With PEAQOS_DATABASE_URL=postgres://... in QUICK_ENV, the limit is limit-pg on that database, and fastify (which
+// reads SQLite) is left out.
+const pgUrl = /^postgres/.test(String(env.PEAQOS_DATABASE_URL)) ? String(env.PEAQOS_DATABASE_URL) : undefined;
+const limit = pgUrl
+  ? await start('limit-pg', { BENCH_DATABASE_URL: pgUrl })
+  : await start('limit-sqlite', { BENCH_DB: dbFile });
+const fastify = pgUrl ? undefined : await start('fastify-sqlite', { BENCH_DB: dbFile });
 if (process.env.QUICK_SHOW) {
-  for (const s of [limit, fastify, ref]) {
+  for (const s of [limit, ...(fastify ? [fastify] : []), ref]) {
     const res = await fetch(`${s.url}${target}`);
     const text = await res.text();
     console.log(`${s.name}: ${res.status} ${JSON.stringify([...res.headers])} ${text.length} bytes`);
@@ -232,12 +242,12 @@ if (process.env.QUICK_SHOW) {
 await load(ref, target); // warm-up
 for (let i = 0; i < rounds; i++) {
   const l = await load(limit, target);
-  const f = await load(fastify, target);
+  const f = fastify ? await load(fastify, target) : undefined;
   const r = await load(ref, target);
   console.log(
-    `round ${i + 1}: limit ${l.rps} req/s ${l.cpu} µs | fastify ${f.rps} req/s ${f.cpu} µs | reference ${r.rps} req/s ${r.cpu} µs${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
+    `round ${i + 1}: limit ${l.rps} req/s ${l.cpu} µs | ${f ? `fastify ${f.rps} req/s ${f.cpu} µs | ` : ''}reference ${r.rps} req/s ${r.cpu} µs${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
   );
 }
-await Promise.all([stop(ref), stop(limit), stop(fastify)]);
+await Promise.all([stop(ref), stop(limit), ...(fastify ? [stop(fastify)] : [])]);
 await mcr.close();
 rmSync(work, { recursive: true, force: true });

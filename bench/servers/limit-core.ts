@@ -12,18 +12,11 @@ import { newId } from '../../src/ids.ts';
 import { loadCatalog } from '../../src/modules/catalog/catalog.ts';
 import { chargeOf } from '../../src/modules/market/policy-check.ts';
 import type { Machine } from '../../src/modules/machines/types.ts';
+import type { AuditRow } from '../../src/modules/audit/repo.ts';
 
 type Maybe<T> = T | Promise<T>;
 export type Row = Record<string, unknown>;
-export interface AuditRow {
-  id: string;
-  actor: string;
-  type: string;
-  resource_type: string;
-  resource_id: string;
-  payload: string;
-  created_at: string;
-}
+export type { AuditRow };
 
 export interface LimitStore {
   machine(id: string): Maybe<Row | undefined>;
