@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
+import { buildBenchServers, cpuMicros, SERVER_NODE_OPTIONS } from './lib.ts';
 import { Wallet } from 'ethers';
 import { startMockMcr } from '../mocks/mcr/server.ts';
 import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
@@ -19,24 +19,7 @@ const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'peaqos-quick-'));
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-await build({
-  entryPoints: [
-    'bench/servers/reference.ts',
-    'bench/servers/limit-sqlite.ts',
-    'bench/servers/limit-pg.ts',
-    'bench/servers/fastify-sqlite.ts',
-  ],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  outdir: 'dist/bench',
-  logLevel: 'warning',
-});
-const nodeOptions: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '')
-  .split(' ')
-  .filter(Boolean);
+await buildBenchServers();
 
 interface Server {
   name: string;
@@ -64,10 +47,6 @@ function start(name: string, env: Record<string, string>, args: string[] = []): 
   });
 }
 const stop = (s: Server) => new Promise((r) => (s.proc.once('exit', r), s.proc.kill('SIGTERM')));
-const cpuMicros = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1_000_000) / 100;
-};
 /** CPU ticks per thread name (the main thread, libuv's pool, V8's helpers), to see where a request's CPU goes. */
 function threadTicks(pid: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -192,7 +171,7 @@ const env = {
   PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!',
   ...(process.env.QUICK_ENV ? JSON.parse(process.env.QUICK_ENV) : {}),
 };
-let ref = await start('reference', env, nodeOptions);
+let ref = await start('reference', env, SERVER_NODE_OPTIONS);
 let first = '';
 for (let i = 0; i < Number(process.env.QUICK_MACHINES ?? 200); i++) {
   const wallet = Wallet.createRandom() as unknown as Wallet;
@@ -222,7 +201,7 @@ Object.assign(orderFor, { machineId: first, token: pairing.pairingToken! });
 await stop(ref);
 const target = path.replace('{id}', first);
 ref = await start('reference', env, [
-  ...nodeOptions,
+  ...SERVER_NODE_OPTIONS,
   ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ]);
 // With PEAQOS_DATABASE_URL=postgres://... in QUICK_ENV, the limit is limit-pg on that database, and fastify (which

@@ -9,7 +9,7 @@ import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
+import { buildBenchServers, cpuMicros, SERVER_NODE_OPTIONS } from './lib.ts';
 import { Wallet } from 'ethers';
 import { startMockMcr } from '../mocks/mcr/server.ts';
 import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
@@ -33,27 +33,7 @@ interface Server {
   out: () => string;
 }
 
-await build({
-  entryPoints: [
-    'bench/servers/reference.ts',
-    'bench/servers/bare-http.ts',
-    'bench/servers/bare-express.ts',
-    'bench/servers/limit-sqlite.ts',
-    'bench/servers/fastify-sqlite.ts',
-    'bench/servers/limit-pg.ts',
-  ],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  outdir: 'dist/bench',
-  logLevel: 'warning',
-});
-
-const SERVER_NODE_OPTIONS: string[] = (JSON.parse(readFileSync('package.json', 'utf8')).config?.serverNodeOptions ?? '')
-  .split(' ')
-  .filter(Boolean);
+await buildBenchServers();
 
 function start(script: string, env: Record<string, string> = {}): Promise<Server> {
   const compiled = script.replace(/^bench\/servers\/(.+)\.ts$/, 'dist/bench/$1.js');
@@ -92,12 +72,6 @@ function peakRssMb(pid: number): number {
 async function stop(s: Server) {
   s.proc.kill('SIGTERM');
   await new Promise((r) => s.proc.once('exit', r));
-}
-
-/** CPU time (user + system) the process has used, in microseconds. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // clock ticks (USER_HZ = 100)
 }
 
 interface Result {

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { toMachine, type MachineRow } from '../../src/modules/machines/repo.ts';
 import { fromRow as pairingFrom } from '../../src/modules/pairings/repo.ts';
-import { orderRow, type OrderRecord } from '../../src/modules/orders/repo.ts';
+import { orderRow } from '../../src/modules/orders/repo.ts';
+import { newOrder } from '../../src/modules/orders/service.ts';
 import { encodeCursor } from '../../src/store/pages.ts';
 import { newId } from '../../src/ids.ts';
 import { loadCatalog } from '../../src/modules/catalog/catalog.ts';
@@ -110,46 +111,19 @@ function createOrder(store: LimitStore, req: IncomingMessage, res: ServerRespons
     const { amount, currency } = chargeOf(service, spend);
     const now = new Date();
     const at = now.toISOString();
-    const order: OrderRecord = {
+    const order = newOrder(service, {
       id: newId('mor', now.getTime()),
       machineId: b.machineId as string,
       agentPairingId: pairing.id,
       searchId: null,
       quoteId: null,
-      serviceId: service.id,
-      skillKey: service.skillKey,
-      providerKey: service.providerKey,
-      serviceType: service.serviceType,
       operation: service.operations[0]!,
-      executionMode: service.executionMode,
-      integrationStatus: service.integrationStatus,
-      status: 'created',
       input: {},
       budget: null,
-      payment: service.payment,
-      serviceSnapshot: {
-        id: service.id,
-        name: service.name,
-        providerKey: service.providerKey,
-        companyName: service.companyName,
-        pricing: service.pricing,
-        payment: service.payment,
-        executionMode: service.executionMode,
-        region: service.region,
-      },
-      taskId: null,
-      routeId: null,
-      runId: null,
-      outcomeId: null,
-      handoff: service.executionMode === 'external-handoff' ? (service.handoff ?? null) : null,
       amount,
       currency,
-      paymentStatus: null,
-      errorMessage: null,
-      disputeReason: null,
-      createdAt: at,
-      updatedAt: at,
-    };
+      at,
+    });
     const audit = {
       id: newId('aev', now.getTime()),
       actor: `agent:${pairing.id}`,

@@ -175,3 +175,16 @@ export async function txStatements(trx: Knex.Transaction): Promise<TxStatements>
     },
   };
 }
+
+/**
+ * Inserts `row` (its keys are the columns): inside a transaction as a prepared statement on its connection,
+ * otherwise through knex.
+ */
+export async function insertRow(
+  db: Knex | Knex.Transaction,
+  table: string,
+  row: Record<string, unknown>,
+): Promise<void> {
+  if ((db as Knex.Transaction).isTransaction) await (await txStatements(db as Knex.Transaction)).insert(table, row);
+  else await db(table).insert(row);
+}

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import type { AuditEventRecord } from '../../../generated/types.gen.ts';
 import { fromJson } from '../../store/db.ts';
-import { txStatements } from '../../store/prepared.ts';
+import { insertRow } from '../../store/prepared.ts';
 
 export type { AuditEventRecord };
 
@@ -33,26 +33,10 @@ export const auditFrom = (r: AuditRow): AuditEventRecord => ({
   createdAt: r.created_at,
 });
 
-const INSERT =
-  'insert into audit_events (id, actor, type, resource_type, resource_id, payload, created_at) values (?, ?, ?, ?, ?, ?, ?)';
-
 export const auditRepo = {
   /** Inside a transaction (where every state change writes its event) as a prepared statement on its connection. */
   async insert(db: Knex | Knex.Transaction, row: AuditRow): Promise<void> {
-    if (!(db as Knex.Transaction).isTransaction) {
-      await db('audit_events').insert(row);
-      return;
-    }
-    const tx = await txStatements(db as Knex.Transaction);
-    await tx.run(INSERT, [
-      row.id,
-      row.actor,
-      row.type,
-      row.resource_type,
-      row.resource_id,
-      row.payload,
-      row.created_at,
-    ]);
+    await insertRow(db, 'audit_events', { ...row });
   },
   query(db: Knex, f: AuditFilter) {
     const qb = db('audit_events').select('*');

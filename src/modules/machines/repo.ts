@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { txStatements, type PreparedReads, type Values } from '../../store/prepared.ts';
+import { insertRow, txStatements, type PreparedReads, type Values } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 
 export interface MachineRow {
@@ -107,36 +107,12 @@ export async function lockMachine(trx: Knex.Transaction, id: string): Promise<vo
 }
 
 /** `identityKey`: the canonical identity (lower-cased DID) when known; unique across machines. */
-const INSERT_MACHINE = `insert into machines (${COLUMNS}, identity_key) values (${'?, '.repeat(14)}?)`;
-
 export async function insertMachine(
   db: Knex | Knex.Transaction,
   m: Machine,
   identityKey: string | null,
 ): Promise<void> {
-  const row = toRow(m);
-  if (!(db as Knex.Transaction).isTransaction) {
-    await db('machines').insert({ ...row, identity_key: identityKey });
-    return;
-  }
-  const tx = await txStatements(db as Knex.Transaction);
-  await tx.run(INSERT_MACHINE, [
-    row.id,
-    row.display_name,
-    row.status,
-    row.owner_id,
-    row.identity_ref,
-    row.identity_proof,
-    row.machine_type,
-    row.runtime_profile,
-    row.capabilities,
-    row.labels,
-    row.policy_ids,
-    row.skill_keys,
-    row.created_at,
-    row.updated_at,
-    identityKey,
-  ]);
+  await insertRow(db, 'machines', { ...toRow(m), identity_key: identityKey });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { txStatements } from '../../store/prepared.ts';
+import { insertRow, txStatements } from '../../store/prepared.ts';
 import { forUpdate } from '../../store/tx.ts';
 import { MONEY_COMMITTED, OPEN_ORDER_STATUSES } from './state.ts';
 import { fromJson, toJson } from '../../store/db.ts';
@@ -197,5 +197,5 @@ export function ordersOf(db: Knex | Knex.Transaction, machineId: string, status?
 }
 
 export async function insertOrder(trx: Knex.Transaction, o: OrderRecord, utcDay: string): Promise<void> {
-  await (await txStatements(trx)).insert('market_orders', orderRow(o, utcDay));
+  await insertRow(trx, 'market_orders', orderRow(o, utcDay));
 }

@@ -35,6 +35,65 @@ import {
 import { chargeOf, policyRefusals, type Refusal } from '../market/policy-check.ts';
 import { MONEY_COMMITTED, PAID_FOR_EXECUTION, orderStep, paymentStep, type OrderAction } from './state.ts';
 
+/** A new order (status created) for a catalogue service, with the service's terms as they are now. */
+export function newOrder(
+  service: CatalogService,
+  o: Pick<
+    OrderRecord,
+    | 'id'
+    | 'machineId'
+    | 'agentPairingId'
+    | 'searchId'
+    | 'quoteId'
+    | 'operation'
+    | 'input'
+    | 'budget'
+    | 'amount'
+    | 'currency'
+  > & { at: string },
+): OrderRecord {
+  return {
+    id: o.id,
+    machineId: o.machineId,
+    agentPairingId: o.agentPairingId,
+    searchId: o.searchId,
+    quoteId: o.quoteId,
+    serviceId: service.id,
+    skillKey: service.skillKey,
+    providerKey: service.providerKey,
+    serviceType: service.serviceType,
+    operation: o.operation,
+    executionMode: service.executionMode,
+    integrationStatus: service.integrationStatus,
+    status: 'created',
+    input: o.input,
+    budget: o.budget,
+    payment: service.payment,
+    serviceSnapshot: {
+      id: service.id,
+      name: service.name,
+      providerKey: service.providerKey,
+      companyName: service.companyName,
+      pricing: service.pricing,
+      payment: service.payment,
+      executionMode: service.executionMode,
+      region: service.region,
+    },
+    taskId: null,
+    routeId: null,
+    runId: null,
+    outcomeId: null,
+    handoff: service.executionMode === 'external-handoff' ? (service.handoff ?? null) : null,
+    amount: o.amount,
+    currency: o.currency,
+    paymentStatus: null,
+    errorMessage: null,
+    disputeReason: null,
+    createdAt: o.at,
+    updatedAt: o.at,
+  };
+}
+
 // Request bodies are the contract's own types (generated from openapi.yaml).
 export type CreateOrderInput = CreateMarketOrderRequest;
 
@@ -166,46 +225,19 @@ export class OrdersService {
     const { amount, currency } = chargeOf(service, spend);
     const at = now.toISOString();
     const day = at.slice(0, 10);
-    const order: OrderRecord = {
+    const order = newOrder(service, {
       id: newId('mor', now.getTime()),
       machineId: machine.id,
       agentPairingId: pairing.id,
       searchId: input.searchId ?? null,
       quoteId: input.quoteId ?? null,
-      serviceId: service.id,
-      skillKey: service.skillKey,
-      providerKey: service.providerKey,
-      serviceType: service.serviceType,
       operation,
-      executionMode: service.executionMode,
-      integrationStatus: service.integrationStatus,
-      status: 'created',
       input: input.input ?? {},
       budget: budget ? { amount: budget.amount ?? null, currency: budget.currency ?? null } : null,
-      payment: service.payment,
-      serviceSnapshot: {
-        id: service.id,
-        name: service.name,
-        providerKey: service.providerKey,
-        companyName: service.companyName,
-        pricing: service.pricing,
-        payment: service.payment,
-        executionMode: service.executionMode,
-        region: service.region,
-      },
-      taskId: null,
-      routeId: null,
-      runId: null,
-      outcomeId: null,
-      handoff: service.executionMode === 'external-handoff' ? (service.handoff ?? null) : null,
       amount,
       currency,
-      paymentStatus: null,
-      errorMessage: null,
-      disputeReason: null,
-      createdAt: at,
-      updatedAt: at,
-    };
+      at,
+    });
     await withTransaction(this.db, async (trx) => {
       // Lock the machine, then the pairing (the order every transaction takes them in): archiving the machine,
       // revoking or re-policying the pairing, and this pairing's other orders wait for this one, and this one
