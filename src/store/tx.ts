@@ -55,8 +55,15 @@ export function afterCommit(db: Knex | Knex.Transaction, fn: (root: Knex) => voi
 // as knex does), between a BEGIN and a COMMIT or ROLLBACK sent on the connection. On SQLite the client turns
 // BEGIN into BEGIN IMMEDIATE and waits for another process's lock (sqlite-client.ts).
 const require = createRequire(import.meta.url);
-// knex ships its builder factory as untyped CommonJS.
-const makeKnex = require('knex/lib/knex-builder/make-knex.js') as (client: Knex.Client) => Knex;
+// knex ships its builder factory as untyped CommonJS. Should a knex release move it, transactions fall back to
+// knex's own (slower, the same semantics).
+const makeKnex = ((): ((client: Knex.Client) => Knex) | undefined => {
+  try {
+    return require('knex/lib/knex-builder/make-knex.js') as (client: Knex.Client) => Knex;
+  } catch {
+    return undefined;
+  }
+})();
 
 interface RawClient extends Knex.Client {
   _query(connection: unknown, obj: { sql: string; bindings: unknown[] }): Promise<unknown>;
@@ -75,13 +82,14 @@ function transactorFor(client: RawClient, connection: object): Knex.Transaction 
     acquireConnection: () => Promise.resolve(connection),
     releaseConnection: () => Promise.resolve(),
   });
-  trx = makeKnex(trxClient) as unknown as Knex.Transaction;
+  trx = makeKnex!(trxClient) as unknown as Knex.Transaction;
   (trx as { isTransaction?: boolean }).isTransaction = true;
   transactors.set(connection, trx);
   return trx;
 }
 
 async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  if (!makeKnex) return db.transaction(work);
   const client = db.client as RawClient;
   const connection = (await client.acquireConnection()) as object;
   try {

@@ -222,7 +222,7 @@ export class MachinesService {
     const m = await readMachine(this.reads, id);
     if (!m) throw notFound('Machine');
     if (this.verification !== 'disabled' && m.identityProof) {
-      const { holds } = await this.storedProofHolds(m);
+      const holds = this.cachedProofHolds(m) ?? (await this.storedProofHolds(m)).holds;
       if (!holds)
         throw new ApiError(
           'MACHINE_NOT_ACTIVATED',
