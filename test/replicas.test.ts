@@ -10,7 +10,7 @@ import knexFactory from 'knex';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractClient, type CallResult } from './helpers/contract-client.ts';
-import { activeMachine } from './helpers/identity.ts';
+import { activeMachine, machineBody, machineDid, machineProof, machineWallet } from './helpers/identity.ts';
 import { pair, pairingProof } from './helpers/pairing.ts';
 import { PG_URL } from './helpers/db.ts';
 import { startMockMcr, startOrchestrator, stopAll } from './helpers/processes.ts';
@@ -136,6 +136,32 @@ for (const topology of topologies) {
         { machineId, serviceId: FIXED_1_USDT, ...extra },
         { headers: { ...agent(p).headers, ...headers } },
       );
+
+    it('the same identity registered on both replicas at once: one machine, the other MACHINE_IDENTITY_EXISTS', async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        // A machine new to the mock MCR each round; odd rounds race its DID against its other form.
+        const mcrId = 1000 + round;
+        await fetch(`${mcrUrl}/__control/machines`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ machineId: mcrId }),
+        });
+        const refs = [machineDid(mcrId), round % 2 ? `peaqos:machine:${mcrId}` : machineDid(mcrId)];
+        const proofs = await Promise.all(refs.map((ref, i) => machineProof(i ? b : a, ref, machineWallet(mcrId))));
+        const answers = await Promise.all(
+          refs.map((ref, i) => (i ? b : a).post('/api/v1/machines', machineBody(ref, { identityProof: proofs[i] }))),
+        );
+        noServerErrors(...answers);
+        const created = answers.filter(ok);
+        expect(created.length, `round ${round}: ${JSON.stringify(answers.map((x) => x.body))}`).toBe(1);
+        for (const r of answers.filter((x) => !ok(x) && x.status !== 503))
+          expect(r.body.error.code).toBe('MACHINE_IDENTITY_EXISTS');
+        const stored = (await b.get('/api/v1/machines?limit=500')).body.items.filter((m: { identityRef: string }) =>
+          refs.includes(m.identityRef),
+        );
+        expect(stored.map((m: { id: string }) => m.id)).toEqual([created[0]!.body.item.id]);
+      }
+    });
 
     it('revoke vs rotate: an acknowledged revoke stays revoked, and no rotated token places an order', async () => {
       for (let round = 0; round < ROUNDS; round++) {
