@@ -1,11 +1,13 @@
-// Hot reads below knex's query builder. A read through knex builds a query object, compiles it to SQL, takes a
+// The hot paths below knex's query builder. A query through knex builds a query object, compiles it to SQL, takes a
 // connection from the pool and runs the statement through a chain of promises: on GET /machines/{id} that cost
-// several times the statement itself (bench/RESULTS.md). The reads on the hottest paths are fixed SQL texts run
-// here instead, with the same rows as knex would return:
-// - SQLite file: on the read-only handle's one connection (createReadDb), as a cached prepared statement, run
-//   synchronously. Before that connection exists, when the statement finds the database busy, and for an
-//   in-memory database (no read-only handle), the read goes through knex as before.
-// - PostgreSQL: a named prepared statement on a connection from knex's pool (prepared once per connection).
+// several times the statement itself (bench/RESULTS.md). The hottest statements are fixed SQL run here instead,
+// with the same rows as knex would return:
+// - preparedReads, reads outside transactions. SQLite file: on the read-only handle's one connection
+//   (createReadDb), as a cached prepared statement, run synchronously; before that connection exists, when the
+//   statement finds the database busy, and for an in-memory database (no read-only handle), through knex.
+//   PostgreSQL: a named prepared statement on a connection from knex's pool (prepared once per connection).
+// - statementsOn, a transaction's statements: prepared on the transaction's own connection; outside a
+//   transaction, through knex.
 // The SQL is written once for both engines: plain lower-case identifiers and `?` placeholders. Rows come back as
 // arrays of values in the select list's order (better-sqlite3's raw mode, pg's array row mode): building an object
 // per row in the driver cost about as much again as the statement (named properties set one by one from C++).
@@ -50,67 +52,20 @@ function pgStatement(sql: string): { name: string; text: string } {
   let s = pgStatements.get(sql);
   if (!s) {
     let n = 0;
-    s = { name: `peaqos_read_${pgStatements.size}`, text: sql.replace(/\?/g, () => `$${++n}`) };
+    s = { name: `peaqos_${pgStatements.size}`, text: sql.replace(/\?/g, () => `$${++n}`) };
     pgStatements.set(sql, s);
   }
   return s;
 }
 
-/** Reads on `db` (the read-only handle where there is one: createReadDb's, else the main one). */
-export function preparedReads(db: Db): PreparedReads {
-  if (db.client.config.client === 'pg') {
-    const rows = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
-      const conn = (await db.client.acquireConnection()) as PgConnection;
-      try {
-        return (await conn.query({ ...pgStatement(sql), values: params, rowMode: 'array' })).rows;
-      } finally {
-        await db.client.releaseConnection(conn);
-      }
-    };
-    return {
-      one: async (sql, params) => (await rows(sql, params))[0],
-      all: rows,
-    };
-  }
-  // knex gives objects, their keys in the select list's order.
-  const viaKnex = async (sql: string, params: readonly unknown[]): Promise<Values[]> =>
-    ((await db.raw(sql, params as readonly Knex.RawBinding[])) as Record<string, unknown>[]).map((r) =>
-      Object.values(r),
-    );
-  return {
-    one(sql, params) {
-      const conn = readConnectionOf(db);
-      if (conn) {
-        try {
-          const [text, bindings] = inlineLimit(sql, params as unknown[]);
-          return Promise.resolve(rawStatement(conn, text).get(bindings) as Values | undefined);
-        } catch (err) {
-          if (!isSqliteBusy(err)) return Promise.reject(err as Error);
-        }
-      }
-      return viaKnex(sql, params).then((r) => r[0]);
-    },
-    all(sql, params) {
-      const conn = readConnectionOf(db);
-      if (conn) {
-        try {
-          const [text, bindings] = inlineLimit(sql, params as unknown[]);
-          return Promise.resolve(rawStatement(conn, text).all(bindings) as Values[]);
-        } catch (err) {
-          if (!isSqliteBusy(err)) return Promise.reject(err as Error);
-        }
-      }
-      return viaKnex(sql, params);
-    },
-  };
-}
-
-/** Statements on a transaction's own connection (the hot writes), inside knex's transaction and below its builder. */
-export interface TxStatements {
+/** Fixed SQL on a handle or a transaction (statementsOn). */
+export interface Statements {
   /** Runs a write. */
   run(sql: string, params: readonly unknown[]): Promise<void>;
   /** The first row of a read, as values. */
   one(sql: string, params: readonly unknown[]): Promise<Values | undefined>;
+  /** Every row of a read. */
+  all(sql: string, params: readonly unknown[]): Promise<Values[]>;
   /** Inserts `row` (its keys are the columns: code's names, never input). */
   insert(table: string, row: Record<string, unknown>): Promise<void>;
   /** `for update` on PostgreSQL, nothing on SQLite (its transactions hold the database's write lock). */
@@ -132,59 +87,116 @@ function insertSql(table: string, columns: string[]): string {
 // knex treats an undefined value as "no value"; a fixed statement binds it as NULL.
 const bindable = (params: readonly unknown[]) => params.map((p) => (p === undefined ? null : p));
 
-/**
- * The statements of `trx`: knex's transaction client hands out the transaction's connection, so these run in the
- * same transaction (committed or rolled back with it) without building, compiling and dispatching each query.
- */
-export async function txStatements(trx: Knex.Transaction): Promise<TxStatements> {
-  const conn = (await trx.client.acquireConnection()) as unknown;
-  const insert = (run: TxStatements['run']) => (table: string, row: Record<string, unknown>) =>
-    run(insertSql(table, Object.keys(row)), Object.values(row));
-  if (trx.client.config.client === 'pg') {
-    const pg = conn as PgConnection;
-    const run: TxStatements['run'] = async (sql, params) => {
-      await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' });
-    };
-    return {
-      forUpdate: ' for update',
-      insert: insert(run),
-      run,
-      one: async (sql, params) =>
-        (await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' })).rows[0],
-    };
-  }
-  const sqlite = conn as Connection;
-  const run: TxStatements['run'] = (sql, params) => {
-    try {
-      prepared(sqlite, sql).run(bindable(params));
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+/** Statements through knex (db.raw), which takes a connection from the pool for each: outside transactions. */
+function viaKnex(db: Knex): Statements {
+  const pg = db.client.config.client === 'pg';
+  const all = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
+    const out = (await db.raw(sql, bindable(params) as Knex.RawBinding[])) as
+      Record<string, unknown>[] | { rows: Record<string, unknown>[] };
+    // knex gives objects, their keys in the select list's order.
+    return (pg ? (out as { rows: Record<string, unknown>[] }).rows : (out as Record<string, unknown>[])).map((r) =>
+      Object.values(r),
+    );
   };
+  const run = async (sql: string, params: readonly unknown[]) =>
+    void (await db.raw(sql, bindable(params) as Knex.RawBinding[]));
   return {
     forUpdate: '',
-    insert: insert(run),
     run,
-    one: (sql, params) => {
+    one: async (sql, params) => (await all(sql, params))[0],
+    all,
+    insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
+  };
+}
+
+/** Runs `fn` on SQLite, turning a throw into a rejection. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
+/** Reads on `db` (the read-only handle where there is one: createReadDb's, else the main one). */
+export function preparedReads(db: Db): PreparedReads {
+  if (db.client.config.client === 'pg') {
+    const all = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
+      const conn = (await db.client.acquireConnection()) as PgConnection;
       try {
-        return Promise.resolve(rawStatement(sqlite, sql).get(bindable(params)) as Values | undefined);
-      } catch (err) {
-        return Promise.reject(err as Error);
+        return (await conn.query({ ...pgStatement(sql), values: params, rowMode: 'array' })).rows;
+      } finally {
+        await db.client.releaseConnection(conn);
       }
-    },
+    };
+    return { one: async (sql, params) => (await all(sql, params))[0], all };
+  }
+  const knex = viaKnex(db);
+  /** On the read-only connection when it is open and the database not busy; through knex otherwise. */
+  const read = <T>(
+    sql: string,
+    params: readonly unknown[],
+    get: (s: Statement, b: unknown[]) => T,
+    fallback: () => Promise<T>,
+  ) => {
+    const conn = readConnectionOf(db);
+    if (conn) {
+      try {
+        const [text, bindings] = inlineLimit(sql, params as unknown[]);
+        return Promise.resolve(get(rawStatement(conn, text), bindings));
+      } catch (err) {
+        if (!isSqliteBusy(err)) return Promise.reject(err as Error);
+      }
+    }
+    return fallback();
+  };
+  return {
+    one: (sql, params) =>
+      read(
+        sql,
+        params,
+        (s, b) => s.get(b) as Values | undefined,
+        () => knex.one(sql, params),
+      ),
+    all: (sql, params) =>
+      read(
+        sql,
+        params,
+        (s, b) => s.all(b) as Values[],
+        () => knex.all(sql, params),
+      ),
   };
 }
 
 /**
- * Inserts `row` (its keys are the columns): inside a transaction as a prepared statement on its connection,
- * otherwise through knex.
+ * The statements of `db`. In a transaction they run on the transaction's own connection (knex's transaction client
+ * hands it out), prepared, without building, compiling and dispatching each query, and commit or roll back with
+ * it. Outside one they go through knex, which takes a pooled connection for each.
  */
-export async function insertRow(
-  db: Knex | Knex.Transaction,
-  table: string,
-  row: Record<string, unknown>,
-): Promise<void> {
-  if ((db as Knex.Transaction).isTransaction) await (await txStatements(db as Knex.Transaction)).insert(table, row);
-  else await db(table).insert(row);
+export async function statementsOn(db: Knex | Knex.Transaction): Promise<Statements> {
+  if (!(db as Knex.Transaction).isTransaction) return viaKnex(db);
+  const conn = (await db.client.acquireConnection()) as unknown;
+  if (db.client.config.client === 'pg') {
+    const pg = conn as PgConnection;
+    const all = async (sql: string, params: readonly unknown[]) =>
+      (await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' })).rows;
+    const run = async (sql: string, params: readonly unknown[]) => void (await all(sql, params));
+    return {
+      forUpdate: ' for update',
+      run,
+      one: async (sql, params) => (await all(sql, params))[0],
+      all,
+      insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
+    };
+  }
+  const sqlite = conn as Connection;
+  const run = (sql: string, params: readonly unknown[]) =>
+    settle(() => void prepared(sqlite, sql).run(bindable(params)));
+  return {
+    forUpdate: '',
+    run,
+    one: (sql, params) => settle(() => rawStatement(sqlite, sql).get(bindable(params)) as Values | undefined),
+    all: (sql, params) => settle(() => rawStatement(sqlite, sql).all(bindable(params)) as Values[]),
+    insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
+  };
 }

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import type { AuditEventRecord } from '../../../generated/types.gen.ts';
 import { fromJson } from '../../store/db.ts';
-import { insertRow } from '../../store/prepared.ts';
+import { statementsOn } from '../../store/prepared.ts';
 
 export type { AuditEventRecord };
 
@@ -36,7 +36,7 @@ export const auditFrom = (r: AuditRow): AuditEventRecord => ({
 export const auditRepo = {
   /** Inside a transaction (where every state change writes its event) as a prepared statement on its connection. */
   async insert(db: Knex | Knex.Transaction, row: AuditRow): Promise<void> {
-    await insertRow(db, 'audit_events', { ...row });
+    await (await statementsOn(db)).insert('audit_events', { ...row });
   },
   query(db: Knex, f: AuditFilter) {
     const qb = db('audit_events').select('*');

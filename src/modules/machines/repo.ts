@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import { forUpdate } from '../../store/tx.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { insertRow, txStatements, type PreparedReads, type Values } from '../../store/prepared.ts';
+import { statementsOn, type PreparedReads, type Values } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
 
 export interface MachineRow {
@@ -86,14 +85,9 @@ const fromValues = (v: Values): Machine =>
 
 /** With `lock`, inside a transaction, the machine's row stays locked until the transaction ends. */
 export async function findMachine(db: Knex | Knex.Transaction, id: string, lock = false): Promise<Machine | undefined> {
-  if ((db as Knex.Transaction).isTransaction) {
-    const tx = await txStatements(db as Knex.Transaction);
-    const v = await tx.one(`${MACHINE_BY_ID}${lock ? tx.forUpdate : ''}`, [id]);
-    return v && fromValues(v);
-  }
-  const qb = db('machines').where({ id }).first();
-  const row = (await (lock ? forUpdate(qb) : qb)) as MachineRow | undefined;
-  return row && toMachine(row);
+  const sql = await statementsOn(db);
+  const v = await sql.one(`${MACHINE_BY_ID}${lock ? sql.forUpdate : ''}`, [id]);
+  return v && fromValues(v);
 }
 
 /**
@@ -102,8 +96,8 @@ export async function findMachine(db: Knex | Knex.Transaction, id: string, lock 
  * each other's insert of the same (machine, key).
  */
 export async function lockMachine(trx: Knex.Transaction, id: string): Promise<void> {
-  const tx = await txStatements(trx);
-  await tx.one(`select id from machines where id = ? limit 1${tx.forUpdate}`, [id]);
+  const sql = await statementsOn(trx);
+  await sql.one(`select id from machines where id = ? limit 1${sql.forUpdate}`, [id]);
 }
 
 /** `identityKey`: the canonical identity (lower-cased DID) when known; unique across machines. */
@@ -112,7 +106,7 @@ export async function insertMachine(
   m: Machine,
   identityKey: string | null,
 ): Promise<void> {
-  await insertRow(db, 'machines', { ...toRow(m), identity_key: identityKey });
+  await (await statementsOn(db)).insert('machines', { ...toRow(m), identity_key: identityKey });
 }
 
 /**
@@ -124,22 +118,15 @@ export async function findMachineByIdentity(
   refs: string[],
   identityKey: string | null,
 ): Promise<Machine | undefined> {
-  if ((db as Knex.Transaction).isTransaction && refs.length > 0) {
-    const tx = await txStatements(db as Knex.Transaction);
-    const where = `identity_ref in (${refs.map(() => '?').join(', ')})${identityKey ? ' or identity_key = ?' : ''}`;
-    const v = await tx.one(`select ${COLUMNS} from machines where ${where} limit 1`, [
-      ...refs,
-      ...(identityKey ? [identityKey] : []),
-    ]);
-    return v && fromValues(v);
-  }
-  const row = (await db('machines')
-    .where((q) => {
-      q.whereIn('identity_ref', refs);
-      if (identityKey) q.orWhere({ identity_key: identityKey });
-    })
-    .first()) as MachineRow | undefined;
-  return row && toMachine(row);
+  const where = [
+    ...(refs.length ? [`identity_ref in (${refs.map(() => '?').join(', ')})`] : []),
+    ...(identityKey ? ['identity_key = ?'] : []),
+  ].join(' or ');
+  if (!where) return undefined;
+  const v = await (
+    await statementsOn(db)
+  ).one(`select ${COLUMNS} from machines where ${where} limit 1`, [...refs, ...(identityKey ? [identityKey] : [])]);
+  return v && fromValues(v);
 }
 
 export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine): Promise<void> {

@@ -119,18 +119,13 @@ export class MachinesService {
   private cachedProofHolds(m: Machine): boolean | undefined {
     if (!m.identityProof) return false;
     const resolution = this.mcr.cached(m.identityRef);
-    if (resolution === undefined) return undefined;
-    if (!resolution) return false;
-    const signer = m.identityProof.signerAddress.toLowerCase();
-    return resolution.controllerAddresses.some((a) => a.toLowerCase() === signer);
+    return resolution === undefined ? undefined : proofHolds(m, resolution);
   }
 
   private async storedProofHolds(m: Machine): Promise<{ holds: boolean; resolution: IdentityResolution | null }> {
     if (!m.identityProof) return { holds: false, resolution: null };
     const resolution = await this.mcr.resolve(m.identityRef);
-    if (!resolution) return { holds: false, resolution };
-    const signer = m.identityProof.signerAddress.toLowerCase();
-    return { holds: resolution.controllerAddresses.some((a) => a.toLowerCase() === signer), resolution };
+    return { holds: proofHolds(m, resolution), resolution };
   }
 
   async create(input: CreateMachineInput): Promise<Machine> {
@@ -377,6 +372,13 @@ export class MachinesService {
     }
     return { machine: m, resolution };
   }
+}
+
+/** Whether the machine's stored proof was signed by a controller MCR names now (none when MCR knows no such machine). */
+function proofHolds(m: Machine, resolution: IdentityResolution | null): boolean {
+  if (!m.identityProof || !resolution) return false;
+  const signer = m.identityProof.signerAddress.toLowerCase();
+  return resolution.controllerAddresses.some((a) => a.toLowerCase() === signer);
 }
 
 /** fn over items, at most `limit` of its promises at once; values it returns directly are taken as they are. */

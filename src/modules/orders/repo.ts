@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { insertRow, txStatements } from '../../store/prepared.ts';
+import { statementsOn } from '../../store/prepared.ts';
 import { forUpdate } from '../../store/tx.ts';
 import { MONEY_COMMITTED, OPEN_ORDER_STATUSES } from './state.ts';
 import { fromJson, toJson } from '../../store/db.ts';
@@ -152,17 +152,8 @@ export async function saveOrder(db: Knex | Knex.Transaction, o: OrderRecord): Pr
 const SPENT_TODAY = `select sum(amount_micros) from market_orders where agent_pairing_id = ? and utc_day = ? and (status <> 'cancelled' or payment_status in (${MONEY_COMMITTED.map(() => '?').join(', ')}))`;
 
 export async function spentToday(db: Knex | Knex.Transaction, pairingId: string, day: string): Promise<number> {
-  if ((db as Knex.Transaction).isTransaction) {
-    const tx = await txStatements(db as Knex.Transaction);
-    const v = await tx.one(SPENT_TODAY, [pairingId, day, ...MONEY_COMMITTED]);
-    return Number(v?.[0] ?? 0);
-  }
-  const spent = await db('market_orders')
-    .where({ agent_pairing_id: pairingId, utc_day: day })
-    .where((q) => q.whereNot('status', 'cancelled').orWhereIn('payment_status', MONEY_COMMITTED))
-    .sum({ total: 'amount_micros' })
-    .first();
-  return Number((spent as { total: unknown } | undefined)?.total ?? 0);
+  const v = await (await statementsOn(db)).one(SPENT_TODAY, [pairingId, day, ...MONEY_COMMITTED]);
+  return Number(v?.[0] ?? 0);
 }
 
 export async function findPayment(db: Knex | Knex.Transaction, orderId: string): Promise<PaymentRecord | undefined> {
@@ -197,5 +188,5 @@ export function ordersOf(db: Knex | Knex.Transaction, machineId: string, status?
 }
 
 export async function insertOrder(trx: Knex.Transaction, o: OrderRecord, utcDay: string): Promise<void> {
-  await insertRow(trx, 'market_orders', orderRow(o, utcDay));
+  await (await statementsOn(trx)).insert('market_orders', orderRow(o, utcDay));
 }

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import { txStatements, type PreparedReads, type Values } from '../../store/prepared.ts';
+import { statementsOn, type PreparedReads, type Values } from '../../store/prepared.ts';
 import { fromJson, toJson } from '../../store/db.ts';
-import { forUpdate } from '../../store/tx.ts';
 import type { DelegationPolicy } from './policy.ts';
 import type { AgentPairing } from '../../../generated/types.gen.ts';
 
@@ -126,14 +125,9 @@ export async function findPairing(
   id: string,
   lock = false,
 ): Promise<PairingRecord | undefined> {
-  if ((db as Knex.Transaction).isTransaction) {
-    const tx = await txStatements(db as Knex.Transaction);
-    const v = await tx.one(`${PAIRING_BY_ID}${lock ? tx.forUpdate : ''}`, [id]);
-    return v && fromValues(v);
-  }
-  const qb = db('agent_pairings').where({ id }).first();
-  const r = (await (lock ? forUpdate(qb) : qb)) as Row | undefined;
-  return r && fromRow(r);
+  const sql = await statementsOn(db);
+  const v = await sql.one(`${PAIRING_BY_ID}${lock ? sql.forUpdate : ''}`, [id]);
+  return v && fromValues(v);
 }
 
 export async function insertPairing(db: Knex | Knex.Transaction, p: PairingRecord): Promise<void> {
