@@ -2,7 +2,7 @@
 // default; an operator operation when API auth is on). HTTP series are labelled by operationId, never by the raw
 // path (ids would explode the cardinality); unmatched requests share the label "unmatched".
 import type { Knex } from 'knex';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics, type MetricValue } from 'prom-client';
 import { listen, type StoreEvent } from './observe.ts';
 
 const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -11,19 +11,8 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly unlisten: () => void;
 
-  readonly httpRequests = new Counter({
-    name: 'peaqos_http_requests_total',
-    help: 'HTTP requests by operation, method and status.',
-    labelNames: ['operation', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly httpDuration = new Histogram({
-    name: 'peaqos_http_request_duration_seconds',
-    help: 'HTTP request duration by operation and method.',
-    labelNames: ['operation', 'method'] as const,
-    buckets: LATENCY,
-    registers: [this.registry],
-  });
+  /** peaqos_http_requests_total and peaqos_http_request_duration_seconds (HttpSeries). */
+  readonly httpSeries = new HttpSeries(this.registry);
   readonly orderTransitions = new Counter({
     name: 'peaqos_market_order_transitions_total',
     help: 'Committed market order state changes, by event (created, executed, confirmed, disputed, cancelled).',
@@ -142,11 +131,131 @@ export class Metrics {
   }
 
   http(operation: string, method: string, status: number, seconds: number): void {
-    this.httpRequests.inc({ operation, method, status: String(status) });
-    this.httpDuration.observe({ operation, method }, seconds);
+    this.httpSeries.record(operation, method, status, seconds);
   }
 
   close(): void {
     this.unlisten();
+  }
+}
+
+/** What the registry reads of a metric (prom-client's MetricObjectWithValues, without the collect hook). */
+interface Reading {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  values: MetricValue<string>[];
+}
+
+/** One (operation, method, status): its request count, and its durations per LATENCY bucket (not cumulative). */
+interface HttpEntry {
+  operation: string;
+  method: string;
+  status: string;
+  count: number;
+  sum: number;
+  buckets: number[];
+}
+
+/**
+ * The two series every request updates, kept in plain numbers: a request costs one Map lookup and a bucket search,
+ * where prom-client's Counter and Histogram validate and hash the label object on every update (about 2 µs a
+ * request, bench/RESULTS.md). The registry reads them as it reads any metric (get()), in the form prom-client's
+ * own Counter and Histogram give: test/metrics.test.ts compares the two texts.
+ */
+export class HttpSeries {
+  /** Every entry, in the order first seen (the order a scrape lists them in). */
+  private readonly entries: HttpEntry[] = [];
+
+  constructor(registry: Registry) {
+    const counter = {
+      name: 'peaqos_http_requests_total',
+      help: 'HTTP requests by operation, method and status.',
+      type: 'counter',
+      aggregator: 'sum',
+      get: async () => this.counter(counter),
+      reset: () => this.reset(),
+    };
+    const histogram = {
+      name: 'peaqos_http_request_duration_seconds',
+      help: 'HTTP request duration by operation and method.',
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => this.histogram(histogram),
+      reset: () => this.reset(),
+    };
+    registry.registerMetric(counter as never);
+    registry.registerMetric(histogram as never);
+  }
+
+  /** operation -> method -> status -> entry: lookups on the same few strings, whose hashes V8 keeps. */
+  private readonly byOperation = new Map<string, Map<string, Map<number, HttpEntry>>>();
+
+  record(operation: string, method: string, status: number, seconds: number): void {
+    let byMethod = this.byOperation.get(operation);
+    if (!byMethod) this.byOperation.set(operation, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let e = byStatus.get(status);
+    if (!e) {
+      e = { operation, method, status: String(status), count: 0, sum: 0, buckets: LATENCY.map(() => 0) };
+      byStatus.set(status, e);
+      this.entries.push(e);
+    }
+    e.count++;
+    e.sum += seconds;
+    for (let i = 0; i < LATENCY.length; i++) {
+      if (seconds <= LATENCY[i]!) {
+        e.buckets[i]!++;
+        break;
+      }
+    }
+  }
+
+  private reset(): void {
+    this.byOperation.clear();
+    this.entries.length = 0;
+  }
+
+  private counter(m: { name: string; help: string; aggregator: string }): Reading {
+    const values = this.entries.map((e) => ({
+      value: e.count,
+      labels: { operation: e.operation, method: e.method, status: e.status },
+    }));
+    return { name: m.name, help: m.help, type: 'counter', aggregator: m.aggregator, values };
+  }
+
+  private histogram(m: { name: string; help: string; aggregator: string }): Reading {
+    // The histogram is labelled by operation and method: the statuses of one pair add up.
+    const pairs = new Map<
+      string,
+      { labels: { operation: string; method: string }; count: number; sum: number; buckets: number[] }
+    >();
+    for (const e of this.entries) {
+      const key = `${e.operation} ${e.method}`;
+      let p = pairs.get(key);
+      if (!p) {
+        p = { labels: { operation: e.operation, method: e.method }, count: 0, sum: 0, buckets: LATENCY.map(() => 0) };
+        pairs.set(key, p);
+      }
+      p.count += e.count;
+      p.sum += e.sum;
+      e.buckets.forEach((n, i) => (p.buckets[i]! += n));
+    }
+    const values: MetricValue<string>[] = [];
+    for (const p of pairs.values()) {
+      let acc = 0;
+      LATENCY.forEach((le, i) => {
+        acc += p.buckets[i]!;
+        values.push({ value: acc, labels: { le, ...p.labels }, metricName: `${m.name}_bucket` } as MetricValue<string>);
+      });
+      values.push(
+        { value: p.count, labels: { le: '+Inf', ...p.labels }, metricName: `${m.name}_bucket` } as MetricValue<string>,
+        { value: p.sum, labels: { ...p.labels }, metricName: `${m.name}_sum` } as MetricValue<string>,
+        { value: p.count, labels: { ...p.labels }, metricName: `${m.name}_count` } as MetricValue<string>,
+      );
+    }
+    return { name: m.name, help: m.help, type: 'histogram', aggregator: m.aggregator, values };
   }
 }

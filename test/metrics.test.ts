@@ -6,6 +6,8 @@ import { useMockMcr } from './helpers/mcr.ts';
 import { activeMachine } from './helpers/identity.ts';
 import { agentWallet, pair } from './helpers/pairing.ts';
 import { listOperations } from '../src/contract/spec.ts';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { HttpSeries } from '../src/metrics.ts';
 
 useMockMcr();
 let srv: TestServer | undefined;
@@ -122,5 +124,64 @@ describe('metrics', () => {
     for (let i = 0; i < 4; i++) await srv.client.post('/api/v1/policies', { name: `p${i}` });
     const after = await snapshot(srv);
     expect(after.get('peaqos_rate_limited_total{budget="writes"}')).toBe(2);
+  });
+});
+
+describe('HTTP series', () => {
+  // The per-request series are kept in plain numbers (HttpSeries); what a scrape reads must be what prom-client's
+  // own Counter and Histogram give for the same requests, in the text format and in the JSON view.
+  it("read exactly as prom-client's Counter and Histogram read for the same requests", async () => {
+    const ours = new Registry();
+    const series = new HttpSeries(ours);
+    const theirs = new Registry();
+    const counter = new Counter({
+      name: 'peaqos_http_requests_total',
+      help: 'HTTP requests by operation, method and status.',
+      labelNames: ['operation', 'method', 'status'] as const,
+      registers: [theirs],
+    });
+    const histogram = new Histogram({
+      name: 'peaqos_http_request_duration_seconds',
+      help: 'HTTP request duration by operation and method.',
+      labelNames: ['operation', 'method'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [theirs],
+    });
+    // Edges of buckets, beyond the last one, several statuses of one operation, a label value needing escapes.
+    const requests: [string, string, number, number][] = [
+      ['getMachine', 'GET', 200, 0.0004],
+      ['getMachine', 'GET', 200, 0.001],
+      ['getMachine', 'GET', 404, 0.0025],
+      ['getMachine', 'HEAD', 200, 0.003],
+      ['createMarketOrder', 'POST', 201, 0.02],
+      ['createMarketOrder', 'POST', 409, 12],
+      ['unmatched', 'GET', 404, 10],
+      ['unmatched', 'weird"method\\', 405, 0.7],
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [operation, method, status, seconds] of requests) {
+        series.record(operation, method, status, seconds * (round + 1));
+        counter.inc({ operation, method, status: String(status) });
+        histogram.observe({ operation, method }, seconds * (round + 1));
+      }
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    // prom-client adds `exemplar: null` to each histogram value (exemplars are off): not part of the reading.
+    const json = async (r: Registry) =>
+      (await r.getMetricsAsJSON()).map((m) => ({
+        ...m,
+        values: m.values.map((v) => {
+          const { exemplar: _none, ...rest } = v as typeof v & { exemplar?: unknown };
+          return rest;
+        }),
+      }));
+    expect(await json(ours)).toEqual(await json(theirs));
+    expect(await ours.metrics()).toContain(
+      'peaqos_http_request_duration_seconds_bucket{le="0.001",operation="getMachine",method="GET"} 3',
+    );
+
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 });
