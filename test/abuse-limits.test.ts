@@ -95,6 +95,11 @@ describe.skipIf(!PG_URL)('abuse limits across replicas (PostgreSQL)', () => {
       for (let i = 0; i < 8; i++) statuses.push((await post(i % 2 ? a.url : urlB, i)).status);
       expect(statuses.filter((x) => x === 201)).toHaveLength(5);
       expect(statuses.slice(5)).toEqual([429, 429, 429]);
+      // The counters skip the write-ahead log (migration 008): a table of its own persistence 'u' (unlogged).
+      const persistence = await a.db.raw(
+        "SELECT relpersistence FROM pg_class WHERE relname = 'rate_limits' AND relnamespace = current_schema()::regnamespace",
+      );
+      expect(persistence.rows).toEqual([{ relpersistence: 'u' }]);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

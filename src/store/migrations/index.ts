@@ -7,6 +7,7 @@ import * as m004 from './004_orders.ts';
 import * as m005 from './005_replicas.ts';
 import * as m006 from './006_identity_key.ts';
 import * as m007 from './007_rate_limits.ts';
+import * as m008 from './008_rate_limits_unlogged.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_replicas': m005,
   '006_identity_key': m006,
   '007_rate_limits': m007,
+  '008_rate_limits_unlogged': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
