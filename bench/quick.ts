@@ -229,4 +229,5 @@ for (let i = 0; i < rounds; i++) {
 }
 await Promise.all([stop(ref), stop(limit), ...(fastify ? [stop(fastify)] : [])]);
 await mcr.close();
-rmSync(work, { recursive: true, force: true });
+if (process.env.QUICK_KEEP) console.log(`kept ${work}`);
+else rmSync(work, { recursive: true, force: true });
