@@ -2,6 +2,7 @@
 // shared by replicas on PostgreSQL), expired challenges purged, socket timeouts and a connection cap on the
 // server process, readiness that fails when the store cannot write, and a start-up failure that names its variable.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ManualClock } from '../src/clock.ts';
 import pino from 'pino';
+import knexFactory from 'knex';
 
 useMockMcr();
 let servers: TestServer[] = [];
@@ -106,6 +108,84 @@ describe.skipIf(!PG_URL)('abuse limits across replicas (PostgreSQL)', () => {
       await b.close();
     }
   });
+});
+
+describe.skipIf(!PG_URL)('abuse limits under concurrency (PostgreSQL, two server processes)', () => {
+  // Charges of one client that arrive while its counter's update is in flight are coalesced into the next update
+  // (src/http/rate-limit.ts); each must still be counted at its own position, so a burst split over two replicas
+  // lets exactly the budget through.
+  it('lets exactly the budget through when one client fires a burst at both replicas at once, round after round', async () => {
+    const ROUNDS = 12;
+    const BUDGET = 7;
+    const BURST = 20;
+    const name = `peaqos_limits_${randomBytes(5).toString('hex')}`;
+    const admin = knexFactory({ client: 'pg', connection: PG_URL });
+    await admin.raw(`CREATE DATABASE ${name}`);
+    const url = new URL(PG_URL!);
+    url.pathname = `/${name}`;
+    const keys = Array.from({ length: ROUNDS }, (_, i) => `burst-key-${i}`);
+    const env = {
+      PEAQOS_DATABASE_URL: url.toString(),
+      PEAQOS_MCR_API_URL: 'http://127.0.0.1:9',
+      PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'x'.repeat(40),
+      PEAQOS_API_KEYS: keys.join(','),
+      PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: String(BUDGET),
+    };
+    const replicas = await Promise.all([startOrchestrator(env), startOrchestrator(env)]);
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        // Each round is a client of its own (its API key), so each starts with a full budget.
+        const answers = await Promise.all(
+          Array.from({ length: BURST }, (_, i) =>
+            fetch(`${replicas[i % 2]!.url}/api/v1/policies`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-api-key': keys[round]! },
+              body: JSON.stringify({ name: `r${round}-p${i}` }),
+            }).then(async (r) => ({
+              status: r.status,
+              retryAfter: r.headers.get('retry-after'),
+              body: await r.json(),
+            })),
+          ),
+        );
+        const statuses = answers.map((a) => a.status).sort();
+        expect(statuses, `round ${round}`).toEqual([
+          ...Array<number>(BUDGET).fill(201),
+          ...Array<number>(BURST - BUDGET).fill(429),
+        ]);
+        for (const a of answers.filter((x) => x.status === 429)) {
+          expect(a.body.error.code).toBe('RATE_LIMITED');
+          expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
+        }
+      }
+      // What was acknowledged is what was stored: BUDGET policies per round, nothing from a refused request.
+      const stored = await fetch(`${replicas[0]!.url}/api/v1/policies?limit=100`, {
+        headers: { 'x-api-key': keys[0]! },
+      }).then((r) => r.json() as Promise<{ items: { name: string }[] }>);
+      expect(stored.items).toHaveLength(ROUNDS * BUDGET);
+      // The counters hold every charge, refused ones too (as a single charge does).
+      const db = knexFactory({ client: 'pg', connection: url.toString() });
+      try {
+        const counted = await db.raw(
+          `SELECT sum(points)::int AS n, count(*)::int AS clients FROM rate_limits WHERE key LIKE 'w:%'`,
+        );
+        expect(counted.rows).toEqual([{ n: ROUNDS * BURST, clients: ROUNDS }]);
+      } finally {
+        await db.destroy();
+      }
+    } finally {
+      await Promise.all(
+        replicas.map(
+          (r) =>
+            new Promise<void>((resolve) =>
+              r.proc.exitCode !== null ? resolve() : (r.proc.once('exit', () => resolve()), r.proc.kill('SIGTERM')),
+            ),
+        ),
+      );
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.destroy();
+    }
+  }, 120_000);
 });
 
 describe('maintenance and readiness', () => {

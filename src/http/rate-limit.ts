@@ -4,6 +4,9 @@
 // deployment would otherwise buy a fresh budget per request).
 // Counters: PostgreSQL (rate-limiter-flexible's PostgreSQL store, table rate_limits), so limits hold across
 // replicas and restarts; SQLite: in process memory, per process (one host; documented).
+// On PostgreSQL the charges of one client are coalesced (Coalesced): while its counter's update is in flight, the
+// requests that come meanwhile wait and are charged together in the next update, each one counted at its own
+// position, so the budget holds exactly and a burst costs a few updates instead of one each.
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import {
@@ -54,23 +57,96 @@ function limiter(db: Knex, points: number, keyPrefix: string): RateLimiterAbstra
   });
 }
 
+/** What a charge needs of a limiter: consume `points` for `key`, resolving or rejecting with a RateLimiterRes. */
+interface Consumer {
+  points: number;
+  consume(key: string, points: number): Promise<RateLimiterRes>;
+}
+
+/**
+ * One counter update in flight per client: requests arriving meanwhile join the next update, which consumes as many
+ * points as it carries requests. The update's total tells each request its position: the k requests of an update
+ * that brought the counter to `total` hold positions total-k+1 .. total, and those past the budget are refused
+ * (with the update's Retry-After), exactly as if each had been charged alone in that order. Every update counts
+ * all its points, refused ones too, as a single charge does.
+ */
+class Coalesced {
+  /** Per client: the update in flight, and the requests waiting for the next one. */
+  private readonly clients = new Map<string, { waiting: ((position: Outcome) => void)[] }>();
+
+  constructor(private readonly limiter: Consumer) {}
+
+  /** Resolves with the outcome for one request of `key`. */
+  charge(key: string): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const busy = this.clients.get(key);
+      if (busy) busy.waiting.push(resolve);
+      else {
+        this.clients.set(key, { waiting: [] });
+        this.send(key, [resolve]);
+      }
+    });
+  }
+
+  private send(key: string, batch: ((o: Outcome) => void)[]): void {
+    const k = batch.length;
+    const done = (res: RateLimiterRes | undefined, err?: unknown) => {
+      batch.forEach((resolve, i) => {
+        if (!res) return resolve({ error: err });
+        const position = res.consumedPoints - k + i + 1;
+        resolve(
+          position <= this.limiter.points ? { allowed: true } : { allowed: false, msBeforeNext: res.msBeforeNext },
+        );
+      });
+      const next = this.clients.get(key)!;
+      if (next.waiting.length === 0) this.clients.delete(key);
+      else {
+        const waiting = next.waiting;
+        next.waiting = [];
+        this.send(key, waiting);
+      }
+    };
+    this.limiter.consume(key, k).then(
+      (res) => done(res),
+      (err: unknown) => (err instanceof RateLimiterRes ? done(err) : done(undefined, err)),
+    );
+  }
+}
+
+type Outcome = { allowed: true } | { allowed: false; msBeforeNext: number } | { error: unknown };
+
 export const clientKey = (apiKey: string) => `key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 32)}`;
 
+type Charger = (client: string) => Promise<Outcome>;
+
+/** In memory a charge is one consume; on PostgreSQL concurrent charges of a client are coalesced. */
+function charger(l: RateLimiterAbstract | undefined): Charger | undefined {
+  if (!l) return undefined;
+  if (l instanceof RateLimiterPostgres) {
+    const c = new Coalesced(l);
+    return (client) => c.charge(client);
+  }
+  return (client) =>
+    l.consume(client).then(
+      (): Outcome => ({ allowed: true }),
+      (err: unknown): Outcome =>
+        err instanceof RateLimiterRes ? { allowed: false, msBeforeNext: err.msBeforeNext } : { error: err },
+    );
+}
+
 export function createRateLimits(opts: RateLimitOptions): RateLimits {
-  const writes = limiter(opts.db, opts.writesPerMinute, 'w');
-  const challenges = limiter(opts.db, opts.challengesPerMinute, 'c');
-  const take = async (l: RateLimiterAbstract | undefined, client: string, what: 'writes' | 'challenges') => {
-    if (!l) return;
-    try {
-      await l.consume(client);
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-      opts.onLimited?.(what);
-      const seconds = String(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
-      throw new ApiError('RATE_LIMITED', `Too many ${what} from this client: retry in ${seconds} s.`, undefined, {
-        'retry-after': seconds,
-      });
-    }
+  const writes = charger(limiter(opts.db, opts.writesPerMinute, 'w'));
+  const challenges = charger(limiter(opts.db, opts.challengesPerMinute, 'c'));
+  const take = async (charge: Charger | undefined, client: string, what: 'writes' | 'challenges') => {
+    if (!charge) return;
+    const outcome = await charge(client);
+    if ('error' in outcome) throw outcome.error;
+    if (outcome.allowed) return;
+    opts.onLimited?.(what);
+    const seconds = String(Math.max(1, Math.ceil(outcome.msBeforeNext / 1000)));
+    throw new ApiError('RATE_LIMITED', `Too many ${what} from this client: retry in ${seconds} s.`, undefined, {
+      'retry-after': seconds,
+    });
   };
   return {
     charges: (method) => WRITES.has(method) && !!(writes || challenges),
