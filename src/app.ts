@@ -131,7 +131,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (q !== -1) request.rawQuery = url.slice(q + 1);
     if (access || metrics) {
       const t0 = performance.now();
-      res.once('finish', () => {
+      res.on('finish', () => {
         const status = res.statusCode;
         const ms = performance.now() - t0;
         metrics?.http(
