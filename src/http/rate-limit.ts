@@ -72,7 +72,7 @@ interface Consumer {
  */
 class Coalesced {
   /** Per client: the update in flight, and the requests waiting for the next one. */
-  private readonly clients = new Map<string, { waiting: ((position: Outcome) => void)[] }>();
+  private readonly clients = new Map<string, { waiting: ((outcome: Outcome) => void)[] }>();
 
   constructor(private readonly limiter: Consumer) {}
 
