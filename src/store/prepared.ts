@@ -121,15 +121,17 @@ function settle<T>(fn: () => T): Promise<T> {
 /** Reads on `db` (the read-only handle where there is one: createReadDb's, else the main one). */
 export function preparedReads(db: Db): PreparedReads {
   if (db.client.config.client === 'pg') {
+    // The connection goes back to the pool as soon as the statement settles (knex's release needs no await).
     const all = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
       const conn = (await db.client.acquireConnection()) as PgConnection;
+      const s = pgStatement(sql);
       try {
-        return (await conn.query({ ...pgStatement(sql), values: params, rowMode: 'array' })).rows;
+        return (await conn.query({ name: s.name, text: s.text, values: params, rowMode: 'array' })).rows;
       } finally {
-        await db.client.releaseConnection(conn);
+        void db.client.releaseConnection(conn);
       }
     };
-    return { one: async (sql, params) => (await all(sql, params))[0], all };
+    return { one: (sql, params) => all(sql, params).then((rows) => rows[0]), all };
   }
   const knex = viaKnex(db);
   /** On the read-only connection when it is open and the database not busy; through knex otherwise. */
