@@ -781,6 +781,8 @@ was done, in order of size:
   The hot reads (a machine by id, machine pages, the guard every machine-bound route runs) are now fixed SQL run
   below knex (\`src/store/prepared.ts\`): on SQLite synchronously on the read-only handle's connection, on
   PostgreSQL as named statements on a pooled connection. Measured with \`npm run bench:quick\`: 235 to 155 µs.
+  On PostgreSQL the read hands its connection back without awaiting knex's release (a promise that settles
+  nothing) and returns its row without another async layer: about 110 to 100 µs there.
 - **The access log line: about 30 µs at info.** pino's generic serialisation of the line's nested objects and a
   synchronous write per line. The line is now written as text (\`accessLog\` in \`src/logger.ts\`, tested to be
   pino's line for the same fields) to an asynchronous destination (written on libuv's pool, lines batched while a
