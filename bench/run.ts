@@ -846,7 +846,8 @@ so, about 2 µs a request; on PostgreSQL about 33 KB (the pg driver's messages a
 
 Tried without a gain: moving the log write to the thread pool alone (while the log's reader shared the load
 generator's cores); a larger young generation (\`--max-semi-space-size=16\`: fewer scavenges, but no change in
-req/s beyond the noise, on either engine). Answering inside the request event (the limit does, fastify and this
+req/s beyond the noise, on either engine); on PostgreSQL, taking the connection from tarn's pool directly
+instead of through knex's acquireConnection (CPU per read unchanged within the noise). Answering inside the request event (the limit does, fastify and this
 server answer after an await) was not tried: fastify pays the await too and is the nearer yardstick.
 
 ${pgSection}
