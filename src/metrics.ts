@@ -5,7 +5,8 @@ import type { Knex } from 'knex';
 import { Counter, Histogram, Registry, collectDefaultMetrics, type MetricValue } from 'prom-client';
 import { listen, type StoreEvent } from './observe.ts';
 
-const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Latency buckets (seconds) of every duration histogram. */
+export const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
   readonly registry = new Registry();

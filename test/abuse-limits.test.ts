@@ -2,7 +2,6 @@
 // shared by replicas on PostgreSQL), expired challenges purged, socket timeouts and a connection cap on the
 // server process, readiness that fails when the store cannot write, and a start-up failure that names its variable.
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
 import { useMockMcr } from './helpers/mcr.ts';
 import { machineDid } from './helpers/identity.ts';
 import { engines, PG_URL } from './helpers/db.ts';
-import { buildServer, startOrchestrator, stopAll } from './helpers/processes.ts';
+import { buildServer, startOrchestrator, startPgReplicas, stopAll } from './helpers/processes.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ManualClock } from '../src/clock.ts';
@@ -118,20 +117,13 @@ describe.skipIf(!PG_URL)('abuse limits under concurrency (PostgreSQL, two server
     const ROUNDS = 12;
     const BUDGET = 7;
     const BURST = 20;
-    const name = `peaqos_limits_${randomBytes(5).toString('hex')}`;
-    const admin = knexFactory({ client: 'pg', connection: PG_URL });
-    await admin.raw(`CREATE DATABASE ${name}`);
-    const url = new URL(PG_URL!);
-    url.pathname = `/${name}`;
     const keys = Array.from({ length: ROUNDS }, (_, i) => `burst-key-${i}`);
-    const env = {
-      PEAQOS_DATABASE_URL: url.toString(),
+    const { databaseUrl, replicas, drop } = await startPgReplicas({
       PEAQOS_MCR_API_URL: 'http://127.0.0.1:9',
       PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'x'.repeat(40),
       PEAQOS_API_KEYS: keys.join(','),
       PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: String(BUDGET),
-    };
-    const replicas = await Promise.all([startOrchestrator(env), startOrchestrator(env)]);
+    });
     try {
       for (let round = 0; round < ROUNDS; round++) {
         // Each round is a client of its own (its API key), so each starts with a full budget.
@@ -164,7 +156,7 @@ describe.skipIf(!PG_URL)('abuse limits under concurrency (PostgreSQL, two server
       }).then((r) => r.json() as Promise<{ items: { name: string }[] }>);
       expect(stored.items).toHaveLength(ROUNDS * BUDGET);
       // The counters hold every charge, refused ones too (as a single charge does).
-      const db = knexFactory({ client: 'pg', connection: url.toString() });
+      const db = knexFactory({ client: 'pg', connection: databaseUrl });
       try {
         const counted = await db.raw(
           `SELECT sum(points)::int AS n, count(*)::int AS clients FROM rate_limits WHERE key LIKE 'w:%'`,
@@ -174,16 +166,7 @@ describe.skipIf(!PG_URL)('abuse limits under concurrency (PostgreSQL, two server
         await db.destroy();
       }
     } finally {
-      await Promise.all(
-        replicas.map(
-          (r) =>
-            new Promise<void>((resolve) =>
-              r.proc.exitCode !== null ? resolve() : (r.proc.once('exit', () => resolve()), r.proc.kill('SIGTERM')),
-            ),
-        ),
-      );
-      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.destroy();
+      await drop();
     }
   }, 120_000);
 });

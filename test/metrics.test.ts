@@ -7,7 +7,7 @@ import { activeMachine } from './helpers/identity.ts';
 import { agentWallet, pair } from './helpers/pairing.ts';
 import { listOperations } from '../src/contract/spec.ts';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { HttpSeries } from '../src/metrics.ts';
+import { HttpSeries, LATENCY } from '../src/metrics.ts';
 
 useMockMcr();
 let srv: TestServer | undefined;
@@ -144,7 +144,7 @@ describe('HTTP series', () => {
       name: 'peaqos_http_request_duration_seconds',
       help: 'HTTP request duration by operation and method.',
       labelNames: ['operation', 'method'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: LATENCY,
       registers: [theirs],
     });
     // Edges of buckets, beyond the last one, several statuses of one operation, a label value needing escapes.

@@ -6,14 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractClient, type CallResult } from './helpers/contract-client.ts';
 import { activeMachine, machineBody, machineDid, machineProof, machineWallet } from './helpers/identity.ts';
 import { pair, pairingProof } from './helpers/pairing.ts';
 import { PG_URL } from './helpers/db.ts';
-import { startMockMcr, startOrchestrator, stopAll } from './helpers/processes.ts';
+import { startMockMcr, startOrchestrator, startPgReplicas, stopAll } from './helpers/processes.ts';
 
 const ROUNDS = 20;
 const FIXED_1_USDT = 'svc_humanity_pop'; // fixed price 1 USDT, external hand-off, escrow rail
@@ -52,29 +51,8 @@ const topologies: Topology[] = [
     name: 'two replicas on one PostgreSQL database',
     skip: PG_URL ? undefined : 'PEAQOS_TEST_DATABASE_URL is not set',
     async start() {
-      const name = `peaqos_replicas_${randomBytes(5).toString('hex')}`;
-      const admin = knexFactory({ client: 'pg', connection: PG_URL });
-      await admin.raw(`CREATE DATABASE ${name}`);
-      const url = new URL(PG_URL!);
-      url.pathname = `/${name}`;
-      const env = { ...serverEnv(), PEAQOS_DATABASE_URL: url.toString() };
-      // Started together: the migrations must not race either.
-      const replicas = await Promise.all([startOrchestrator(env), startOrchestrator(env)]);
-      return {
-        urls: replicas.map((r) => r.url),
-        drop: async () => {
-          await Promise.all(
-            replicas.map(
-              (r) =>
-                new Promise<void>((resolve) =>
-                  r.proc.exitCode !== null ? resolve() : (r.proc.once('exit', () => resolve()), r.proc.kill('SIGTERM')),
-                ),
-            ),
-          );
-          await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-          await admin.destroy();
-        },
-      };
+      const { replicas, drop } = await startPgReplicas(serverEnv());
+      return { urls: replicas.map((r) => r.url), drop };
     },
   },
   {

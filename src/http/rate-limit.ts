@@ -71,24 +71,22 @@ interface Consumer {
  * all its points, refused ones too, as a single charge does.
  */
 class Coalesced {
-  /** Per client: the update in flight, and the requests waiting for the next one. */
-  private readonly clients = new Map<string, { waiting: ((outcome: Outcome) => void)[] }>();
+  /** Per client with an update in flight: the requests waiting for the next one. */
+  private readonly waiting = new Map<string, Resolve[]>();
 
   constructor(private readonly limiter: Consumer) {}
 
   /** Resolves with the outcome for one request of `key`. */
   charge(key: string): Promise<Outcome> {
     return new Promise((resolve) => {
-      const busy = this.clients.get(key);
-      if (busy) busy.waiting.push(resolve);
-      else {
-        this.clients.set(key, { waiting: [] });
-        this.send(key, [resolve]);
-      }
+      const waiting = this.waiting.get(key);
+      if (waiting) waiting.push(resolve);
+      else this.send(key, [resolve]);
     });
   }
 
-  private send(key: string, batch: ((o: Outcome) => void)[]): void {
+  private send(key: string, batch: Resolve[]): void {
+    this.waiting.set(key, []);
     const k = batch.length;
     const done = (res: RateLimiterRes | undefined, err?: unknown) => {
       batch.forEach((resolve, i) => {
@@ -98,13 +96,9 @@ class Coalesced {
           position <= this.limiter.points ? { allowed: true } : { allowed: false, msBeforeNext: res.msBeforeNext },
         );
       });
-      const next = this.clients.get(key)!;
-      if (next.waiting.length === 0) this.clients.delete(key);
-      else {
-        const waiting = next.waiting;
-        next.waiting = [];
-        this.send(key, waiting);
-      }
+      const next = this.waiting.get(key)!;
+      if (next.length === 0) this.waiting.delete(key);
+      else this.send(key, next);
     };
     this.limiter.consume(key, k).then(
       (res) => done(res),
@@ -114,6 +108,7 @@ class Coalesced {
 }
 
 type Outcome = { allowed: true } | { allowed: false; msBeforeNext: number } | { error: unknown };
+type Resolve = (outcome: Outcome) => void;
 
 export const clientKey = (apiKey: string) => `key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 32)}`;
 

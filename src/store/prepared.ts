@@ -45,6 +45,9 @@ function rawStatement(conn: Connection, sql: string): Statement {
   return statement;
 }
 
+// knex treats an undefined value as "no value"; a fixed statement binds it as NULL.
+const bindable = (params: readonly unknown[]) => params.map((p) => (p === undefined ? null : p));
+
 /** Named statements by SQL text, process-wide: a name always means the same text on every connection. */
 const pgStatements = new Map<string, { name: string; text: string }>();
 
@@ -56,6 +59,12 @@ function pgStatement(sql: string): { name: string; text: string } {
     pgStatements.set(sql, s);
   }
   return s;
+}
+
+/** The rows of `sql` on a pg connection, as a named statement in array row mode. */
+async function pgRows(conn: PgConnection, sql: string, params: readonly unknown[]): Promise<Values[]> {
+  const s = pgStatement(sql);
+  return (await conn.query({ name: s.name, text: s.text, values: bindable(params), rowMode: 'array' })).rows;
 }
 
 /** Fixed SQL on a handle or a transaction (statementsOn). */
@@ -84,8 +93,21 @@ function insertSql(table: string, columns: string[]): string {
   return sql;
 }
 
-// knex treats an undefined value as "no value"; a fixed statement binds it as NULL.
-const bindable = (params: readonly unknown[]) => params.map((p) => (p === undefined ? null : p));
+/** Statements from an engine's `all` and `run`: the first row and the insert are the same everywhere. */
+function statements(
+  forUpdate: string,
+  all: Statements['all'],
+  run: Statements['run'],
+  one: Statements['one'] = (sql, params) => all(sql, params).then((rows) => rows[0]),
+): Statements {
+  return {
+    forUpdate,
+    run,
+    one,
+    all,
+    insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
+  };
+}
 
 /** Statements through knex (db.raw), which takes a connection from the pool for each: outside transactions. */
 function viaKnex(db: Knex): Statements {
@@ -100,13 +122,7 @@ function viaKnex(db: Knex): Statements {
   };
   const run = async (sql: string, params: readonly unknown[]) =>
     void (await db.raw(sql, bindable(params) as Knex.RawBinding[]));
-  return {
-    forUpdate: '',
-    run,
-    one: async (sql, params) => (await all(sql, params))[0],
-    all,
-    insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
-  };
+  return statements('', all, run);
 }
 
 /** Runs `fn` on SQLite, turning a throw into a rejection. */
@@ -124,9 +140,8 @@ export function preparedReads(db: Db): PreparedReads {
     // The connection goes back to the pool as soon as the statement settles (knex's release needs no await).
     const all = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
       const conn = (await db.client.acquireConnection()) as PgConnection;
-      const s = pgStatement(sql);
       try {
-        return (await conn.query({ name: s.name, text: s.text, values: params, rowMode: 'array' })).rows;
+        return await pgRows(conn, sql, params);
       } finally {
         void db.client.releaseConnection(conn);
       }
@@ -180,25 +195,14 @@ export async function statementsOn(db: Knex | Knex.Transaction): Promise<Stateme
   const conn = (await db.client.acquireConnection()) as unknown;
   if (db.client.config.client === 'pg') {
     const pg = conn as PgConnection;
-    const all = async (sql: string, params: readonly unknown[]) =>
-      (await pg.query({ ...pgStatement(sql), values: bindable(params), rowMode: 'array' })).rows;
-    const run = async (sql: string, params: readonly unknown[]) => void (await all(sql, params));
-    return {
-      forUpdate: ' for update',
-      run,
-      one: async (sql, params) => (await all(sql, params))[0],
-      all,
-      insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
-    };
+    const all = (sql: string, params: readonly unknown[]) => pgRows(pg, sql, params);
+    return statements(' for update', all, async (sql, params) => void (await all(sql, params)));
   }
   const sqlite = conn as Connection;
-  const run = (sql: string, params: readonly unknown[]) =>
-    settle(() => void prepared(sqlite, sql).run(bindable(params)));
-  return {
-    forUpdate: '',
-    run,
-    one: (sql, params) => settle(() => rawStatement(sqlite, sql).get(bindable(params)) as Values | undefined),
-    all: (sql, params) => settle(() => rawStatement(sqlite, sql).all(bindable(params)) as Values[]),
-    insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
-  };
+  return statements(
+    '',
+    (sql, params) => settle(() => rawStatement(sqlite, sql).all(bindable(params)) as Values[]),
+    (sql, params) => settle(() => void prepared(sqlite, sql).run(bindable(params))),
+    (sql, params) => settle(() => rawStatement(sqlite, sql).get(bindable(params)) as Values | undefined),
+  );
 }

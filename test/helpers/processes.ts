@@ -1,7 +1,10 @@
 // Server processes for integration tests: the mock MCR and the orchestrator through their bins, the orchestrator
 // the way `npm start` runs it (with package.json's config.serverNodeOptions). Every process is stopped by stopAll().
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import knexFactory from 'knex';
+import { PG_URL } from './db.ts';
 
 const procs = new Set<ChildProcess>();
 
@@ -94,4 +97,39 @@ export async function stopAll(): Promise<void> {
         }),
     ),
   );
+}
+
+/**
+ * Two orchestrator processes on a database of their own on PostgreSQL (`PG_URL`), started together (their
+ * migrations must not race either): replicas. `drop()` stops them and drops the database.
+ */
+export async function startPgReplicas(
+  env: Record<string, string>,
+): Promise<{ databaseUrl: string; replicas: Orchestrator[]; drop(): Promise<void> }> {
+  const name = `peaqos_replicas_${randomBytes(5).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: PG_URL });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_URL!);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const replicas = await Promise.all([
+    startOrchestrator({ ...env, PEAQOS_DATABASE_URL: databaseUrl }),
+    startOrchestrator({ ...env, PEAQOS_DATABASE_URL: databaseUrl }),
+  ]);
+  return {
+    databaseUrl,
+    replicas,
+    drop: async () => {
+      await Promise.all(
+        replicas.map(
+          (r) =>
+            new Promise<void>((resolve) =>
+              r.proc.exitCode !== null ? resolve() : (r.proc.once('exit', () => resolve()), r.proc.kill('SIGTERM')),
+            ),
+        ),
+      );
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.destroy();
+    },
+  };
 }
