@@ -3,7 +3,7 @@
 // server CPU per request. For working on the hot path; `npm run bench` is the full run that writes RESULTS.md.
 // BENCH_NODE_ARGS (for example "--cpu-prof --cpu-prof-dir=prof") is passed to the reference server.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -13,7 +13,7 @@ import { startMockMcr } from '../mocks/mcr/server.ts';
 import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
 
 const path = process.argv[2] ?? '/api/v1/machines/{id}';
-const rounds = Number(process.argv[3] ?? 3);
+let rounds = Number(process.argv[3] ?? 3);
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'peaqos-quick-'));
@@ -27,11 +27,25 @@ interface Server {
   pid: number;
   proc: ChildProcess;
 }
+/** QUICK_IR=N: instructions per request under callgrind instead of timed rounds (see the end of this file). */
+const irRequests = Number(process.env.QUICK_IR ?? 0);
+let underValgrind = false;
 function start(name: string, env: Record<string, string>, args: string[] = []): Promise<Server> {
   // The reference server logs at info to a file (as bench/run.ts does); the listening line comes on stderr.
   const logFile = openSync(join(work, `${name}.${children.length}.log`), 'a');
-  const proc = spawn(process.execPath, [...args, `dist/bench/${name}.js`], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: name === 'reference' ? 'info' : 'silent', ...env },
+  const command = [process.execPath, ...args, `dist/bench/${name}.js`];
+  if (underValgrind)
+    command.unshift(
+      'valgrind',
+      '--tool=callgrind',
+      '--smc-check=all-non-file',
+      '--instr-atstart=no',
+      '--separate-threads=yes',
+      ...(process.env.QUICK_IR_SIM ? ['--cache-sim=yes', '--branch-sim=yes'] : []),
+      `--callgrind-out-file=${join(work, `${name}.callgrind`)}`,
+    );
+  const proc = spawn(command[0]!, command.slice(1), {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: name.startsWith('reference') ? 'info' : 'silent', ...env },
     stdio: ['pipe', logFile, 'pipe'],
   });
   closeSync(logFile);
@@ -99,6 +113,24 @@ async function load(s: Server, p: string) {
         { stdio: 'ignore' },
       )
     : undefined;
+  const strace = process.env.QUICK_STRACE
+    ? spawn(
+        'timeout',
+        [
+          '-s',
+          'INT',
+          String(duration - 1),
+          'strace',
+          '-c',
+          '-f',
+          '-p',
+          String(s.pid),
+          '-o',
+          `${process.env.QUICK_STRACE}.${s.name}`,
+        ],
+        { stdio: 'ignore' },
+      )
+    : undefined;
   const post = p.startsWith('POST ');
   const order = p === 'POST /api/v1/market/orders';
   const r = await autocannon({
@@ -126,6 +158,7 @@ async function load(s: Server, p: string) {
         }
       : {}),
   });
+  if (strace) await new Promise((r) => (strace.exitCode !== null ? r(null) : strace.once('exit', r)));
   if (perf) await new Promise((r) => (perf.exitCode !== null ? r(null) : perf.once('exit', r)));
   if (t0) {
     const t1 = threadTicks(s.pid);
@@ -200,17 +233,32 @@ const pairing = await post(ref.url, `/api/v1/machines/${first}/agent-pairings`, 
 Object.assign(orderFor, { machineId: first, token: pairing.pairingToken! });
 await stop(ref);
 const target = path.replace('{id}', first);
+underValgrind = irRequests > 0;
 ref = await start('reference', env, [
   ...SERVER_NODE_OPTIONS,
   ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ]);
+// QUICK_PEER_ARGS: Node options for the limit and fastify servers too (for example --trace-gc-nvp).
+const peerArgs = process.env.QUICK_PEER_ARGS?.split(' ').filter(Boolean) ?? [];
 // With PEAQOS_DATABASE_URL=postgres://... in QUICK_ENV, the limit is limit-pg on that database, and fastify (which
 // reads SQLite) is left out.
 const pgUrl = /^postgres/.test(String(env.PEAQOS_DATABASE_URL)) ? String(env.PEAQOS_DATABASE_URL) : undefined;
 const limit = pgUrl
-  ? await start('limit-pg', { BENCH_DATABASE_URL: pgUrl })
-  : await start('limit-sqlite', { BENCH_DB: dbFile });
-const fastify = pgUrl ? undefined : await start('fastify-sqlite', { BENCH_DB: dbFile });
+  ? await start('limit-pg', { BENCH_DATABASE_URL: pgUrl }, peerArgs)
+  : await start('limit-sqlite', { BENCH_DB: dbFile }, peerArgs);
+const fastify = pgUrl ? undefined : await start('fastify-sqlite', { BENCH_DB: dbFile }, peerArgs);
+// QUICK_BASE=FILE: an earlier build of dist/bench/reference.js, run in the same rounds (A/B on one noisy machine),
+// with QUICK_BASE_ARGS as its Node options if set (else npm start's).
+if (process.env.QUICK_BASE) copyFileSync(process.env.QUICK_BASE, 'dist/bench/reference-base.js');
+const base = process.env.QUICK_BASE
+  ? await start(
+      'reference-base',
+      env,
+      process.env.QUICK_BASE_ARGS === undefined
+        ? SERVER_NODE_OPTIONS
+        : process.env.QUICK_BASE_ARGS.split(' ').filter(Boolean),
+    )
+  : undefined;
 if (process.env.QUICK_SHOW) {
   for (const s of [limit, ...(fastify ? [fastify] : []), ref]) {
     const res = await fetch(`${s.url}${target}`);
@@ -218,16 +266,65 @@ if (process.env.QUICK_SHOW) {
     console.log(`${s.name}: ${res.status} ${JSON.stringify([...res.headers])} ${text.length} bytes`);
   }
 }
-await load(ref, target); // warm-up
+if (irRequests) {
+  // Deterministic on a noisy machine: the user-space instructions a server executes per request (all its threads,
+  // the kernel left out), counted by callgrind over irRequests requests after a warm-up run uninstrumented.
+  const instructions = async (s: Server) => {
+    const run = (amount: number) => autocannon({ url: `${s.url}${target}`, connections: 10, amount });
+    await run(Number(process.env.QUICK_IR_WARMUP ?? 5000));
+    const control = (...a: string[]) =>
+      new Promise((r) => spawn('callgrind_control', [...a, String(s.pid)], { stdio: 'ignore' }).once('exit', r));
+    await control('--instr=on');
+    // Three windows, the quietest kept: a window can catch V8 compiling or collecting in the background.
+    let best: { ir: number; all: number; sim: string; bad: number } | undefined;
+    for (let w = 1; w <= 3; w++) {
+      await control('--zero');
+      const r = await run(irRequests);
+      await control('--dump');
+      // One file per thread and dump (NAME.callgrind.DUMP-THREAD): the main thread's, and all threads' together.
+      const events = (f: string) => {
+        const text = readFileSync(join(work, f), 'utf8');
+        const names = /^events: (.*)$/m.exec(text)![1]!.split(' ');
+        const totals = /^totals: (.*)$/m.exec(text)![1]!.split(' ').map(Number);
+        return new Map(names.map((n, i) => [n, totals[i] ?? 0]));
+      };
+      const dumps = readdirSync(work).filter((f) => f.startsWith(`${s.name}.callgrind.${w}-`));
+      const per = (n: number) => Math.round(n / r.requests.total);
+      const main = events(dumps.find((f) => f.endsWith('-01'))!);
+      const m = {
+        ir: per(main.get('Ir')!),
+        all: per(dumps.reduce((a, f) => a + events(f).get('Ir')!, 0)),
+        // With QUICK_IR_SIM: the main thread's simulated cache misses and mispredicted branches per request.
+        sim: [...main]
+          .filter(([k]) => k !== 'Ir')
+          .map(([k, v]) => `${k} ${per(v)}`)
+          .join(', '),
+        bad: r.non2xx + r.errors,
+      };
+      if (!best || m.ir < best.ir) best = m;
+    }
+    await control('--instr=off');
+    return best!;
+  };
+  for (const s of [limit, ...(fastify ? [fastify] : []), ...(base ? [base] : []), ref]) {
+    const m = await instructions(s);
+    console.log(
+      `${s.name}: ${m.ir} instructions/request on the main thread, ${m.all} in all threads${m.sim ? `; ${m.sim}` : ''}${m.bad ? ` (${m.bad} bad)` : ''}`,
+    );
+  }
+  rounds = 0;
+}
+if (!irRequests) await load(ref, target); // warm-up
 for (let i = 0; i < rounds; i++) {
   const l = await load(limit, target);
   const f = fastify ? await load(fastify, target) : undefined;
+  const b = base ? await load(base, target) : undefined;
   const r = await load(ref, target);
   console.log(
-    `round ${i + 1}: limit ${l.rps} req/s ${l.cpu} µs | ${f ? `fastify ${f.rps} req/s ${f.cpu} µs | ` : ''}reference ${r.rps} req/s ${r.cpu} µs${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
+    `round ${i + 1}: limit ${l.rps} req/s ${l.cpu} µs | ${f ? `fastify ${f.rps} req/s ${f.cpu} µs | ` : ''}${b ? `base ${b.rps} req/s ${b.cpu} µs (${Math.round((b.rps / l.rps) * 100)}%) | ` : ''}reference ${r.rps} req/s ${r.cpu} µs${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
   );
 }
-await Promise.all([stop(ref), stop(limit), ...(fastify ? [stop(fastify)] : [])]);
+await Promise.all([stop(ref), stop(limit), ...(fastify ? [stop(fastify)] : []), ...(base ? [stop(base)] : [])]);
 await mcr.close();
 if (process.env.QUICK_KEEP) console.log(`kept ${work}`);
 else rmSync(work, { recursive: true, force: true });

@@ -16,7 +16,7 @@ import { createCors } from './http/cors.ts';
 import { createDocs, DOC_PATHS } from './http/docs.ts';
 import { checkUrl } from './http/hostile.ts';
 import { clientKey } from './http/rate-limit.ts';
-import { sendError } from './http/respond.ts';
+import { sendError, stampRequestId, tagRequestId } from './http/respond.ts';
 import { createRouter } from './http/router.ts';
 import { createIdempotency } from './http/idempotency.ts';
 import { StoreBusyError } from './store/busy.ts';
@@ -114,7 +114,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('x-request-id', id);
+    tagRequestId(res, id);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -143,16 +143,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
         access?.(id, req.method ?? 'GET', url, status, ms);
       });
     }
+    // CORS headers are set one by one, and a preflight is answered here: the id goes on first.
+    if (cors) stampRequestId(res);
     if (cors?.apply(req, res)) {
       request.operationId = 'preflight';
       return;
     }
-    if (docs?.serve(path, req, res)) {
+    if (docs && DOC_PATHS.includes(path) && (stampRequestId(res), docs.serve(path, req, res))) {
       request.operationId = 'docs';
       return;
     }
     if (metrics && path === '/metrics') {
       request.operationId = 'metrics';
+      stampRequestId(res);
       serveMetrics(req, res).catch((err: unknown) => fail(request, req, res, err, hooks));
       return;
     }
@@ -194,7 +197,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       });
     }
     if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
-    if (hooks.onUnexpected && !res.headersSent) return hooks.onUnexpected(err);
+    if (hooks.onUnexpected && !res.headersSent) {
+      stampRequestId(res); // the host framework answers: with the id, as every answer here
+      return hooks.onUnexpected(err);
+    }
     request.log.error({ err: errorForLog(err) }, 'unhandled error');
     sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
   };

@@ -113,6 +113,7 @@ describe('express adapter', () => {
     const url = await listen(app);
     const r = await post(`${url}/api/v1/policies`, { name: 'x' });
     expect(r.status).toBe(500);
+    expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/); // the host's answer carries the id too
     expect(await r.json()).toEqual({ host: 'error handler', message: 'boom' });
     // Errors the API knows keep its envelope.
     expect(

@@ -135,6 +135,69 @@ describe('JSON request bodies', () => {
 });
 
 describe('request ids, logs and paths', () => {
+  it('puts the request id on every answer, whichever part of the server wrote it', async () => {
+    const key = 'operator-key-0123456789abcdef';
+    const env = {
+      PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+      PEAQOS_REQUIRE_API_AUTH: 'true',
+      PEAQOS_API_KEYS: key,
+      PEAQOS_RATE_LIMIT_WRITES_PER_MINUTE: '1',
+    };
+    const post = (n: number): RequestInit => ({
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(machine(n)),
+    });
+    type Answer = [name: string, path: string, init: RequestInit, status: number];
+    const check = async (answers: Answer[]) => {
+      for (const [name, path, init, status] of answers) {
+        const id = `rid-${name.replace(/ /g, '-')}`;
+        const res = await fetch(`${srv!.url}${path}`, { ...init, headers: { ...init.headers, 'x-request-id': id } });
+        await res.arrayBuffer();
+        expect([name, res.status, res.headers.get('x-request-id')]).toEqual([name, status, id]);
+        // The body's length is said (no chunked framing).
+        if (status !== 204 && status !== 301 && init.method !== 'HEAD')
+          expect([name, res.headers.get('transfer-encoding')]).toEqual([name, null]);
+      }
+    };
+    srv = await startTestServer({ env });
+    await check([
+      ['json', '/health', {}, 200],
+      ['head', '/health', { method: 'HEAD' }, 200],
+      ['not found', '/api/v1/machines/mch_missing', { headers: { 'x-api-key': key } }, 404],
+      ['no key', '/api/v1/machines', {}, 401],
+      ['method not allowed', '/health', { method: 'DELETE' }, 405],
+      ['allow', '/api/v1/machines', { method: 'OPTIONS', headers: { 'x-api-key': key } }, 204],
+      ['docs', '/openapi.json', {}, 200],
+      ['redirect', '/docs/', { redirect: 'manual' }, 301],
+      ['metrics', '/metrics', { headers: { 'x-api-key': key } }, 200],
+      ['metrics refused', '/metrics', {}, 401],
+      ['created', '/api/v1/machines', post(1), 201],
+      ['rate limited', '/api/v1/machines', post(2), 429],
+    ]);
+    const generated = await fetch(`${srv.url}/api/v1/machines/mch_missing`, { headers: { 'x-api-key': key } });
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(generated.headers.get('content-length')).toBe(String((await generated.text()).length));
+    await srv.close();
+
+    srv = await startTestServer({ env: { ...env, PEAQOS_CORS_ORIGINS: 'http://app.test' } });
+    await check([
+      [
+        'preflight',
+        '/api/v1/machines',
+        { method: 'OPTIONS', headers: { origin: 'http://app.test', 'access-control-request-method': 'POST' } },
+        204,
+      ],
+      ['cors', '/health', { headers: { origin: 'http://app.test' } }, 200],
+      [
+        'cors not found',
+        '/api/v1/machines/mch_missing',
+        { headers: { origin: 'http://app.test', 'x-api-key': key } },
+        404,
+      ],
+    ]);
+  });
+
   it('echoes a well-formed x-request-id, replaces a malformed one, and logs one line per request', async () => {
     srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' } });
     const mine = await fetch(`${srv.url}/health`, { headers: { 'x-request-id': 'trace-123.abc_DEF' } });

@@ -32,7 +32,11 @@ export interface LimitStore {
 const catalog = loadCatalog(undefined);
 
 function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  // The head the reference server writes (its length said, not chunked), apart from the request id.
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 function answer<T>(res: ServerResponse, v: Maybe<T>, then: (x: T) => void): void {

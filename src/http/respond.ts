@@ -1,27 +1,50 @@
-// Writing responses on node:http: JSON with an explicit length, and the error envelope.
+// Writing responses on node:http: JSON with an explicit length, the error envelope, and the request id.
+//
+// The x-request-id header is not set when a request comes in: the id is kept on the response and written with the
+// rest of the head in one writeHead call (sendJson), which spares node:http its per-response header map. Every
+// answer written any other way calls stampRequestId first.
 import type { ServerResponse } from 'node:http';
 import type { ApiError } from '../errors.ts';
 
 const CAPTURE = Symbol('peaqos.capture');
-type Capturing = ServerResponse & { [CAPTURE]?: (status: number, body: unknown) => void };
+const REQUEST_ID = Symbol('peaqos.requestId');
+type Tagged = ServerResponse & {
+  [CAPTURE]?: (status: number, body: unknown) => void;
+  [REQUEST_ID]?: string;
+};
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Hands every JSON answer sent on `res` to `onSend` as well (the idempotency layer stores it). */
 export function captureResponse(res: ServerResponse, onSend: (status: number, body: unknown) => void): void {
-  (res as Capturing)[CAPTURE] = onSend;
+  (res as Tagged)[CAPTURE] = onSend;
+}
+
+/** The request id `res` answers with (written by sendJson, or by stampRequestId). */
+export function tagRequestId(res: ServerResponse, id: string): void {
+  (res as Tagged)[REQUEST_ID] = id;
+}
+
+/** Sets the x-request-id header now: for answers not written by sendJson (docs, metrics, preflights, a host's). */
+export function stampRequestId(res: ServerResponse): void {
+  const id = (res as Tagged)[REQUEST_ID];
+  if (id !== undefined && !res.headersSent) res.setHeader('x-request-id', id);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   if (res.headersSent) return;
-  (res as Capturing)[CAPTURE]?.(status, body);
-  if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.statusCode = status;
+  (res as Tagged)[CAPTURE]?.(status, body);
+  const id = (res as Tagged)[REQUEST_ID];
+  const head: string[] = id === undefined ? [] : ['x-request-id', id];
+  if (headers) for (const k in headers) head.push(k, headers[k]!);
   if (body === undefined || status === 204 || status === 304) {
+    res.writeHead(status, head);
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(text));
+  head.push('content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(text)));
+  res.writeHead(status, head);
   res.end(text);
 }
 

@@ -77,9 +77,7 @@ export function createRouter(opts: RouterOptions) {
         'OPTIONS',
       ].join(', ');
       if (req.method === 'OPTIONS') {
-        res.statusCode = 204;
-        res.setHeader('allow', allow);
-        res.end();
+        sendJson(res, 204, undefined, { allow });
         return;
       }
       throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}.`, { allowed }, { allow });
