@@ -92,6 +92,77 @@ describe('the route table', () => {
     expect(t.match('POST', '/a/b')).toEqual({ kind: 'method-not-allowed', allowed: ['get'] });
   });
 
+  it('matches templates with a parameter inside a segment, in the same order of literal text', () => {
+    const t = new RouteTable({
+      paths: {
+        '/files/{name}.json': { get: { operationId: 'json' } },
+        '/files/{name}': { get: { operationId: 'any' }, delete: { operationId: 'remove' } },
+        '/files/index.json': { put: { operationId: 'index' } },
+        '/v{major}/ping': { get: { operationId: 'ping' } },
+      },
+    });
+    expect(t.match('GET', '/files/a%20b.json')).toMatchObject({ kind: 'found', params: { name: 'a b' } });
+    expect(t.operationIdOf('GET', '/files/a.json')).toBe('json');
+    expect(t.operationIdOf('GET', '/files/a.txt')).toBe('any');
+    expect(t.operationIdOf('DELETE', '/files/a.json')).toBe('remove');
+    expect(t.operationIdOf('GET', '/v2/ping')).toBe('ping');
+    // Every template the path fits says what it allows.
+    expect(t.match('POST', '/files/index.json')).toEqual({
+      kind: 'method-not-allowed',
+      allowed: ['get', 'put', 'delete'],
+    });
+    expect(t.match('GET', '/files//x')).toEqual({ kind: 'not-found' });
+    expect(t.match('GET', '/files/')).toEqual({ kind: 'not-found' });
+  });
+
+  it('routes every path as matching the templates one by one in order of literal text would', () => {
+    // The definition the tree implements: each template as an anchored regular expression over the raw path,
+    // tried from the most literal text down; 405 gathers the methods of every template the path fits.
+    const templates = Object.keys(spec.paths as object)
+      .map((template) => ({
+        template,
+        re: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '([^/]+)')}$`),
+        literal: template.replace(/\{.*?\}/g, '').length,
+      }))
+      .sort((a, b) => b.literal - a.literal);
+    const expected = (method: HttpMethod, path: string) => {
+      const fits = templates.filter((t) => t.re.test(path.length > 1 ? path.replace(/\/+$/, '') : path));
+      const hit = fits.find((t) => spec.paths[t.template][method]?.operationId);
+      if (hit) return spec.paths[hit.template][method].operationId as string;
+      return fits.length ? 'method-not-allowed' : 'not-found';
+    };
+    const segments = [
+      'api',
+      'v1',
+      'machines',
+      'market',
+      'orders',
+      'x',
+      '',
+      'graph',
+      'agents',
+      'tasks',
+      'mch_1',
+      'policies',
+    ];
+    // Every template with its parameters filled, and paths made of the words the templates use.
+    const paths = templates.map((t) => t.template.replace(/\{[^}]+\}/g, 'p1'));
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 3000; i++) {
+      const base = paths[next() % paths.length]!.split('/');
+      base[1 + (next() % (base.length - 1))] = segments[next() % segments.length]!;
+      paths.push(base.join('/') + (next() % 10 === 0 ? '/' : ''));
+    }
+    for (const path of paths) {
+      for (const method of HTTP_METHODS) {
+        const got = table.match(method.toUpperCase(), path);
+        const want = expected(method, path);
+        expect([method, path, got.kind === 'found' ? got.route.operationId : got.kind]).toEqual([method, path, want]);
+      }
+    }
+  });
+
   it('refuses malformed percent-encoding in a parameter as VALIDATION_ERROR', () => {
     expect(() => table.match('GET', '/api/v1/machines/%E0%A4%A')).toThrow(ApiError);
     try {

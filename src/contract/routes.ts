@@ -2,10 +2,12 @@
 // mock, the test client and the benchmarks match requests here, so a path means the same operation everywhere.
 // Browser-safe: it takes the parsed document and imports nothing from Node.
 //
-// Matching: an exact-path map first, then the templates sorted by how much literal text they hold (so
-// /market/orders/{orderId} loses to nothing literal, /machines/{machineId}/graph beats /machines/{machineId}/{x}).
-// A path that fits a template under another method is 405 with the methods it allows; anything else is 404. A
-// trailing slash is ignored.
+// Matching: an exact-path map first, then every template the path fits, found segment by segment in a tree of the
+// templates (a literal segment, or a whole segment that is a parameter), and taken in order of how much literal
+// text they hold (so /market/orders/{orderId} loses to nothing literal, /machines/{machineId}/graph beats
+// /machines/{machineId}/{x}). A template with a parameter inside a segment (/files/{name}.json) is matched by a
+// regular expression instead. A path that fits a template under another method is 405 with the methods it allows;
+// anything else is 404. A trailing slash is ignored.
 import { ApiError } from '../errors.ts';
 import type { OpenApiDoc } from './spec.ts';
 
@@ -28,13 +30,26 @@ export type RouteMatch =
 
 interface Template {
   template: string;
-  /** The literal text before the first parameter: a path that does not start with it cannot match. */
-  prefix: string;
-  re: RegExp;
-  names: string[];
-  literalLength: number;
+  /** Its place in the order of most literal text first (ties in document order). */
+  rank: number;
+  /** Parameters by the index of the path segment that holds them ('/'-split, so the first segment is 1). */
+  params: [segment: number, name: string][];
+  /** Templates with a parameter inside a segment: matched as a whole by regular expression. */
+  re?: RegExp;
+  names?: string[];
   methods: Map<HttpMethod, Route>;
 }
+
+/** A node of the template tree: the templates that end here, and where the next segment leads. */
+interface TreeNode {
+  literal: Map<string, TreeNode>;
+  param?: TreeNode;
+  ends: Template[];
+}
+const treeNode = (): TreeNode => ({ literal: new Map(), ends: [] });
+
+/** Request methods as the route table keys them (anything else is lower-cased). */
+const METHOD_KEYS = new Map<string, string>(HTTP_METHODS.map((m) => [m.toUpperCase(), m]));
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -52,19 +67,26 @@ function compileTemplate(template: string): { re: RegExp; names: string[] } {
   return { re: new RegExp(`^${pattern}$`), names };
 }
 
-/** Percent-decodes each captured segment; malformed encoding is the client's error, not a miss. */
-function readParams(names: string[], m: RegExpExecArray): Record<string, string> | null {
+/** Percent-decodes one parameter; malformed encoding is the client's error, not a miss. */
+function decodeParam(name: string, raw: string): string {
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError('VALIDATION_ERROR', `Invalid path: the ${name} segment is not valid percent-encoding.`, [
+      { location: 'path', path: `/${name}`, rule: 'encoding', message: 'malformed percent-encoding' },
+    ]);
+  }
+}
+
+/** A template's parameters from the path's segments (or its regular expression), or null when they disagree. */
+function readParams(t: Template, parts: string[], path: string): Record<string, string> | null {
   const out: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    let value: string;
-    try {
-      value = decodeURIComponent(m[i + 1]!);
-    } catch {
-      throw new ApiError('VALIDATION_ERROR', `Invalid path: the ${name} segment is not valid percent-encoding.`, [
-        { location: 'path', path: `/${name}`, rule: 'encoding', message: 'malformed percent-encoding' },
-      ]);
-    }
+  const groups = t.re?.exec(path);
+  const count = groups ? t.names!.length : t.params.length;
+  for (let i = 0; i < count; i++) {
+    const name = groups ? t.names![i]! : t.params[i]![1];
+    const value = decodeParam(name, groups ? groups[i + 1]! : parts[t.params[i]![0]]!);
     // The same name twice in one template must carry the same value.
     if (name in out && out[name] !== value) return null;
     out[name] = value;
@@ -72,17 +94,24 @@ function readParams(names: string[], m: RegExpExecArray): Record<string, string>
   return out;
 }
 
-/** How many '/'-separated segments a path (or template) has. */
-function segments(path: string): number {
-  let n = 0;
-  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) n++;
-  return n;
+/** Every template of the tree under `node` that the segments from `i` on fit. */
+function collect(node: TreeNode, parts: string[], i: number, out: Template[]): void {
+  if (i === parts.length) {
+    for (const t of node.ends) out.push(t);
+    return;
+  }
+  const segment = parts[i]!;
+  const next = node.literal.get(segment);
+  if (next) collect(next, parts, i + 1, out);
+  if (node.param && segment !== '') collect(node.param, parts, i + 1, out);
 }
 
 export class RouteTable {
   private readonly exact = new Map<string, Map<HttpMethod, Route>>();
-  /** Templates by their number of path segments (a parameter never spans a slash), most literal text first. */
-  private readonly templates = new Map<number, Template[]>();
+  /** The templates whose segments are each literal or a whole parameter, as a tree of segments. */
+  private readonly tree = treeNode();
+  /** Templates with a parameter inside a segment. */
+  private readonly irregular: Template[] = [];
   private readonly byId = new Map<string, Route>();
 
   constructor(doc: OpenApiDoc) {
@@ -98,21 +127,34 @@ export class RouteTable {
         this.byId.set(route.operationId, route);
       }
     }
-    const all: Template[] = [];
+    const all: { template: string; literalLength: number; methods: Map<HttpMethod, Route> }[] = [];
     for (const [template, methods] of byTemplate) {
       if (!template.includes('{')) this.exact.set(template, methods);
-      const { re, names } = compileTemplate(template);
-      const brace = template.indexOf('{');
-      const prefix = brace === -1 ? template : template.slice(0, brace);
-      all.push({ template, prefix, re, names, literalLength: template.replace(/\{.*?\}/g, '').length, methods });
+      all.push({ template, literalLength: template.replace(/\{.*?\}/g, '').length, methods });
     }
     all.sort((a, b) => b.literalLength - a.literalLength);
-    for (const t of all) {
-      const n = segments(t.template);
-      const list = this.templates.get(n);
-      if (list) list.push(t);
-      else this.templates.set(n, [t]);
-    }
+    const whole = /^\{([^}]+)\}$/;
+    all.forEach(({ template, methods }, rank) => {
+      const parts = template.split('/');
+      if (parts[0] !== '' || parts.some((p) => p.includes('{') && !whole.test(p))) {
+        this.irregular.push({ template, rank, params: [], ...compileTemplate(template), methods });
+        return;
+      }
+      const t: Template = { template, rank, params: [], methods };
+      let node = this.tree;
+      for (let i = 1; i < parts.length; i++) {
+        const name = whole.exec(parts[i]!)?.[1];
+        if (name !== undefined) {
+          t.params.push([i, name]);
+          node = node.param ??= treeNode();
+        } else {
+          let next = node.literal.get(parts[i]!);
+          if (!next) node.literal.set(parts[i]!, (next = treeNode()));
+          node = next;
+        }
+      }
+      node.ends.push(t);
+    });
   }
 
   /** Every route, in the document's order. */
@@ -129,20 +171,22 @@ export class RouteTable {
    * the path fits a template but a segment is malformed percent-encoding.
    */
   match(method: string, rawPath: string): RouteMatch {
-    const m = method.toLowerCase() as HttpMethod;
+    const m = (METHOD_KEYS.get(method) ?? method.toLowerCase()) as HttpMethod;
     // A trailing slash is ignored: /api/v1/policies/ is /api/v1/policies.
     let path = rawPath;
     while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
     const hit = this.exact.get(path)?.get(m);
     if (hit) return { kind: 'found', route: hit, params: {} };
+    const parts = path.split('/');
+    const fits: Template[] = [];
+    if (parts[0] === '') collect(this.tree, parts, 1, fits);
+    for (const t of this.irregular) if (t.re!.test(path)) fits.push(t);
+    if (fits.length > 1) fits.sort((a, b) => a.rank - b.rank);
     let allowed: HttpMethod[] | undefined;
-    for (const t of this.templates.get(segments(path)) ?? []) {
-      if (!path.startsWith(t.prefix)) continue;
-      const found = t.re.exec(path);
-      if (!found) continue;
+    for (const t of fits) {
       const route = t.methods.get(m);
       if (route) {
-        const params = readParams(t.names, found);
+        const params = readParams(t, parts, path);
         if (params) return { kind: 'found', route, params };
         continue;
       }
