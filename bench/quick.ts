@@ -2,6 +2,12 @@
 // alternating rounds on the same SQLite file (1,000 machines with verified identities, mock MCR), printing req/s and
 // server CPU per request. For working on the hot path; `npm run bench` is the full run that writes RESULTS.md.
 // BENCH_NODE_ARGS (for example "--cpu-prof --cpu-prof-dir=prof") is passed to the reference server.
+// This machine's timings move by 10% and more from round to round; to compare two builds:
+// - QUICK_BASE=FILE runs an earlier dist/bench/reference.js in the same rounds (QUICK_BASE_ARGS: its Node options);
+// - QUICK_IR=N counts, under callgrind, the instructions each server executes per request over N requests (best of
+//   three windows after QUICK_IR_WARMUP requests; QUICK_IR_SIM=1 adds simulated cache misses and mispredicted
+//   branches). Repeat runs agree within about 2%; fewer instructions is not always less time (RESULTS.md).
+// QUICK_PEER_ARGS: Node options for the limit and fastify servers too (for example --trace-gc-nvp).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

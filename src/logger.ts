@@ -136,13 +136,18 @@ export function accessLog(logger: Logger): AccessLog | undefined {
   }
   const put: (line: string) => void =
     stream instanceof LogBuffer ? (line) => stream.hold(line) : (line) => void stream.write(line);
+  // The time as text, made again only when the millisecond changes (number-to-text of a timestamp is not free).
+  let now = 0;
+  let nowText = '0';
   return (id, method, url, status, ms) => {
     let head: string;
     if (status >= 500) head = '{"level":50,"time":';
     else if (status >= 400 ? warn : info) head = status >= 400 ? '{"level":40,"time":' : '{"level":30,"time":';
     else return;
+    const t = Date.now();
+    if (t !== now) nowText = String((now = t));
     put(
-      `${head}${Date.now()},"service":"peaqos-orchestrator","req":{"id":"${id}","method":${METHOD_JSON.get(method) ?? JSON.stringify(method)},"url":${JSON.stringify(url)}},"res":{"statusCode":${status}},"responseTime":${Math.round(ms)},"msg":"${status >= 500 ? 'request errored' : 'request completed'}"}\n`,
+      `${head}${nowText},"service":"peaqos-orchestrator","req":{"id":"${id}","method":${METHOD_JSON.get(method) ?? JSON.stringify(method)},"url":${JSON.stringify(url)}},"res":{"statusCode":${status}},"responseTime":${Math.round(ms)},"msg":"${status >= 500 ? 'request errored' : 'request completed'}"}\n`,
     );
   };
 }

@@ -101,7 +101,7 @@ function collect(node: TreeNode, parts: string[], i: number, out: Template[]): v
     return;
   }
   const segment = parts[i]!;
-  const next = node.literal.get(segment);
+  const next = node.literal.size === 0 ? undefined : node.literal.get(segment);
   if (next) collect(next, parts, i + 1, out);
   if (node.param && segment !== '') collect(node.param, parts, i + 1, out);
 }
@@ -174,7 +174,7 @@ export class RouteTable {
     const m = (METHOD_KEYS.get(method) ?? method.toLowerCase()) as HttpMethod;
     // A trailing slash is ignored: /api/v1/policies/ is /api/v1/policies.
     let path = rawPath;
-    while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    while (path.length > 1 && path.charCodeAt(path.length - 1) === 47 /* '/' */) path = path.slice(0, -1);
     const hit = this.exact.get(path)?.get(m);
     if (hit) return { kind: 'found', route: hit, params: {} };
     const parts = path.split('/');
