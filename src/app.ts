@@ -149,9 +149,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       request.operationId = 'preflight';
       return;
     }
-    if (docs && DOC_PATHS.includes(path) && (stampRequestId(res), docs.serve(path, req, res))) {
-      request.operationId = 'docs';
-      return;
+    if (docs && DOC_PATHS.includes(path)) {
+      stampRequestId(res);
+      if (docs.serve(path, req, res)) {
+        request.operationId = 'docs';
+        return;
+      }
     }
     if (metrics && path === '/metrics') {
       request.operationId = 'metrics';
