@@ -317,7 +317,9 @@ describe('market orders', () => {
     expect(over.status).toBe(403);
     expect(over.body.error.code).toBe('AGENT_DAILY_LIMIT_EXCEEDED');
     const now = srv!.clock.now();
-    srv!.clock.set(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1, 0, 0, 1));
+    // The next UTC day, and past the pairing token's hour (run late in a day, the day's end comes sooner).
+    const nextDay = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1, 0, 0, 1);
+    srv!.clock.set(Math.max(nextDay, now.getTime() + 3_600_000 + 1_000));
     const stale = await order(d, { serviceId: 'svc_filecoin_pin_paysh' });
     expect(stale.body.error.code).toBe('AGENT_AUTH_EXPIRED');
     const fresh = (await rotate(srv!.client, d.machine.id, d.pairing.id, agentWallet('orders'))).body.item.pairingToken;
