@@ -8,7 +8,7 @@
 //   three windows after QUICK_IR_WARMUP requests; QUICK_IR_SIM=1 adds simulated cache misses and mispredicted
 //   branches). Repeat runs agree within about 2%; fewer instructions is not always less time (RESULTS.md).
 // QUICK_PEER_ARGS: Node options for the limit and fastify servers too (for example --trace-gc-nvp).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,10 @@ interface Server {
 }
 /** QUICK_IR=N: instructions per request under callgrind instead of timed rounds (see the end of this file). */
 const irRequests = Number(process.env.QUICK_IR ?? 0);
+if (irRequests && spawnSync('valgrind', ['--version']).error) {
+  console.error('QUICK_IR needs valgrind (callgrind) on the PATH: apt-get install valgrind');
+  process.exit(1);
+}
 let underValgrind = false;
 function start(name: string, env: Record<string, string>, args: string[] = []): Promise<Server> {
   // The reference server logs at info to a file (as bench/run.ts does); the listening line comes on stderr.
