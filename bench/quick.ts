@@ -19,7 +19,9 @@ import { startMockMcr } from '../mocks/mcr/server.ts';
 import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
 
 const path = process.argv[2] ?? '/api/v1/machines/{id}';
-let rounds = Number(process.argv[3] ?? 3);
+const rounds = Number(process.argv[3] ?? 3);
+/** Node options from an environment variable, space-separated. */
+const nodeArgs = (value: string | undefined): string[] => value?.split(' ').filter(Boolean) ?? [];
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'peaqos-quick-'));
@@ -244,12 +246,9 @@ Object.assign(orderFor, { machineId: first, token: pairing.pairingToken! });
 await stop(ref);
 const target = path.replace('{id}', first);
 underValgrind = irRequests > 0;
-ref = await start('reference', env, [
-  ...SERVER_NODE_OPTIONS,
-  ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-]);
+ref = await start('reference', env, [...SERVER_NODE_OPTIONS, ...nodeArgs(process.env.BENCH_NODE_ARGS)]);
 // QUICK_PEER_ARGS: Node options for the limit and fastify servers too (for example --trace-gc-nvp).
-const peerArgs = process.env.QUICK_PEER_ARGS?.split(' ').filter(Boolean) ?? [];
+const peerArgs = nodeArgs(process.env.QUICK_PEER_ARGS);
 // With PEAQOS_DATABASE_URL=postgres://... in QUICK_ENV, the limit is limit-pg on that database, and fastify (which
 // reads SQLite) is left out.
 const pgUrl = /^postgres/.test(String(env.PEAQOS_DATABASE_URL)) ? String(env.PEAQOS_DATABASE_URL) : undefined;
@@ -264,9 +263,7 @@ const base = process.env.QUICK_BASE
   ? await start(
       'reference-base',
       env,
-      process.env.QUICK_BASE_ARGS === undefined
-        ? SERVER_NODE_OPTIONS
-        : process.env.QUICK_BASE_ARGS.split(' ').filter(Boolean),
+      process.env.QUICK_BASE_ARGS === undefined ? SERVER_NODE_OPTIONS : nodeArgs(process.env.QUICK_BASE_ARGS),
     )
   : undefined;
 if (process.env.QUICK_SHOW) {
@@ -275,6 +272,13 @@ if (process.env.QUICK_SHOW) {
     const text = await res.text();
     console.log(`${s.name}: ${res.status} ${JSON.stringify([...res.headers])} ${text.length} bytes`);
   }
+}
+/** A callgrind dump's event totals by event name (Ir, and with the simulation the misses). */
+function callgrindTotals(file: string): Map<string, number> {
+  const text = readFileSync(join(work, file), 'utf8');
+  const names = /^events: (.*)$/m.exec(text)![1]!.split(' ');
+  const totals = /^totals: (.*)$/m.exec(text)![1]!.split(' ').map(Number);
+  return new Map(names.map((n, i) => [n, totals[i] ?? 0]));
 }
 if (irRequests) {
   // Deterministic on a noisy machine: the user-space instructions a server executes per request (all its threads,
@@ -292,18 +296,12 @@ if (irRequests) {
       const r = await run(irRequests);
       await control('--dump');
       // One file per thread and dump (NAME.callgrind.DUMP-THREAD): the main thread's, and all threads' together.
-      const events = (f: string) => {
-        const text = readFileSync(join(work, f), 'utf8');
-        const names = /^events: (.*)$/m.exec(text)![1]!.split(' ');
-        const totals = /^totals: (.*)$/m.exec(text)![1]!.split(' ').map(Number);
-        return new Map(names.map((n, i) => [n, totals[i] ?? 0]));
-      };
       const dumps = readdirSync(work).filter((f) => f.startsWith(`${s.name}.callgrind.${w}-`));
       const per = (n: number) => Math.round(n / r.requests.total);
-      const main = events(dumps.find((f) => f.endsWith('-01'))!);
+      const main = callgrindTotals(dumps.find((f) => f.endsWith('-01'))!);
       const m = {
         ir: per(main.get('Ir')!),
-        all: per(dumps.reduce((a, f) => a + events(f).get('Ir')!, 0)),
+        all: per(dumps.reduce((a, f) => a + callgrindTotals(f).get('Ir')!, 0)),
         // With QUICK_IR_SIM: the main thread's simulated cache misses and mispredicted branches per request.
         sim: [...main]
           .filter(([k]) => k !== 'Ir')
@@ -322,10 +320,10 @@ if (irRequests) {
       `${s.name}: ${m.ir} instructions/request on the main thread, ${m.all} in all threads${m.sim ? `; ${m.sim}` : ''}${m.bad ? ` (${m.bad} bad)` : ''}`,
     );
   }
-  rounds = 0;
+} else {
+  await load(ref, target); // warm-up
 }
-if (!irRequests) await load(ref, target); // warm-up
-for (let i = 0; i < rounds; i++) {
+for (let i = 0; i < (irRequests ? 0 : rounds); i++) {
   const l = await load(limit, target);
   const f = fastify ? await load(fastify, target) : undefined;
   const b = base ? await load(base, target) : undefined;

@@ -32,11 +32,13 @@ interface Template {
   template: string;
   /** Its place in the order of most literal text first (ties in document order). */
   rank: number;
-  /** Parameters by the index of the path segment that holds them ('/'-split, so the first segment is 1). */
-  params: [segment: number, name: string][];
+  /**
+   * Parameters by where their raw value is: the index of the path segment ('/'-split, so the first segment is 1),
+   * or for a template matched by regular expression, the index of the capture group.
+   */
+  params: [at: number, name: string][];
   /** Templates with a parameter inside a segment: matched as a whole by regular expression. */
   re?: RegExp;
-  names?: string[];
   methods: Map<HttpMethod, Route>;
 }
 
@@ -53,18 +55,21 @@ const METHOD_KEYS = new Map<string, string>(HTTP_METHODS.map((m) => [m.toUpperCa
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function compileTemplate(template: string): { re: RegExp; names: string[] } {
-  const names: string[] = [];
+/** A template part that is a parameter and nothing else: `{name}`. */
+const WHOLE_PARAM = /^\{([^}]+)\}$/;
+
+function compileTemplate(template: string): { re: RegExp; params: Template['params'] } {
+  const params: Template['params'] = [];
   const pattern = template
     .split(/(\{[^}]+\})/)
     .map((part) => {
-      const m = /^\{([^}]+)\}$/.exec(part);
+      const m = WHOLE_PARAM.exec(part);
       if (!m) return escapeRegExp(part);
-      names.push(m[1]!);
+      params.push([params.length + 1, m[1]!]);
       return '([^/]+)';
     })
     .join('');
-  return { re: new RegExp(`^${pattern}$`), names };
+  return { re: new RegExp(`^${pattern}$`), params };
 }
 
 /** Percent-decodes one parameter; malformed encoding is the client's error, not a miss. */
@@ -79,14 +84,14 @@ function decodeParam(name: string, raw: string): string {
   }
 }
 
-/** A template's parameters from the path's segments (or its regular expression), or null when they disagree. */
-function readParams(t: Template, parts: string[], path: string): Record<string, string> | null {
+/**
+ * A template's parameters from `raw` (the path's segments, or its regular expression's captures), or null when
+ * the same name carries two values.
+ */
+function readParams(t: Template, raw: readonly string[]): Record<string, string> | null {
   const out: Record<string, string> = {};
-  const groups = t.re?.exec(path);
-  const count = groups ? t.names!.length : t.params.length;
-  for (let i = 0; i < count; i++) {
-    const name = groups ? t.names![i]! : t.params[i]![1];
-    const value = decodeParam(name, groups ? groups[i + 1]! : parts[t.params[i]![0]]!);
+  for (const [at, name] of t.params) {
+    const value = decodeParam(name, raw[at]!);
     // The same name twice in one template must carry the same value.
     if (name in out && out[name] !== value) return null;
     out[name] = value;
@@ -133,17 +138,16 @@ export class RouteTable {
       all.push({ template, literalLength: template.replace(/\{.*?\}/g, '').length, methods });
     }
     all.sort((a, b) => b.literalLength - a.literalLength);
-    const whole = /^\{([^}]+)\}$/;
     all.forEach(({ template, methods }, rank) => {
       const parts = template.split('/');
-      if (parts[0] !== '' || parts.some((p) => p.includes('{') && !whole.test(p))) {
-        this.irregular.push({ template, rank, params: [], ...compileTemplate(template), methods });
+      if (parts[0] !== '' || parts.some((p) => p.includes('{') && !WHOLE_PARAM.test(p))) {
+        this.irregular.push({ template, rank, ...compileTemplate(template), methods });
         return;
       }
       const t: Template = { template, rank, params: [], methods };
       let node = this.tree;
       for (let i = 1; i < parts.length; i++) {
-        const name = whole.exec(parts[i]!)?.[1];
+        const name = WHOLE_PARAM.exec(parts[i]!)?.[1];
         if (name !== undefined) {
           t.params.push([i, name]);
           node = node.param ??= treeNode();
@@ -186,7 +190,7 @@ export class RouteTable {
     for (const t of fits) {
       const route = t.methods.get(m);
       if (route) {
-        const params = readParams(t, parts, path);
+        const params = readParams(t, t.re ? t.re.exec(path)! : parts);
         if (params) return { kind: 'found', route, params };
         continue;
       }
