@@ -3,7 +3,8 @@
 // server CPU per request. For working on the hot path; `npm run bench` is the full run that writes RESULTS.md.
 // BENCH_NODE_ARGS (for example "--cpu-prof --cpu-prof-dir=prof") is passed to the reference server.
 // This machine's timings move by 10% and more from round to round; to compare two builds:
-// - QUICK_BASE=FILE runs an earlier dist/bench/reference.js in the same rounds (QUICK_BASE_ARGS: its Node options);
+// - QUICK_BASE=FILE runs an earlier dist/bench/reference.js in the same rounds (QUICK_BASE_ARGS: its Node options;
+//   QUICK_BASE_ENV: JSON settings over QUICK_ENV's, for example metrics off to see what they cost);
 // - QUICK_IR=N counts, under callgrind, the instructions each server executes per request over N requests (best of
 //   three windows after QUICK_IR_WARMUP requests; QUICK_IR_SIM=1 adds simulated cache misses and mispredicted
 //   branches). Repeat runs agree within about 2%; fewer instructions is not always less time (RESULTS.md).
@@ -13,7 +14,7 @@ import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { buildBenchServers, cpuMicros, SERVER_NODE_OPTIONS } from './lib.ts';
+import { buildBenchServers, cpuMicros, machineCpuMicros, SERVER_NODE_OPTIONS } from './lib.ts';
 import { Wallet } from 'ethers';
 import { startMockMcr } from '../mocks/mcr/server.ts';
 import { fixtureMachine, didOf } from '../mocks/mcr/fixtures.ts';
@@ -93,19 +94,23 @@ function threadTicks(pid: number): Map<string, number> {
 }
 /** The machine and paired agent orders are placed for (set up below). */
 const orderFor = { machineId: '', token: '' };
-/** "POST /api/v1/machines" registers a new machine per request (run with verification disabled in QUICK_ENV). */
-let registered = 0;
+/**
+ * "POST /api/v1/machines" registers a new machine per request (run with verification disabled in QUICK_ENV). The
+ * numbering starts from the clock, so that repeated runs on one PostgreSQL database do not collide.
+ */
+let registered = Date.now() * 1000;
 const postMachine = () =>
   JSON.stringify({
     displayName: 'bench',
     ownerId: 'bench',
     machineType: 'rig',
     runtimeProfile: 'bench',
-    identityRef: `peaqos:machine:${2_000_000 + registered++}`,
+    identityRef: `peaqos:machine:${registered++}`,
   });
 async function load(s: Server, p: string) {
   const t0 = process.env.QUICK_THREADS ? threadTicks(s.pid) : undefined;
   const c0 = cpuMicros(s.pid);
+  const m0 = machineCpuMicros();
   const perf = process.env.QUICK_PERF
     ? spawn(
         'perf',
@@ -190,6 +195,7 @@ async function load(s: Server, p: string) {
   return {
     rps: Math.round(r.requests.average),
     cpu: Math.round((cpuMicros(s.pid) - c0) / Math.max(1, r.requests.total)),
+    machine: Math.round((machineCpuMicros() - m0) / Math.max(1, r.requests.total)),
     bad: r.non2xx + r.errors,
   };
 }
@@ -255,14 +261,16 @@ const pgUrl = /^postgres/.test(String(env.PEAQOS_DATABASE_URL)) ? String(env.PEA
 const limit = pgUrl
   ? await start('limit-pg', { BENCH_DATABASE_URL: pgUrl }, peerArgs)
   : await start('limit-sqlite', { BENCH_DB: dbFile }, peerArgs);
-const fastify = pgUrl ? undefined : await start('fastify-sqlite', { BENCH_DB: dbFile }, peerArgs);
+// fastify serves the GET routes only.
+const fastify =
+  pgUrl || path.startsWith('POST ') ? undefined : await start('fastify-sqlite', { BENCH_DB: dbFile }, peerArgs);
 // QUICK_BASE=FILE: an earlier build of dist/bench/reference.js, run in the same rounds (A/B on one noisy machine),
 // with QUICK_BASE_ARGS as its Node options if set (else npm start's).
 if (process.env.QUICK_BASE) copyFileSync(process.env.QUICK_BASE, 'dist/bench/reference-base.js');
 const base = process.env.QUICK_BASE
   ? await start(
       'reference-base',
-      env,
+      { ...env, ...(process.env.QUICK_BASE_ENV ? JSON.parse(process.env.QUICK_BASE_ENV) : {}) },
       process.env.QUICK_BASE_ARGS === undefined ? SERVER_NODE_OPTIONS : nodeArgs(process.env.QUICK_BASE_ARGS),
     )
   : undefined;
@@ -328,8 +336,11 @@ for (let i = 0; i < (irRequests ? 0 : rounds); i++) {
   const f = fastify ? await load(fastify, target) : undefined;
   const b = base ? await load(base, target) : undefined;
   const r = await load(ref, target);
+  // Per server: req/s, its own CPU per request, and the whole machine's (database and load generator included).
+  const show = (name: string, x: { rps: number; cpu: number; machine: number }) =>
+    `${name} ${x.rps} req/s ${x.cpu} µs (machine ${x.machine} µs)`;
   console.log(
-    `round ${i + 1}: limit ${l.rps} req/s ${l.cpu} µs | ${f ? `fastify ${f.rps} req/s ${f.cpu} µs | ` : ''}${b ? `base ${b.rps} req/s ${b.cpu} µs (${Math.round((b.rps / l.rps) * 100)}%) | ` : ''}reference ${r.rps} req/s ${r.cpu} µs${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
+    `round ${i + 1}: ${show('limit', l)} | ${f ? `${show('fastify', f)} | ` : ''}${b ? `${show('base', b)} ${Math.round((b.rps / l.rps) * 100)}% | ` : ''}${show('reference', r)}${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
   );
 }
 await Promise.all([stop(ref), stop(limit), ...(fastify ? [stop(fastify)] : []), ...(base ? [stop(base)] : [])]);

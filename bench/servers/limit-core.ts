@@ -187,4 +187,6 @@ export function serveLimit(store: LimitStore): void {
   server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
     console.error(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
   });
+  // An orderly exit on a stop, so that Node options such as --cpu-prof write their output as they do for the server.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
 }

@@ -113,20 +113,22 @@ export async function insertMachine(
  * A machine registered under any form of this identity: the same identityRef, the same canonical key, or (for
  * rows registered before keys were stored) the other identityRef form of the same MCR machine.
  */
-export async function findMachineByIdentity(
+/** Whether a machine holds any of these identityRef forms or this canonical identity (its id, if one does). */
+export async function machineWithIdentity(
   db: Knex | Knex.Transaction,
   refs: string[],
   identityKey: string | null,
-): Promise<Machine | undefined> {
+): Promise<string | undefined> {
   const where = [
     ...(refs.length ? [`identity_ref in (${refs.map(() => '?').join(', ')})`] : []),
     ...(identityKey ? ['identity_key = ?'] : []),
   ].join(' or ');
   if (!where) return undefined;
+  // Only the id: every column of the select list comes back described with each answer, found or not.
   const v = await (
     await statementsOn(db)
-  ).one(`select ${COLUMNS} from machines where ${where} limit 1`, [...refs, ...(identityKey ? [identityKey] : [])]);
-  return v && fromValues(v);
+  ).one(`select id from machines where ${where} limit 1`, [...refs, ...(identityKey ? [identityKey] : [])]);
+  return v && (v[0] as string);
 }
 
 export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine): Promise<void> {

@@ -16,7 +16,7 @@ import { canonicalDid, type IdentityResolution, type McrClient } from '../../ide
 import { consumeProof, issueChallenge, MACHINE_PROOF_CODES } from '../../identity/challenges.ts';
 import {
   findMachine,
-  findMachineByIdentity,
+  machineWithIdentity,
   insertMachine,
   readMachine,
   readMachinePage,
@@ -160,7 +160,7 @@ export class MachinesService {
             ...(resolution.machineId ? [`peaqos:machine:${resolution.machineId}`] : []),
           ]
         : [input.identityRef];
-      if (await findMachineByIdentity(trx, refs, identityKey)) {
+      if (await machineWithIdentity(trx, refs, identityKey)) {
         throw new ApiError('MACHINE_IDENTITY_EXISTS', 'A machine with this identityRef is already registered.');
       }
       await this.ports.assertPoliciesExist(trx, uniq(input.policyIds));
