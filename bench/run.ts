@@ -821,6 +821,19 @@ On the writes (POST /machines, POST /market/orders), the same method found:
   the budget holds exactly (\`test/abuse-limits.test.ts\` fires bursts at two replicas) and a burst of writes from
   one client costs a few upserts instead of one each (bench:quick: PostgreSQL POST /machines from 52-69% to 69-73%
   of the limit).
+- **What the rate limit still costs: about 10-15 points of PostgreSQL POST /machines.** bench:quick ran the same
+  build with the limits off (\`QUICK_BASE_ENV\`) in the same rounds as the build with them on: 77-85% of the limit
+  against 65-66% (the warmed rounds). Coalesced, a burst still costs about one upsert per two requests here (counted
+  from PostgreSQL's row statistics). The target is measured with the limits on, as deployed; making the counter
+  cheaper than a statement would mean leasing points per replica, which refuses early when another replica holds
+  unused points, so it was not done.
+- **Registration's identity look-up selects only the id.** PostgreSQL describes every selected column with each
+  answer, found or not, and pg parses that description on every execution: the look-up selected all 14 columns of a
+  machine to learn whether one exists.
+- **The whole machine's CPU per request.** bench:quick prints it beside the server's (every process: the server,
+  the database, the load generator). On PostgreSQL POST /machines it was about 290 µs for the limit and about
+  410 µs for the reference, and throughput followed that ratio: on 2 shared cores the database's and the load
+  generator's work count as much as the server's.
 
 Left on the order path: SQLite's own work (about 25% of the server's CPU: the inserts, the commit's fsync, and the
 sum of the pairing's spend today, which grows with the day's orders; the limit runs the same statements), the
@@ -869,8 +882,13 @@ generator's cores); a larger young generation (\`--max-semi-space-size=16\`: few
 req/s beyond the noise, on either engine); on PostgreSQL, taking the connection from tarn's pool directly
 instead of through knex's acquireConnection (CPU per read unchanged within the noise); percent-decoding every path
 parameter, so that Ajv's length check reads a flat string instead of a slice of the URL (more instructions, not
-fewer); five more awaits on the read path, as a probe of what the promise chain costs (no change beyond the noise). Answering inside the request event (the limit does, fastify and this
-server answer after an await) was not tried: fastify pays the await too and is the nearer yardstick.
+fewer); five more awaits on the read path, as a probe of what the promise chain costs (no change beyond the noise); a
+server that has answered a write with an Idempotency-Key (which runs that write in an AsyncLocalStorage context) was
+no slower on GET /machines/{id} afterwards, within the noise. Metrics, counted by instructions (QUICK_IR with
+\`QUICK_BASE_ENV={"PEAQOS_METRICS":"false"}\`), cost about 3,300 of about 173,000 instructions per GET
+/machines/{id} (2%); the timed rounds in the Notes below move by more than that. Answering inside the request
+event (the limit does, fastify and this server answer after an await) was not tried: fastify pays the await too and
+is the nearer yardstick.
 
 ${pgSection}
 ${
