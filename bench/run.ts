@@ -96,6 +96,8 @@ async function load(
     headers?: Record<string, string>;
     pid?: number;
     setupRequest?: (r: Record<string, unknown>) => Record<string, unknown>;
+    /** Seconds; BENCH_DURATION unless set. */
+    duration?: number;
   },
 ): Promise<Result> {
   const cpu0 = opts.pid ? cpuMicros(opts.pid) : 0;
@@ -105,7 +107,7 @@ async function load(
     body: opts.body,
     headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
     connections: CONNECTIONS,
-    duration: DURATION,
+    duration: opts.duration ?? DURATION,
     ...(opts.setupRequest ? { requests: [{ setupRequest: opts.setupRequest as never }] } : {}),
   });
   const cpu = opts.pid ? Math.round((cpuMicros(opts.pid) - cpu0) / Math.max(1, r.requests.total)) : undefined;
@@ -323,6 +325,9 @@ async function against(
       ...(sc.headers ? { headers: sc.headers } : {}),
       ...(sc.body ? { setupRequest: (r: Record<string, unknown>) => ({ ...r, body: sc.body!() }) } : {}),
     });
+    // Each server first serves the scenario unmeasured for a moment (its code for this path compiled and
+    // optimised, its pool connections open), so the first round does not measure a cold server.
+    for (const s of [limit, ...(fastify ? [fastify] : []), ref]) await load(s.url, { ...opts(s.pid), duration: 2 });
     const rs: { ref: Result; limit: Result; fastify?: Result }[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const l = await load(limit.url, opts(limit.pid));
