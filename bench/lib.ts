@@ -31,16 +31,18 @@ export const SERVER_NODE_OPTIONS: string[] = (
   .split(' ')
   .filter(Boolean);
 
+/** /proc's clock ticks (USER_HZ = 100) in microseconds. */
+const ticksToMicros = (ticks: number) => (ticks * 1_000_000) / 100;
+
 /** CPU time (user + system) a process has used, in microseconds. */
+export function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ticksToMicros(Number(fields[11]) + Number(fields[12]));
+}
+
 /** CPU time used by the whole machine so far (every process: server, database, load generator), in µs. */
 export function machineCpuMicros(): number {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal: everything but idle and iowait was work.
-  const busy = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
-  return (busy * 1_000_000) / 100;
-}
-
-export function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // clock ticks (USER_HZ = 100)
+  return ticksToMicros(cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!);
 }

@@ -331,14 +331,14 @@ if (irRequests) {
 } else {
   await load(ref, target); // warm-up
 }
+// Per server: req/s, its own CPU per request, and the whole machine's (database and load generator included).
+const show = (name: string, x: { rps: number; cpu: number; machine: number }) =>
+  `${name} ${x.rps} req/s ${x.cpu} µs (machine ${x.machine} µs)`;
 for (let i = 0; i < (irRequests ? 0 : rounds); i++) {
   const l = await load(limit, target);
   const f = fastify ? await load(fastify, target) : undefined;
   const b = base ? await load(base, target) : undefined;
   const r = await load(ref, target);
-  // Per server: req/s, its own CPU per request, and the whole machine's (database and load generator included).
-  const show = (name: string, x: { rps: number; cpu: number; machine: number }) =>
-    `${name} ${x.rps} req/s ${x.cpu} µs (machine ${x.machine} µs)`;
   console.log(
     `round ${i + 1}: ${show('limit', l)} | ${f ? `${show('fastify', f)} | ` : ''}${b ? `${show('base', b)} ${Math.round((b.rps / l.rps) * 100)}% | ` : ''}${show('reference', r)}${r.bad ? ` (${r.bad} bad)` : ''} | ${Math.round((r.rps / l.rps) * 100)}% of the limit`,
   );
