@@ -107,6 +107,34 @@ const postMachine = () =>
     runtimeProfile: 'bench',
     identityRef: `peaqos:machine:${registered++}`,
   });
+/** What autocannon sends for scenario `p` to `s`: a GET, or a POST with a fresh body per request. */
+function requestsOf(s: Server, p: string) {
+  const post = p.startsWith('POST ');
+  const order = p === 'POST /api/v1/market/orders';
+  return {
+    url: `${s.url}${post ? p.slice(5) : p}`,
+    ...(post
+      ? {
+          method: 'POST' as const,
+          headers: {
+            'content-type': 'application/json',
+            ...(order ? { 'x-agent-pairing-token': orderFor.token } : {}),
+          },
+          requests: [
+            {
+              setupRequest: (q: object) =>
+                ({
+                  ...q,
+                  body: order
+                    ? JSON.stringify({ machineId: orderFor.machineId, serviceId: 'svc_humanity_pop' })
+                    : postMachine(),
+                }) as never,
+            },
+          ],
+        }
+      : {}),
+  };
+}
 async function load(s: Server, p: string) {
   const t0 = process.env.QUICK_THREADS ? threadTicks(s.pid) : undefined;
   const c0 = cpuMicros(s.pid);
@@ -148,33 +176,7 @@ async function load(s: Server, p: string) {
         { stdio: 'ignore' },
       )
     : undefined;
-  const post = p.startsWith('POST ');
-  const order = p === 'POST /api/v1/market/orders';
-  const r = await autocannon({
-    url: `${s.url}${post ? p.slice(5) : p}`,
-    connections: 10,
-    duration,
-    ...(post
-      ? {
-          method: 'POST' as const,
-          headers: {
-            'content-type': 'application/json',
-            ...(order ? { 'x-agent-pairing-token': orderFor.token } : {}),
-          },
-          requests: [
-            {
-              setupRequest: (q: object) =>
-                ({
-                  ...q,
-                  body: order
-                    ? JSON.stringify({ machineId: orderFor.machineId, serviceId: 'svc_humanity_pop' })
-                    : postMachine(),
-                }) as never,
-            },
-          ],
-        }
-      : {}),
-  });
+  const r = await autocannon({ ...requestsOf(s, p), connections: 10, duration });
   if (strace) await new Promise((r) => (strace.exitCode !== null ? r(null) : strace.once('exit', r)));
   if (perf) await new Promise((r) => (perf.exitCode !== null ? r(null) : perf.once('exit', r)));
   if (t0) {
@@ -184,7 +186,7 @@ async function load(s: Server, p: string) {
       .map(([k, v]) => `${k}=${Math.round(((v - (t0.get(k) ?? 0)) * 10_000) / r.requests.total)}`);
     console.log(`  threads (µs/req): ${per.join(' ')}`);
   }
-  if (r.non2xx && s.name === 'reference' && order) {
+  if (r.non2xx && s.name === 'reference' && p === 'POST /api/v1/market/orders') {
     const res = await fetch(`${s.url}${p.slice(5)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-agent-pairing-token': orderFor.token },
@@ -292,7 +294,7 @@ if (irRequests) {
   // Deterministic on a noisy machine: the user-space instructions a server executes per request (all its threads,
   // the kernel left out), counted by callgrind over irRequests requests after a warm-up run uninstrumented.
   const instructions = async (s: Server) => {
-    const run = (amount: number) => autocannon({ url: `${s.url}${target}`, connections: 10, amount });
+    const run = (amount: number) => autocannon({ ...requestsOf(s, target), connections: 10, amount });
     await run(Number(process.env.QUICK_IR_WARMUP ?? 5000));
     const control = (...a: string[]) =>
       new Promise((r) => spawn('callgrind_control', [...a, String(s.pid)], { stdio: 'ignore' }).once('exit', r));
