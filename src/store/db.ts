@@ -22,7 +22,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   if (isPostgresUrl(url)) {
     return knexFactory({
       client: 'pg',
-      connection: url,
+      // Pipeline mode: a transaction sends BEGIN and its deferred writes without waiting for their answers
+      // (pipeline.ts). Statements that are awaited one by one run exactly as without it.
+      // (pg's option; knex's types do not list it.)
+      connection: { connectionString: url, pipeline: true } as Knex.PgConnectionConfig,
       // Error messages carry the statement with placeholders, never the bound values (tokens, keys, secrets).
       compileSqlOnError: false,
       searchPath: opts.schema ? [opts.schema] : undefined,

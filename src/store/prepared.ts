@@ -16,6 +16,7 @@ import type { Db } from './db.ts';
 import { readConnectionOf } from './db.ts';
 import { inlineLimit, prepared, type Connection, type Statement } from './sqlite-client.ts';
 import { isSqliteBusy } from './busy.ts';
+import { batch, inPipelinedTransaction, sendDeferred } from './pipeline.ts';
 
 /** A row as the values of the select list, in its order. */
 export type Values = unknown[];
@@ -77,6 +78,13 @@ export interface Statements {
   all(sql: string, params: readonly unknown[]): Promise<Values[]>;
   /** Inserts `row` (its keys are the columns: code's names, never input). */
   insert(table: string, row: Record<string, unknown>): Promise<void>;
+  /**
+   * Inserts `row` as part of the transaction without waiting for the database's answer, for writes nothing
+   * reads back and no caller maps an error of (the audit event of a change). In a PostgreSQL transaction it
+   * leaves with the next statement, usually COMMIT, and its failure fails the commit (pipeline.ts); elsewhere
+   * it is `insert`.
+   */
+  insertDeferred(table: string, row: Record<string, unknown>): Promise<void>;
   /** `for update` on PostgreSQL, nothing on SQLite (its transactions hold the database's write lock). */
   readonly forUpdate: string;
 }
@@ -99,6 +107,7 @@ function statements(
   all: Statements['all'],
   run: Statements['run'],
   one: Statements['one'] = (sql, params) => all(sql, params).then((rows) => rows[0]),
+  runDeferred: Statements['run'] = run,
 ): Statements {
   return {
     forUpdate,
@@ -106,6 +115,7 @@ function statements(
     one,
     all,
     insert: (table, row) => run(insertSql(table, Object.keys(row)), Object.values(row)),
+    insertDeferred: (table, row) => runDeferred(insertSql(table, Object.keys(row)), Object.values(row)),
   };
 }
 
@@ -195,8 +205,23 @@ export async function statementsOn(db: Knex | Knex.Transaction): Promise<Stateme
   const conn = (await db.client.acquireConnection()) as unknown;
   if (db.client.config.client === 'pg') {
     const pg = conn as PgConnection;
-    const all = (sql: string, params: readonly unknown[]) => pgRows(pg, sql, params);
-    return statements(' for update', all, async (sql, params) => void (await all(sql, params)));
+    const pipelined = inPipelinedTransaction(conn);
+    // Pipelined, the statements sent in one tick leave in one write (pipeline.ts).
+    const all = pipelined
+      ? (sql: string, params: readonly unknown[]) => {
+          batch(conn);
+          return pgRows(pg, sql, params);
+        }
+      : (sql: string, params: readonly unknown[]) => pgRows(pg, sql, params);
+    const run = async (sql: string, params: readonly unknown[]) => void (await all(sql, params));
+    const deferred = pipelined
+      ? (sql: string, params: readonly unknown[]) => {
+          const s = pgStatement(sql);
+          sendDeferred(conn, { name: s.name, text: s.text, values: bindable(params) });
+          return Promise.resolve();
+        }
+      : run;
+    return statements(' for update', all, run, undefined, deferred);
   }
   const sqlite = conn as Connection;
   return statements(

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
 import { StoreBusyError, isPgRetryable, sleep } from './busy.ts';
 import { emit, hasListeners } from '../observe.ts';
+import { begin, commit, pipelined, rollback } from './pipeline.ts';
 
 type Executor = Knex | Knex.Transaction;
 
@@ -94,6 +95,20 @@ async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise
   const connection = (await client.acquireConnection()) as object;
   try {
     const trx = transactorFor(client, connection);
+    if (pipelined(connection)) {
+      // PostgreSQL: BEGIN leaves with the first statement, COMMIT with the deferred writes (pipeline.ts).
+      begin(connection);
+      let out: T;
+      try {
+        out = await work(trx);
+      } catch (err) {
+        return await rollback(connection, err);
+      } finally {
+        committed.delete(trx);
+      }
+      await commit(connection);
+      return out;
+    }
     await client._query(connection, { sql: 'BEGIN;', bindings: [] });
     try {
       const out = await work(trx);

@@ -36,7 +36,7 @@ export const auditFrom = (r: AuditRow): AuditEventRecord => ({
 export const auditRepo = {
   /** Inside a transaction (where every state change writes its event) as a prepared statement on its connection. */
   async insert(db: Knex | Knex.Transaction, row: AuditRow): Promise<void> {
-    await (await statementsOn(db)).insert('audit_events', { ...row });
+    await (await statementsOn(db)).insertDeferred('audit_events', { ...row });
   },
   query(db: Knex, f: AuditFilter) {
     const qb = db('audit_events').select('*');

@@ -106,7 +106,7 @@ export async function insertMachine(
   m: Machine,
   identityKey: string | null,
 ): Promise<void> {
-  await (await statementsOn(db)).insert('machines', { ...toRow(m), identity_key: identityKey });
+  await (await statementsOn(db)).insertDeferred('machines', { ...toRow(m), identity_key: identityKey });
 }
 
 /**

@@ -188,5 +188,5 @@ export function ordersOf(db: Knex | Knex.Transaction, machineId: string, status?
 }
 
 export async function insertOrder(trx: Knex.Transaction, o: OrderRecord, utcDay: string): Promise<void> {
-  await (await statementsOn(trx)).insert('market_orders', orderRow(o, utcDay));
+  await (await statementsOn(trx)).insertDeferred('market_orders', orderRow(o, utcDay));
 }

@@ -242,18 +242,22 @@ export class OrdersService {
       // Lock the machine, then the pairing (the order every transaction takes them in): archiving the machine,
       // revoking or re-policying the pairing, and this pairing's other orders wait for this one, and this one
       // sees what they committed. The checks made before the transaction are made again on the locked rows.
-      const locked = await findMachine(trx, machine.id, true);
+      // The three reads go out together (PostgreSQL runs them in this order, each after the one before it, so the
+      // day's spend is read with the pairing locked); the checks follow in the same order.
+      const [locked, row, spentTodayMicros] = await Promise.all([
+        findMachine(trx, machine.id, true),
+        findPairing(trx, pairing.id, true),
+        amount !== null && policy.dailySpendLimit !== null ? spentToday(trx, pairing.id, day) : undefined,
+      ]);
       if (!locked || locked.status !== 'active')
         throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${locked?.status ?? 'gone'}, not active.`);
-      const row = await findPairing(trx, pairing.id, true);
       if (!row || row.status !== 'active')
         throw new ApiError('AGENT_PAIRING_INACTIVE', `The pairing is ${row?.status ?? 'gone'}.`);
       if (row.policyHash !== pairing.policyHash)
         throw new ApiError('AGENT_AUTH_INVALID', 'The delegation policy changed: rotate the session.');
       if (principal.tokenPresented && row.sessionId !== pairing.sessionId)
         throw new ApiError('AGENT_AUTH_INVALID', 'The pairing token was replaced by a newer session.');
-      if (amount !== null && policy.dailySpendLimit !== null)
-        refuseIf(policyRefusals(service, { ...spend, spentTodayMicros: await spentToday(trx, pairing.id, day) }));
+      if (spentTodayMicros !== undefined) refuseIf(policyRefusals(service, { ...spend, spentTodayMicros }));
       await insertOrder(trx, order, day);
       await recordAudit(trx, {
         actor: `agent:${pairing.id}`,
