@@ -2,9 +2,10 @@
 // sent without waiting for the previous one's answer; the server answers them in order). A transaction uses it
 // for the statements whose answer nothing waits for:
 // - BEGIN goes out together with the transaction's first statement;
-// - deferred writes (the audit event of a change) go out together with whatever follows them, usually COMMIT.
+// - deferred writes (the audit event of a change, a new machine, a new order) go out together with whatever
+//   follows them, usually COMMIT.
 // Statements sent in one tick leave in one write (the socket is corked until the next tick), so a registration is
-// three round trips (BEGIN + identity look-up, insert, audit + COMMIT) instead of five.
+// two round trips (BEGIN + identity look-up; machine + audit event + COMMIT) instead of five.
 // Atomicity is PostgreSQL's: a deferred statement that fails aborts the transaction, every later statement fails,
 // and COMMIT of an aborted transaction rolls it back. The transaction then throws the deferred statement's error
 // (the cause, not the "transaction is aborted" errors after it), and a COMMIT that answers anything but COMMIT is
@@ -34,7 +35,7 @@ export function batch(conn: PgClient): void {
   process.nextTick(() => stream.uncork());
 }
 
-/** Sends `q` on a pipelined transaction's connection without waiting for its answer (see transactionEnd). */
+/** Sends `q` on a pipelined transaction's connection without waiting for its answer (see commit and rollback). */
 export function sendDeferred(conn: PgClient, q: Parameters<PgClient['query']>[0]): void {
   batch(conn);
   const settled = conn.query(q).then(
@@ -46,7 +47,7 @@ export function sendDeferred(conn: PgClient, q: Parameters<PgClient['query']>[0]
   else deferred.set(conn, [settled]);
 }
 
-/** Whether `conn` is a pipelined transaction's connection (between begin and transactionEnd). */
+/** Whether `conn` is a pipelined transaction's connection (from begin until commit or rollback). */
 export const inPipelinedTransaction = (conn: unknown): conn is PgClient => deferred.has(conn as object);
 
 /** Starts a transaction on a pipelined connection: BEGIN leaves with the first statement. */
@@ -65,17 +66,16 @@ async function deferredError(conn: PgClient): Promise<unknown> {
 /** Commits: COMMIT leaves with the deferred writes still unsent; throws if any failed or the commit did not. */
 export async function commit(conn: PgClient): Promise<void> {
   batch(conn);
-  const done = conn.query('COMMIT');
-  const failed = await deferredError(conn);
-  const command = await done.then(
-    (r) => r.command,
-    (err: unknown) => {
-      throw failed ?? err;
-    },
+  const answer = conn.query('COMMIT').then(
+    (r) => ({ command: r.command }),
+    (err: unknown) => ({ err }),
   );
+  const failed = await deferredError(conn);
+  const outcome = await answer;
   if (failed !== undefined) throw failed;
-  if (command !== 'COMMIT')
-    throw new Error(`PostgreSQL answered ${command} to COMMIT: the transaction was rolled back.`);
+  if ('err' in outcome) throw outcome.err;
+  if (outcome.command !== 'COMMIT')
+    throw new Error(`PostgreSQL answered ${outcome.command} to COMMIT: the transaction was rolled back.`);
 }
 
 /**

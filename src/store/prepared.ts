@@ -79,10 +79,10 @@ export interface Statements {
   /** Inserts `row` (its keys are the columns: code's names, never input). */
   insert(table: string, row: Record<string, unknown>): Promise<void>;
   /**
-   * Inserts `row` as part of the transaction without waiting for the database's answer, for writes nothing
-   * reads back and no caller maps an error of (the audit event of a change). In a PostgreSQL transaction it
-   * leaves with the next statement, usually COMMIT, and its failure fails the commit (pipeline.ts); elsewhere
-   * it is `insert`.
+   * Inserts `row` as part of the transaction without waiting for the database's answer, for writes that nothing
+   * in the transaction reads back or catches an error of (an audit event; a new machine, whose unique violation
+   * the caller of the transaction maps). In a PostgreSQL transaction it leaves with the next statement, usually
+   * COMMIT, and its error is the one the transaction throws (pipeline.ts); elsewhere it is `insert`.
    */
   insertDeferred(table: string, row: Record<string, unknown>): Promise<void>;
   /** `for update` on PostgreSQL, nothing on SQLite (its transactions hold the database's write lock). */
