@@ -7,7 +7,8 @@
 //   statement finds the database busy, and for an in-memory database (no read-only handle), through knex.
 //   PostgreSQL: a named prepared statement on a connection from knex's pool (prepared once per connection).
 // - statementsOn, a transaction's statements: prepared on the transaction's own connection; outside a
-//   transaction, through knex.
+//   transaction, through knex. On PostgreSQL a transaction's writes that nothing waits for (insertDeferred) are
+//   sent without waiting for their answers and leave with the next statement (pipeline.ts).
 // The SQL is written once for both engines: plain lower-case identifiers and `?` placeholders. Rows come back as
 // arrays of values in the select list's order (better-sqlite3's raw mode, pg's array row mode): building an object
 // per row in the driver cost about as much again as the statement (named properties set one by one from C++).
