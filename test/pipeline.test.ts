@@ -2,7 +2,7 @@
 // without waiting for their answers. Whatever the engine, a transaction commits all of its writes or none, and a
 // failed deferred write is the error the transaction throws.
 import { describe, expect, it } from 'vitest';
-import { engines, openTestStore, PG_URL } from './helpers/db.ts';
+import { engines, PG_URL, withTestStore } from './helpers/db.ts';
 import { withTransaction } from '../src/store/tx.ts';
 import { statementsOn } from '../src/store/prepared.ts';
 import { isUniqueViolation } from '../src/store/busy.ts';
@@ -23,8 +23,7 @@ const count = async (db: Db) =>
 
 describe.each(engines())('transactions with deferred writes on $name', (engine) => {
   it('commit deferred writes with the transaction, and its later statements see them', async () => {
-    const { db, drop } = await openTestStore(engine);
-    try {
+    await withTestStore(engine, async (db) => {
       const seen = await withTransaction(db, async (trx) => {
         const s = await statementsOn(trx);
         await s.insertDeferred('audit_events', event('aev_1'));
@@ -33,14 +32,11 @@ describe.each(engines())('transactions with deferred writes on $name', (engine) 
       });
       expect(Number(seen)).toBe(2);
       expect(await count(db)).toBe(2);
-    } finally {
-      await drop();
-    }
+    });
   });
 
   it('a deferred write that fails rolls back every write of the transaction and is the error thrown', async () => {
-    const { db, drop } = await openTestStore(engine);
-    try {
+    await withTestStore(engine, async (db) => {
       // Failing last (before COMMIT), and failing before statements that then find the transaction aborted.
       for (const after of [false, true]) {
         const err = await withTransaction(db, async (trx) => {
@@ -60,14 +56,11 @@ describe.each(engines())('transactions with deferred writes on $name', (engine) 
         (await statementsOn(trx)).insertDeferred('audit_events', event('aev_3')),
       );
       expect(await count(db)).toBe(1);
-    } finally {
-      await drop();
-    }
+    });
   });
 
   it('an error thrown by the work rolls back its deferred writes', async () => {
-    const { db, drop } = await openTestStore(engine);
-    try {
+    await withTestStore(engine, async (db) => {
       await expect(
         withTransaction(db, async (trx) => {
           await (await statementsOn(trx)).insertDeferred('audit_events', event('aev_1'));
@@ -75,16 +68,13 @@ describe.each(engines())('transactions with deferred writes on $name', (engine) 
         }),
       ).rejects.toThrow('refused');
       expect(await count(db)).toBe(0);
-    } finally {
-      await drop();
-    }
+    });
   });
 });
 
 describe.skipIf(!PG_URL)('PostgreSQL transactions', () => {
   it('never report a commit that PostgreSQL turned into a rollback', async () => {
-    const { db, drop } = await openTestStore({ name: 'postgres', url: PG_URL! });
-    try {
+    await withTestStore({ name: 'postgres', url: PG_URL! }, async (db) => {
       // Work that swallows a failed statement: PostgreSQL has aborted the transaction, and its COMMIT rolls back.
       const outcome = await withTransaction(db, async (trx) => {
         const s = await statementsOn(trx);
@@ -96,14 +86,11 @@ describe.skipIf(!PG_URL)('PostgreSQL transactions', () => {
       );
       expect(outcome).toMatch(/rolled back/);
       expect(await count(db)).toBe(0);
-    } finally {
-      await drop();
-    }
+    });
   });
 
   it('BEGIN leaves with the first statement, the deferred writes with COMMIT: two writes to the socket', async () => {
-    const { db, drop } = await openTestStore({ name: 'postgres', url: PG_URL! });
-    try {
+    await withTestStore({ name: 'postgres', url: PG_URL! }, async (db) => {
       // Every flush of a connection's socket (net.Socket writes one buffer or several corked ones at once).
       let flushes = 0;
       const seen = new WeakSet<object>();
@@ -133,8 +120,6 @@ describe.skipIf(!PG_URL)('PostgreSQL transactions', () => {
       await run();
       expect(flushes).toBe(2);
       expect(await count(db)).toBe(4);
-    } finally {
-      await drop();
-    }
+    });
   });
 });

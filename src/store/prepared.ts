@@ -17,7 +17,7 @@ import type { Db } from './db.ts';
 import { readConnectionOf } from './db.ts';
 import { inlineLimit, prepared, type Connection, type Statement } from './sqlite-client.ts';
 import { isSqliteBusy } from './busy.ts';
-import { batch, inPipelinedTransaction, sendDeferred } from './pipeline.ts';
+import { batch, inPipelinedTransaction, sendDeferred, type PgClient } from './pipeline.ts';
 
 /** A row as the values of the select list, in its order. */
 export type Values = unknown[];
@@ -27,10 +27,6 @@ export interface PreparedReads {
   one(sql: string, params: readonly unknown[]): Promise<Values | undefined>;
   /** Every row of `sql`. */
   all(sql: string, params: readonly unknown[]): Promise<Values[]>;
-}
-
-interface PgConnection {
-  query(q: { name: string; text: string; values: readonly unknown[]; rowMode: 'array' }): Promise<{ rows: Values[] }>;
 }
 
 /** Raw-mode statements, per connection and SQL text (apart from knex's cache: raw mode is a statement's state). */
@@ -63,10 +59,15 @@ function pgStatement(sql: string): { name: string; text: string } {
   return s;
 }
 
-/** The rows of `sql` on a pg connection, as a named statement in array row mode. */
-async function pgRows(conn: PgConnection, sql: string, params: readonly unknown[]): Promise<Values[]> {
+/** `sql` as a named statement in array row mode. */
+function pgQuery(sql: string, params: readonly unknown[]) {
   const s = pgStatement(sql);
-  return (await conn.query({ name: s.name, text: s.text, values: bindable(params), rowMode: 'array' })).rows;
+  return { name: s.name, text: s.text, values: bindable(params), rowMode: 'array' as const };
+}
+
+/** The rows of `sql` on a pg connection. */
+async function pgRows(conn: PgClient, sql: string, params: readonly unknown[]): Promise<Values[]> {
+  return (await conn.query(pgQuery(sql, params))).rows as Values[];
 }
 
 /** Fixed SQL on a handle or a transaction (statementsOn). */
@@ -150,7 +151,7 @@ export function preparedReads(db: Db): PreparedReads {
   if (db.client.config.client === 'pg') {
     // The connection goes back to the pool as soon as the statement settles (knex's release needs no await).
     const all = async (sql: string, params: readonly unknown[]): Promise<Values[]> => {
-      const conn = (await db.client.acquireConnection()) as PgConnection;
+      const conn = (await db.client.acquireConnection()) as PgClient;
       try {
         return await pgRows(conn, sql, params);
       } finally {
@@ -205,22 +206,15 @@ export async function statementsOn(db: Knex | Knex.Transaction): Promise<Stateme
   if (!(db as Knex.Transaction).isTransaction) return viaKnex(db);
   const conn = (await db.client.acquireConnection()) as unknown;
   if (db.client.config.client === 'pg') {
-    const pg = conn as PgConnection;
-    const pipelined = inPipelinedTransaction(conn);
-    // Pipelined, the statements sent in one tick leave in one write (pipeline.ts).
-    const all = pipelined
-      ? (sql: string, params: readonly unknown[]) => {
-          batch(conn);
-          return pgRows(pg, sql, params);
-        }
-      : (sql: string, params: readonly unknown[]) => pgRows(pg, sql, params);
+    const pg = conn as PgClient;
+    const pipelined = inPipelinedTransaction(pg);
+    const all = (sql: string, params: readonly unknown[]) => {
+      if (pipelined) batch(pg); // the statements sent in one tick leave in one write (pipeline.ts)
+      return pgRows(pg, sql, params);
+    };
     const run = async (sql: string, params: readonly unknown[]) => void (await all(sql, params));
     const deferred = pipelined
-      ? (sql: string, params: readonly unknown[]) => {
-          const s = pgStatement(sql);
-          sendDeferred(conn, { name: s.name, text: s.text, values: bindable(params) });
-          return Promise.resolve();
-        }
+      ? (sql: string, params: readonly unknown[]) => Promise.resolve(sendDeferred(pg, pgQuery(sql, params)))
       : run;
     return statements(' for update', all, run, undefined, deferred);
   }

@@ -89,41 +89,54 @@ function transactorFor(client: RawClient, connection: object): Knex.Transaction 
   return trx;
 }
 
+/** How a transaction starts and ends on its connection. */
+interface Ends {
+  begin(): Promise<void> | void;
+  /** Commits; throws if the transaction did not commit. */
+  commit(): Promise<void>;
+  /** Rolls back after `err` and throws the error that caused it. */
+  rollback(err: unknown): Promise<never>;
+}
+
+/** BEGIN, COMMIT and ROLLBACK each sent and answered in turn; a COMMIT that fails is followed by a ROLLBACK. */
+function sequentialEnds(client: RawClient, connection: object): Ends {
+  const send = async (sql: string) => void (await client._query(connection, { sql, bindings: [] }));
+  const rollback = async (err: unknown): Promise<never> => {
+    try {
+      await send('ROLLBACK;');
+    } catch {
+      // The connection failed with the transaction (the pool's validation drops it); the original error counts.
+    }
+    throw err;
+  };
+  return { begin: () => send('BEGIN;'), commit: () => send('COMMIT;').catch(rollback), rollback };
+}
+
 async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   if (!makeKnex) return db.transaction(work);
   const client = db.client as RawClient;
   const connection = (await client.acquireConnection()) as object;
   try {
     const trx = transactorFor(client, connection);
-    if (pipelined(connection)) {
-      // PostgreSQL: BEGIN leaves with the first statement, COMMIT with the deferred writes (pipeline.ts).
-      begin(connection);
-      let out: T;
-      try {
-        out = await work(trx);
-      } catch (err) {
-        return await rollback(connection, err);
-      } finally {
-        committed.delete(trx);
-      }
-      await commit(connection);
-      return out;
-    }
-    await client._query(connection, { sql: 'BEGIN;', bindings: [] });
+    // PostgreSQL: BEGIN leaves with the first statement, COMMIT with the deferred writes (pipeline.ts).
+    const ends: Ends = pipelined(connection)
+      ? {
+          begin: () => begin(connection),
+          commit: () => commit(connection),
+          rollback: (err) => rollback(connection, err),
+        }
+      : sequentialEnds(client, connection);
+    await ends.begin();
+    let out: T;
     try {
-      const out = await work(trx);
-      await client._query(connection, { sql: 'COMMIT;', bindings: [] });
-      return out;
+      out = await work(trx);
     } catch (err) {
-      try {
-        await client._query(connection, { sql: 'ROLLBACK;', bindings: [] });
-      } catch {
-        // The connection failed with the transaction (the pool's validation drops it); the original error counts.
-      }
-      throw err;
+      return await ends.rollback(err);
     } finally {
       committed.delete(trx);
     }
+    await ends.commit();
+    return out;
   } finally {
     await client.releaseConnection(connection);
   }

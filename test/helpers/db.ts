@@ -32,3 +32,13 @@ export async function openTestStore(engine: Engine): Promise<{ db: Db; drop(): P
     },
   };
 }
+
+/** Runs `fn` on a fresh test store of `engine`, dropped afterwards whatever happens. */
+export async function withTestStore(engine: Engine, fn: (db: Db) => Promise<void>): Promise<void> {
+  const { db, drop } = await openTestStore(engine);
+  try {
+    await fn(db);
+  } finally {
+    await drop();
+  }
+}

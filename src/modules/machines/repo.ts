@@ -110,10 +110,9 @@ export async function insertMachine(
 }
 
 /**
- * A machine registered under any form of this identity: the same identityRef, the same canonical key, or (for
- * rows registered before keys were stored) the other identityRef form of the same MCR machine.
+ * The id of a machine registered under any form of this identity: the same identityRef, the same canonical key, or
+ * (for rows registered before keys were stored) the other identityRef form of the same MCR machine.
  */
-/** Whether a machine holds any of these identityRef forms or this canonical identity (its id, if one does). */
 export async function machineWithIdentity(
   db: Knex | Knex.Transaction,
   refs: string[],
