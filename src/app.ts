@@ -9,14 +9,14 @@ import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
 import { ApiError } from './errors.ts';
-import { accessLog, errorForLog, redactDeep } from './logger.ts';
+import { accessLog, errorForLog, redactDeep, type AccessLog } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { checkParsedBody, hasBody, readJsonBody } from './http/body.ts';
 import { createCors } from './http/cors.ts';
 import { createDocs, DOC_PATHS } from './http/docs.ts';
 import { checkUrl } from './http/hostile.ts';
 import { clientKey } from './http/rate-limit.ts';
-import { sendError, stampRequestId, tagRequestId } from './http/respond.ts';
+import { attachExchange, sendError, stampRequestId, type Exchange } from './http/respond.ts';
 import { createRouter } from './http/router.ts';
 import { createIdempotency } from './http/idempotency.ts';
 import { StoreBusyError } from './store/busy.ts';
@@ -27,13 +27,29 @@ import { buildHandlers } from './handlers.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-/** A request as the router sees it; the child logger is made on first use (most requests never log). */
-class Request implements HttpRequest {
+/** Reports each answer once, when it is written: the HTTP metrics and the access line. */
+interface Reporter {
+  metrics: Services['metrics'];
+  access: AccessLog | undefined;
+  operationOf(method: string, path: string): string | undefined;
+}
+
+/**
+ * A request as the router sees it, and the API's state of its response (an Exchange). The child logger is made on
+ * first use (most requests never log). An answer written by sendJson is reported as sendJson returns (no listener
+ * per response); one written any other way (a preflight, the docs, /metrics, a host framework's) is reported on the
+ * response's 'finish' (reportOnFinish). Either way, once.
+ */
+class Request implements HttpRequest, Exchange {
   body: unknown = undefined;
   keyRole: 'operator' | 'agent' | undefined = undefined;
   rawQuery: string | undefined = undefined;
   operationId: string | undefined = undefined;
+  capture: ((status: number, body: unknown) => void) | undefined = undefined;
   #log: Logger | undefined;
+  /** Whether the answer is reported (or will be, on 'finish'). */
+  #reported: boolean;
+  readonly #t0: number;
   constructor(
     readonly method: string,
     readonly path: string,
@@ -41,9 +57,38 @@ class Request implements HttpRequest {
     readonly headers: IncomingHttpHeaders,
     readonly id: string,
     private readonly logger: Logger,
-  ) {}
+    /** The method and URL as sent (the access line and the metrics' method label). */
+    private readonly sentMethod: string,
+    private readonly url: string,
+    private readonly reporter: Reporter | undefined,
+  ) {
+    this.#reported = reporter === undefined;
+    this.#t0 = reporter === undefined ? 0 : performance.now();
+  }
   get log(): Logger {
     return (this.#log ??= this.logger.child({ reqId: this.id }));
+  }
+  sent(status: number): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.report(status);
+  }
+  /** For an answer written outside sendJson: reported when the response finishes. */
+  reportOnFinish(res: ServerResponse): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    res.on('finish', () => this.report(res.statusCode));
+  }
+  private report(status: number): void {
+    const { metrics, access, operationOf } = this.reporter!;
+    const ms = performance.now() - this.#t0;
+    metrics?.http(
+      this.operationId ?? operationOf(this.method, this.path) ?? 'unmatched',
+      this.sentMethod,
+      status,
+      ms / 1000,
+    );
+    access?.(this.id, this.sentMethod, this.url, status, ms);
   }
 }
 
@@ -102,6 +147,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const rateLimits = services.rateLimits;
   const knownKeys = new Set([...deps.config.apiKeys, ...deps.config.agentApiKeys]);
   const access = accessLog(logger);
+  const reporter: Reporter | undefined = access || metrics ? { metrics, access, operationOf } : undefined;
   const logDebug = logger.isLevelEnabled('debug');
   const logTrace = logger.isLevelEnabled('trace');
 
@@ -114,50 +160,42 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    tagRequestId(res, id);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const sentMethod = req.method ?? 'GET';
     // HEAD is GET without the body (node:http leaves the body out of a HEAD response by itself).
-    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const request = new Request(
-      method,
+      sentMethod === 'HEAD' ? 'GET' : sentMethod,
       path,
       q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
       req.headers,
       id,
       logger,
+      sentMethod,
+      url,
+      reporter,
     );
     if (q !== -1) request.rawQuery = url.slice(q + 1);
-    if (access || metrics) {
-      const t0 = performance.now();
-      res.on('finish', () => {
-        const status = res.statusCode;
-        const ms = performance.now() - t0;
-        metrics?.http(
-          request.operationId ?? operationOf(request.method, request.path) ?? 'unmatched',
-          req.method ?? 'GET',
-          status,
-          ms / 1000,
-        );
-        access?.(id, req.method ?? 'GET', url, status, ms);
-      });
-    }
+    attachExchange(res, request);
     // CORS headers are set one by one, and a preflight is answered here: the id goes on first.
     if (cors) stampRequestId(res);
     if (cors?.apply(req, res)) {
       request.operationId = 'preflight';
+      request.reportOnFinish(res);
       return;
     }
     if (docs && DOC_PATHS.includes(path)) {
       stampRequestId(res);
       if (docs.serve(path, req, res)) {
         request.operationId = 'docs';
+        request.reportOnFinish(res);
         return;
       }
     }
     if (metrics && path === '/metrics') {
       request.operationId = 'metrics';
+      request.reportOnFinish(res);
       stampRequestId(res);
       serveMetrics(req, res).catch((err: unknown) => fail(request, req, res, err, hooks));
       return;
@@ -186,7 +224,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   const fail = (
-    request: HttpRequest,
+    request: Request,
     req: IncomingMessage,
     res: ServerResponse,
     err: unknown,
@@ -202,13 +240,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (req.destroyed && !req.complete) return; // the client went away mid-request: nobody to answer
     if (hooks.onUnexpected && !res.headersSent) {
       stampRequestId(res); // the host framework answers: with the id, as every answer here
+      request.reportOnFinish(res);
       return hooks.onUnexpected(err);
     }
     request.log.error({ err: errorForLog(err) }, 'unhandled error');
     sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
   };
 
-  const handle = async (request: HttpRequest, req: IncomingMessage, res: ServerResponse, hooks: RequestHooks) => {
+  const handle = async (request: Request, req: IncomingMessage, res: ServerResponse, hooks: RequestHooks) => {
     if (isApi(request.path)) {
       const role = apiKey(req.headers);
       if (role instanceof ApiError) throw role;

@@ -66,11 +66,21 @@ export class Metrics {
     buckets: LATENCY,
     registers: [this.registry],
   });
-  readonly mcrCache = new Counter({
+  /**
+   * MCR resolutions by cache result, counted in plain numbers (a cached read counts one per request, and
+   * prom-client's inc hashes its label object each time); the counter below reads them at scrape.
+   */
+  readonly mcrCacheResults = { hit: 0, miss: 0 };
+  readonly mcrCache: Counter<'result'> = new Counter({
     name: 'peaqos_mcr_cache_total',
     help: 'MCR resolutions by cache result (hit, miss).',
     labelNames: ['result'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.mcrCache.reset();
+      for (const result of ['hit', 'miss'] as const)
+        if (this.mcrCacheResults[result]) this.mcrCache.inc({ result }, this.mcrCacheResults[result]);
+    },
   });
   readonly probes = new Counter({
     name: 'peaqos_runtime_probes_total',

@@ -81,7 +81,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
               metrics.mcrRequests.inc({ outcome }),
               metrics.mcrDuration.observe(seconds)
             ),
-            onCache: (hit) => metrics.mcrCache.inc({ result: hit ? 'hit' : 'miss' }),
+            onCache: (hit) => void metrics.mcrCacheResults[hit ? 'hit' : 'miss']++,
           }
         : {}),
     });

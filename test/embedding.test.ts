@@ -115,6 +115,10 @@ describe('express adapter', () => {
     expect(r.status).toBe(500);
     expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/); // the host's answer carries the id too
     expect(await r.json()).toEqual({ host: 'error handler', message: 'boom' });
+    // The host's answer is counted once, with the host's status, when it finishes.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const text = await mw.orchestrator.services.metrics!.registry.metrics();
+    expect(text).toContain('peaqos_http_requests_total{operation="createPolicy",method="POST",status="500"} 1\n');
     // Errors the API knows keep its envelope.
     expect(
       ((await (await fetch(`${url}/api/v1/policies/pol_missing`)).json()) as { error: { code: string } }).error.code,

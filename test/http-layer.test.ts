@@ -135,7 +135,7 @@ describe('JSON request bodies', () => {
 });
 
 describe('request ids, logs and paths', () => {
-  it('puts the request id on every answer, whichever part of the server wrote it', async () => {
+  it('puts the request id on every answer, whichever part of the server wrote it, and logs each answer once', async () => {
     const key = 'operator-key-0123456789abcdef';
     const env = {
       PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
@@ -158,6 +158,19 @@ describe('request ids, logs and paths', () => {
         // The body's length is said (no chunked framing).
         if (status !== 204 && status !== 301 && init.method !== 'HEAD')
           expect([name, res.headers.get('transfer-encoding')]).toEqual([name, null]);
+      }
+      // One access line per answer, with its status: answers written by sendJson are reported as it returns, the
+      // others (preflight, docs, /metrics, and sendJson's error answers after them) on 'finish'.
+      await new Promise((r) => setTimeout(r, 50));
+      const lines = srv!.logs
+        .flatMap((chunk) => chunk.split('\n'))
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { msg: string; req?: { id: string }; res?: { statusCode: number } })
+        .filter((l) => l.msg === 'request completed' || l.msg === 'request errored');
+      for (const [name, , , status] of answers) {
+        const id = `rid-${name.replace(/ /g, '-')}`;
+        const mine = lines.filter((l) => l.req?.id === id);
+        expect([name, mine.map((l) => l.res?.statusCode)]).toEqual([name, [status]]);
       }
     };
     srv = await startTestServer({ env });
