@@ -7,7 +7,8 @@
 //   QUICK_BASE_ENV: JSON settings over QUICK_ENV's, for example metrics off to see what they cost);
 // - QUICK_IR=N counts, under callgrind, the instructions each server executes per request over N requests (best of
 //   three windows after QUICK_IR_WARMUP requests; QUICK_IR_SIM=1 adds simulated cache misses and mispredicted
-//   branches). Repeat runs agree within about 2%; fewer instructions is not always less time (RESULTS.md).
+//   branches; QUICK_IR_PEERS=0 leaves the limit and fastify out). Repeat runs agree within about 2%; fewer
+//   instructions is not always less time (RESULTS.md).
 // QUICK_PEER_ARGS: Node options for the limit and fastify servers too (for example --trace-gc-nvp).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -324,7 +325,9 @@ if (irRequests) {
     await control('--instr=off');
     return best!;
   };
-  for (const s of [limit, ...(fastify ? [fastify] : []), ...(base ? [base] : []), ref]) {
+  // QUICK_IR_PEERS=0: the reference (and QUICK_BASE) only, when the limit's and fastify's counts are known.
+  const peers = process.env.QUICK_IR_PEERS === '0' ? [] : [limit, ...(fastify ? [fastify] : [])];
+  for (const s of [...peers, ...(base ? [base] : []), ref]) {
     const m = await instructions(s);
     console.log(
       `${s.name}: ${m.ir} instructions/request on the main thread, ${m.all} in all threads${m.sim ? `; ${m.sim}` : ''}${m.bad ? ` (${m.bad} bad)` : ''}`,

@@ -40,16 +40,21 @@ describe('access log line', () => {
       [404, 'warn', 'request completed'],
       [503, 'error', 'request errored'],
     ];
-    for (const [status, level, msg] of cases) {
-      log('trace-1.a_B', 'GET', HOSTILE_URL, status, 1.6);
-      reference[level](
-        { req: { id: 'trace-1.a_B', method: 'GET', url: HOSTILE_URL }, res: { statusCode: status }, responseTime: 2 },
-        msg,
-      );
-    }
+    // A URL with characters JSON escapes, one without (written as it is), and one with a lone surrogate.
+    for (const url of [HOSTILE_URL, '/api/v1/machines/mch_1?limit=5&x=%22', '/health?\ud800'])
+      for (const [status, level, msg] of cases) {
+        log('trace-1.a_B', 'GET', url, status, 1.6);
+        reference[level](
+          { req: { id: 'trace-1.a_B', method: 'GET', url }, res: { statusCode: status }, responseTime: 2 },
+          msg,
+        );
+      }
+    // The same text, byte for byte, but for the time.
+    const text = (chunks: string[]) => chunks.join('').replace(/"time":\d+/g, '"time":0');
+    expect(text(direct.chunks)).toBe(text(viaPino.chunks));
     const strip = (l: Record<string, unknown>) => ({ ...l, time: 0 });
     expect(direct.lines().map(strip)).toEqual(viaPino.lines().map(strip));
-    expect(direct.lines().map((l) => l.level)).toEqual([30, 40, 50]);
+    expect(direct.lines().map((l) => l.level)).toEqual([30, 40, 50, 30, 40, 50, 30, 40, 50]);
     expect(direct.lines()[0]!.req).toEqual({ id: 'trace-1.a_B', method: 'GET', url: HOSTILE_URL });
     expect(typeof direct.lines()[0]!.time).toBe('number');
   });
@@ -110,6 +115,21 @@ describe('access log line', () => {
     expect(out.chunks).toHaveLength(3);
     expect(logged).toBe(Math.ceil(LogBuffer.HOLD_BYTES / out.chunks[2]!.split('\n')[0]!.length));
     expect(out.lines()).toHaveLength(5 + logged);
+  });
+
+  it('with buffers, hands its destination one Buffer per write (sonic-boom in buffer mode)', () => {
+    const written: unknown[] = [];
+    const buffer = new LogBuffer({ write: (chunk: unknown) => (written.push(chunk), true) } as never, {
+      buffers: true,
+    });
+    const log = accessLog(createLogger('info', buffer))!;
+    log('b1', 'GET', '/health?ü', 200, 1);
+    log('b2', 'GET', '/health', 200, 1);
+    buffer.release();
+    expect(written).toHaveLength(1);
+    expect(Buffer.isBuffer(written[0])).toBe(true);
+    const lines = (written[0] as Buffer).toString('utf8').split('\n').filter(Boolean);
+    expect(lines.map((l) => (JSON.parse(l) as { req: { url: string } }).req.url)).toEqual(['/health?ü', '/health']);
   });
 
   it('on any other destination, writes each line at once', () => {
