@@ -120,7 +120,7 @@ export class LogBuffer {
 export type AccessLog = (id: string, method: string, url: string, status: number, ms: number) => void;
 
 /** Characters a JSON string must escape (a URL without any is written as it is, without JSON.stringify). */
-const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/; // eslint-disable-line no-control-regex -- control characters are what JSON escapes
 
 /** The JSON of the usual methods; any other method is escaped when its line is built. */
 const METHOD_JSON = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => [m, `"${m}"`]));
