@@ -43,25 +43,31 @@ interface Reporter {
 class Request implements HttpRequest, Exchange {
   body: unknown = undefined;
   keyRole: 'operator' | 'agent' | undefined = undefined;
-  rawQuery: string | undefined = undefined;
   operationId: string | undefined = undefined;
   capture: ((status: number, body: unknown) => void) | undefined = undefined;
+  /** HEAD is GET without the body (node:http leaves the body out of a HEAD response by itself). */
+  readonly method: string;
+  readonly path: string;
+  readonly query: Record<string, string | string[]>;
+  readonly rawQuery: string | undefined;
   #log: Logger | undefined;
   /** Whether the answer is reported (or will be, on 'finish'). */
   #reported: boolean;
   readonly #t0: number;
   constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly query: Record<string, string | string[]>,
-    readonly headers: IncomingHttpHeaders,
-    readonly id: string,
-    private readonly logger: Logger,
     /** The method and URL as sent (the access line and the metrics' method label). */
     private readonly sentMethod: string,
     private readonly url: string,
+    readonly headers: IncomingHttpHeaders,
+    readonly id: string,
+    private readonly logger: Logger,
     private readonly reporter: Reporter | undefined,
   ) {
+    this.method = sentMethod === 'HEAD' ? 'GET' : sentMethod;
+    const q = url.indexOf('?');
+    this.path = q === -1 ? url : url.slice(0, q);
+    this.rawQuery = q === -1 ? undefined : url.slice(q + 1);
+    this.query = this.rawQuery === undefined ? {} : (parseQuery(this.rawQuery) as Record<string, string | string[]>);
     this.#reported = reporter === undefined;
     this.#t0 = reporter === undefined ? 0 : performance.now();
   }
@@ -160,23 +166,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const sentMethod = req.method ?? 'GET';
-    // HEAD is GET without the body (node:http leaves the body out of a HEAD response by itself).
-    const request = new Request(
-      sentMethod === 'HEAD' ? 'GET' : sentMethod,
-      path,
-      q === -1 ? {} : (parseQuery(url.slice(q + 1)) as Record<string, string | string[]>),
-      req.headers,
-      id,
-      logger,
-      sentMethod,
-      url,
-      reporter,
-    );
-    if (q !== -1) request.rawQuery = url.slice(q + 1);
+    const request = new Request(req.method ?? 'GET', req.url ?? '/', req.headers, id, logger, reporter);
+    const path = request.path;
     attachExchange(res, request);
     // CORS headers are set one by one, and a preflight is answered here: the id goes on first.
     if (cors) stampRequestId(res);
