@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from 'pino';
+import type { Awaitable } from './awaitable.ts';
 import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
@@ -191,7 +192,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       serveMetrics(req, res).catch((err: unknown) => fail(request, req, res, err, hooks));
       return;
     }
-    handle(request, req, res, hooks).catch((err: unknown) => fail(request, req, res, err, hooks));
+    // An error is thrown now or rejected later (awaitable.ts): either way it is answered by fail.
+    try {
+      const later = handle(request, req, res, hooks);
+      if (later instanceof Promise) later.catch((err: unknown) => fail(request, req, res, err, hooks));
+    } catch (err) {
+      fail(request, req, res, err, hooks);
+    }
   };
 
   // GET /metrics: outside /api/v1, an operator operation when API auth is on (an agent key is refused).
@@ -238,7 +245,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sendError(res, new ApiError('INTERNAL_ERROR', 'An internal error occurred.'));
   };
 
-  const handle = async (request: Request, req: IncomingMessage, res: ServerResponse, hooks: RequestHooks) => {
+  // A request goes through three steps, each answered now unless it has to wait (awaitable.ts): the API key and
+  // the rate limit (a charge waits on PostgreSQL), the URL and the body (a body is read from the stream), then
+  // the idempotency layer or the router. A GET that waits for nothing is answered in the tick it arrived in.
+  const handle = (
+    request: Request,
+    req: IncomingMessage,
+    res: ServerResponse,
+    hooks: RequestHooks,
+  ): Awaitable<void> => {
     if (isApi(request.path)) {
       const role = apiKey(req.headers);
       if (role instanceof ApiError) throw role;
@@ -246,19 +261,30 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const presented = req.headers['x-api-key'];
       const key = Array.isArray(presented) ? presented[0] : presented;
       if (rateLimits.charges(request.method))
-        await rateLimits.charge(
-          request.method,
-          request.path,
-          key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`,
-        );
+        return rateLimits
+          .charge(
+            request.method,
+            request.path,
+            key && knownKeys.has(key) ? clientKey(key) : `ip:${req.socket.remoteAddress ?? 'unknown'}`,
+          )
+          .then(() => withBody(request, req, res, hooks));
     }
+    return withBody(request, req, res, hooks);
+  };
+
+  const withBody = (request: Request, req: IncomingMessage, res: ServerResponse, hooks: RequestHooks) => {
     checkUrl(request.path, request.rawQuery);
     // A request without a body (most reads) goes on without waiting for a body that is not coming.
-    request.body = hooks.parsedBody
-      ? checkParsedBody(hooks.parsedBody.value)
-      : hasBody(req)
-        ? await readJsonBody(req)
-        : undefined;
+    if (hooks.parsedBody) request.body = checkParsedBody(hooks.parsedBody.value);
+    else if (hasBody(req))
+      return readJsonBody(req).then((body) => {
+        request.body = body;
+        return run(request, req, res, hooks);
+      });
+    return run(request, req, res, hooks);
+  };
+
+  const run = (request: Request, req: IncomingMessage, res: ServerResponse, hooks: RequestHooks) => {
     // debug: what came in, headers included; trace: the body too. Secrets are redacted at any depth.
     if (logDebug) {
       request.log[logTrace ? 'trace' : 'debug'](
@@ -280,7 +306,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         () => dispatch(request, res),
         (err) => fail(request, req, res, err, hooks),
       );
-    await dispatch(request, res);
+    return dispatch(request, res);
   };
 
   return {

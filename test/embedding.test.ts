@@ -119,6 +119,13 @@ describe('express adapter', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const text = await mw.orchestrator.services.metrics!.registry.metrics();
     expect(text).toContain('peaqos_http_requests_total{operation="createPolicy",method="POST",status="500"} 1\n');
+    // The same for an error thrown now, by a step answered without a promise (GET /machines/{id}: awaitable.ts).
+    mw.orchestrator.services.machines.get = () => {
+      throw new Error('boom now');
+    };
+    const now = await fetch(`${url}/api/v1/machines/mch_any`);
+    expect(now.status).toBe(500);
+    expect(await now.json()).toEqual({ host: 'error handler', message: 'boom now' });
     // Errors the API knows keep its envelope.
     expect(
       ((await (await fetch(`${url}/api/v1/policies/pol_missing`)).json()) as { error: { code: string } }).error.code,

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { listOperations } from '../src/contract/spec.ts';
+import { ApiError } from '../src/errors.ts';
 
 let srv: TestServer | undefined;
 afterEach(async () => {
@@ -102,6 +103,36 @@ describe('HTTP skeleton', () => {
     expect(r.body).toEqual({ error: { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' } });
     expect(JSON.stringify(r.body)).not.toMatch(/sqlite|machines|stack|at /i);
     expect(srv.logs.join('')).toMatch(/unhandled error/);
+  });
+
+  it('an error thrown now by a step answered without a promise gets the same answers as a rejected one', async () => {
+    // GET /machines/{id} on a SQLite file is answered in the tick it arrives in (awaitable.ts): its errors are
+    // thrown, not rejected. Both kinds must give the envelope, and the server must go on serving.
+    srv = await startTestServer({ env: { PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled' } });
+    const made = await srv.client.post('/api/v1/machines', machineBody);
+    expect(made.status).toBe(201);
+    const id = made.body.item.id;
+    const real = srv.services.machines.get.bind(srv.services.machines);
+    for (const [thrown, status, code] of [
+      [new ApiError('MACHINE_NOT_ACTIVE', 'thrown now'), 409, 'MACHINE_NOT_ACTIVE'],
+      [new Error('boom now'), 500, 'INTERNAL_ERROR'],
+    ] as const) {
+      for (const later of [false, true]) {
+        srv.services.machines.get = later
+          ? () => Promise.reject(thrown)
+          : () => {
+              throw thrown;
+            };
+        const r = await srv.client.get(`/api/v1/machines/${id}`);
+        expect([r.status, r.body.error.code, later]).toEqual([status, code, later]);
+        expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      }
+    }
+    expect(srv.logs.join('')).toMatch(/boom now/);
+    srv.services.machines.get = real;
+    const again = await srv.client.get(`/api/v1/machines/${id}`);
+    expect([again.status, again.body.item.id]).toEqual([200, id]);
+    expect((await srv.client.get('/api/v1/machines/mch_missing')).body.error.code).toBe('NOT_FOUND');
   });
 
   it('API-key auth: AUTH_REQUIRED, AUTH_INVALID, any configured key works, /health exempt', async () => {

@@ -77,13 +77,22 @@ describe('prepared reads on a SQLite file', () => {
       const reads = preparedReads(readDb);
       // Before the read handle's pool has opened its connection, the read goes through knex (and opens it).
       expect(readConnectionOf(readDb)).toBeUndefined();
-      expect(await readMachine(reads, machine(1).id)).toBeUndefined();
+      const first = readMachine(reads, machine(1).id);
+      expect(first).toBeInstanceOf(Promise);
+      expect(await first).toBeUndefined();
       expect(readConnectionOf(readDb)).toBeDefined();
+      // On that connection a read is answered now, as a value (awaitable.ts); a failed one is still a rejection.
+      expect(readMachine(reads, machine(1).id)).toBeUndefined();
+      const failed = reads.one('select no_such_column from machines', []);
+      expect(failed).toBeInstanceOf(Promise);
+      await expect(failed).rejects.toThrow(/no_such_column/);
       // The main handle is not a read-only one: nothing runs on its connection outside knex.
       expect(readConnectionOf(db)).toBeUndefined();
       for (let i = 1; i <= 5; i++) {
         await insertMachine(db, machine(i), null);
-        expect((await readMachine(reads, machine(i).id))?.labels).toEqual({ i: String(i) });
+        const now = readMachine(reads, machine(i).id);
+        expect(now).not.toBeInstanceOf(Promise);
+        expect((await now)?.labels).toEqual({ i: String(i) });
         await db('machines')
           .where({ id: machine(i).id })
           .update({ display_name: `renamed ${i}` });

@@ -15,6 +15,7 @@ import type { Knex } from 'knex';
 import { ApiError, validationError } from '../errors.ts';
 import { captureResponse, sendError, sendJson } from './respond.ts';
 import type { HttpRequest } from './types.ts';
+import type { Awaitable } from '../awaitable.ts';
 import { requestWrites, type RequestWrites } from '../store/tx.ts';
 import type { IdempotencyStore } from '../store/idempotency.ts';
 import { sleep } from '../store/busy.ts';
@@ -58,7 +59,7 @@ export interface Idempotency {
   run(
     req: HttpRequest,
     res: ServerResponse,
-    dispatch: () => Promise<unknown>,
+    dispatch: () => Awaitable<unknown>,
     fail: (err: unknown) => void,
   ): Promise<void>;
 }

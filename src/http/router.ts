@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
+import { andThen, type Awaitable } from '../awaitable.ts';
 import type { HandlerMap, HandlerResult, HttpRequest, RequestContext } from './types.ts';
 import { sendJson } from './respond.ts';
 import type { ContractValidator } from '../contract/validator.ts';
@@ -19,7 +20,7 @@ export interface RouterOptions {
   validateResponses?: boolean;
 }
 
-type UntypedHandler = (ctx: OperationContext) => Promise<HandlerResult>;
+type UntypedHandler = (ctx: OperationContext) => Awaitable<HandlerResult>;
 
 /** What a handler sees: the validated request. The logger comes from the request, made on first use. */
 class OperationContext implements RequestContext {
@@ -64,8 +65,11 @@ export function createRouter(opts: RouterOptions) {
     }
   };
 
-  /** Routes, guards, validates and runs the operation; rejects with whatever the handler threw. */
-  const dispatch = async (req: HttpRequest, res: ServerResponse): Promise<void> => {
+  /**
+   * Routes, guards, validates and runs the operation. Answers now when the handler does (awaitable.ts), else
+   * returns the promise of the answer. Errors are thrown now or rejected later, whatever the handler threw.
+   */
+  const dispatch = (req: HttpRequest, res: ServerResponse): Awaitable<void> => {
     const match = routes.match(req.method, req.path);
     if (match.kind === 'not-found') throw new ApiError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
     if (match.kind === 'method-not-allowed') {
@@ -105,7 +109,13 @@ export function createRouter(opts: RouterOptions) {
     // schemas, which is what the handler's OperationContext<Id> type promises.
     const handler = (handlers as Record<string, UntypedHandler | undefined>)[operationId];
     if (!handler) throw new ApiError('NOT_IMPLEMENTED', `${operationId} is not implemented by this server.`);
-    const result = await handler(new OperationContext(operationId, params, check.query, req.body, req));
+    return andThen(handler(new OperationContext(operationId, params, check.query, req.body, req)), (result) =>
+      answer(res, operationId, result),
+    );
+  };
+
+  /** Sends a handler's answer (checked against openapi.yaml first when PEAQOS_VALIDATE_RESPONSES asks). */
+  const answer = (res: ServerResponse, operationId: string, result: HandlerResult) => {
     if (opts.validateResponses) {
       const v = validator.validateResponse(operationId, result.status, result.body);
       if (!v.ok)

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Awaitable } from '../awaitable.ts';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.ts';
 import type { OperationId, OperationTypes } from '../contract/operation-types.gen.ts';
@@ -64,7 +65,8 @@ export interface HandlerResult {
   headers?: Record<string, string>;
 }
 
-export type OperationHandler<Id extends OperationId> = (ctx: OperationContext<Id>) => Promise<ResultOf<Id>>;
+/** An operation's handler: its answer now, or a promise of it (awaitable.ts); its errors thrown or rejected. */
+export type OperationHandler<Id extends OperationId> = (ctx: OperationContext<Id>) => Awaitable<ResultOf<Id>>;
 /** Handlers by operationId: what a module contributes (any subset of the contract's operations). */
 export type HandlerMap = { [Id in OperationId]?: OperationHandler<Id> };
 /** Every operation of the contract with its handler: what the server runs (a missing one fails typecheck). */

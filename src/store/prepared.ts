@@ -3,8 +3,9 @@
 // several times the statement itself (bench/RESULTS.md). The hottest statements are fixed SQL run here instead,
 // with the same rows as knex would return:
 // - preparedReads, reads outside transactions. SQLite file: on the read-only handle's one connection
-//   (createReadDb), as a cached prepared statement, run synchronously; before that connection exists, when the
-//   statement finds the database busy, and for an in-memory database (no read-only handle), through knex.
+//   (createReadDb), as a cached prepared statement, run synchronously and answered as values (no promise); before
+//   that connection exists, when the statement finds the database busy, and for an in-memory database (no
+//   read-only handle), through knex.
 //   PostgreSQL: a named prepared statement on a connection from knex's pool (prepared once per connection).
 // - statementsOn, a transaction's statements: prepared on the transaction's own connection; outside a
 //   transaction, through knex. On PostgreSQL a transaction's writes that nothing waits for (insertDeferred) are
@@ -13,6 +14,7 @@
 // arrays of values in the select list's order (better-sqlite3's raw mode, pg's array row mode): building an object
 // per row in the driver cost about as much again as the statement (named properties set one by one from C++).
 import type { Knex } from 'knex';
+import type { Awaitable } from '../awaitable.ts';
 import type { Db } from './db.ts';
 import { readConnectionOf } from './db.ts';
 import { inlineLimit, prepared, type Connection, type Statement } from './sqlite-client.ts';
@@ -22,11 +24,15 @@ import { batch, inPipelinedTransaction, sendDeferred, type PgClient } from './pi
 /** A row as the values of the select list, in its order. */
 export type Values = unknown[];
 
+/**
+ * Reads outside transactions. On SQLite's read-only connection the rows come back now, as values; everywhere else
+ * as a promise (awaitable.ts). A failed read is always a rejected promise, never a throw.
+ */
 export interface PreparedReads {
   /** The first row of `sql`, or undefined. */
-  one(sql: string, params: readonly unknown[]): Promise<Values | undefined>;
+  one(sql: string, params: readonly unknown[]): Awaitable<Values | undefined>;
   /** Every row of `sql`. */
-  all(sql: string, params: readonly unknown[]): Promise<Values[]>;
+  all(sql: string, params: readonly unknown[]): Awaitable<Values[]>;
 }
 
 /** Raw-mode statements, per connection and SQL text (apart from knex's cache: raw mode is a statement's state). */
@@ -167,12 +173,12 @@ export function preparedReads(db: Db): PreparedReads {
     params: readonly unknown[],
     get: (s: Statement, b: unknown[]) => T,
     fallback: () => Promise<T>,
-  ) => {
+  ): Awaitable<T> => {
     const conn = readConnectionOf(db);
     if (conn) {
       try {
         const [text, bindings] = inlineLimit(sql, params as unknown[]);
-        return Promise.resolve(get(rawStatement(conn, text), bindings));
+        return get(rawStatement(conn, text), bindings);
       } catch (err) {
         if (!isSqliteBusy(err)) return Promise.reject(err as Error);
       }

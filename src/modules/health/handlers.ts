@@ -52,7 +52,7 @@ export async function readiness(s: Services): Promise<ReadinessCheck[]> {
 
 export function healthHandlers(s: Services) {
   return {
-    getHealth: async () => ({ status: 200, body: { ok: true } }),
+    getHealth: () => ({ status: 200, body: { ok: true } }),
     getReadiness: async () => {
       const checks = await readiness(s);
       const ready = checks.every((c) => c.ok);

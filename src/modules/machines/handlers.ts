@@ -1,3 +1,4 @@
+import { andThen } from '../../awaitable.ts';
 import type { HandlerMap } from '../../http/types.ts';
 import { created, ok } from '../../http/types.ts';
 import { pageQuery } from '../../http/pagination.ts';
@@ -9,7 +10,7 @@ export function machineHandlers(machines: MachinesService) {
       created({ item: await machines.createChallenge(ctx.body.identityRef) }),
     listMachines: async (ctx) => ok(await machines.list(pageQuery(ctx.query))),
     createMachine: async (ctx) => created({ item: await machines.create(ctx.body) }),
-    getMachine: async (ctx) => ok({ item: await machines.get(ctx.params.machineId) }),
+    getMachine: (ctx) => andThen(machines.get(ctx.params.machineId), (item) => ok({ item })),
     updateMachine: async (ctx) => ok({ item: await machines.update(ctx.params.machineId, ctx.body) }),
   } satisfies HandlerMap;
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { andThen, type Awaitable } from '../../awaitable.ts';
 import { fromJson, toJson } from '../../store/db.ts';
 import { statementsOn, type PreparedReads, type Values } from '../../store/prepared.ts';
 import type { Machine, MachineIdentityProof } from './types.ts';
@@ -137,10 +138,9 @@ export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine):
 }
 
 /** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
-/** The machine, outside any transaction (a prepared read: store/prepared.ts). */
-export async function readMachine(reads: PreparedReads, id: string): Promise<Machine | undefined> {
-  const row = await reads.one(MACHINE_BY_ID, [id]);
-  return row && fromValues(row);
+/** The machine, outside any transaction (a prepared read: store/prepared.ts; now on SQLite, see awaitable.ts). */
+export function readMachine(reads: PreparedReads, id: string): Awaitable<Machine | undefined> {
+  return andThen(reads.one(MACHINE_BY_ID, [id]), (row) => row && fromValues(row));
 }
 
 /** Up to `limit` machines after the keyset position, in (createdAt, id) order, outside any transaction. */

@@ -6,6 +6,7 @@
 import { withTransaction } from '../../store/tx.ts';
 import { isUniqueViolation } from '../../store/busy.ts';
 import type { Knex } from 'knex';
+import { andThen, type Awaitable } from '../../awaitable.ts';
 import type { Config } from '../../config.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -212,19 +213,19 @@ export class MachinesService {
     });
   }
 
-  /** GET /machines/{id}: re-verifies the stored proof on every read. */
-  async get(id: string): Promise<Machine> {
-    const m = await readMachine(this.reads, id);
-    if (!m) throw notFound('Machine');
-    if (this.verification !== 'disabled' && m.identityProof) {
-      const holds = this.cachedProofHolds(m) ?? (await this.storedProofHolds(m)).holds;
-      if (!holds)
-        throw new ApiError(
-          'MACHINE_NOT_ACTIVATED',
-          'The machine identity no longer resolves to its verified controller through peaqOS MCR.',
-        );
-    }
-    return m;
+  /**
+   * GET /machines/{id}: re-verifies the stored proof on every read. Answered now (no promise) when the row is read
+   * synchronously and MCR's answer is cached; a throw is then a throw now (awaitable.ts).
+   */
+  get(id: string): Awaitable<Machine> {
+    return andThen(readMachine(this.reads, id), (m) => {
+      if (!m) throw notFound('Machine');
+      if (this.verification === 'disabled' || !m.identityProof) return m;
+      const cached = this.cachedProofHolds(m);
+      return cached === undefined
+        ? this.storedProofHolds(m).then((check) => stillActivated(m, check.holds))
+        : stillActivated(m, cached);
+    });
   }
 
   async list(page: PageQuery): Promise<Page<Machine>> {
@@ -372,6 +373,16 @@ export class MachinesService {
     }
     return { machine: m, resolution };
   }
+}
+
+/** The machine, when its stored proof still holds (GET /machines/{id}); MACHINE_NOT_ACTIVATED otherwise. */
+function stillActivated(m: Machine, holds: boolean): Machine {
+  if (!holds)
+    throw new ApiError(
+      'MACHINE_NOT_ACTIVATED',
+      'The machine identity no longer resolves to its verified controller through peaqOS MCR.',
+    );
+  return m;
 }
 
 /** Whether the machine's stored proof was signed by a controller MCR names now (none when MCR knows no such machine). */
