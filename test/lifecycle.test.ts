@@ -84,9 +84,11 @@ describe('process lifecycle', () => {
     const code = await srv.exited;
     await load.stop();
     agent.destroy();
-    expect(code, srv.out()).toBe(0);
+    // The output's end only: under load at info it is megabytes of access lines.
+    const tail = () => srv.out().slice(-4000);
+    expect(code, tail()).toBe(0);
     expect(load.stats.ok).toBeGreaterThan(100);
-    expect(load.stats.errors, srv.out()).toEqual([]);
+    expect(load.stats.errors, tail()).toEqual([]);
     expect(srv.out()).toMatch(/shutting down/);
     await new Promise((r) => setTimeout(r, 200));
     // No server process outlives npm (it would still answer on the port).

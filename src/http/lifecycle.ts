@@ -19,26 +19,41 @@ export interface Drainable {
  */
 const IDLE_GRACE_MS = 250;
 
+/** A connection's requests in flight and since when it has had none; kept on the socket and on its responses. */
+interface ConnectionState {
+  busy: number;
+  idleSince: number;
+}
+const STATE = Symbol('peaqos.connection');
+type Tracked<T> = T & { [STATE]?: ConnectionState };
+
 export function drainable(server: Server): Drainable {
   const open = new Set<ServerResponse>();
-  const sockets = new Map<Socket, { busy: number; idleSince: number }>();
+  const sockets = new Set<Tracked<Socket>>();
   let draining = false;
-  server.on('connection', (socket: Socket) => {
-    sockets.set(socket, { busy: 0, idleSince: Date.now() });
+  // One listener for every response (no closure per request): a request costs two counter updates and a set entry.
+  function closed(this: Tracked<ServerResponse>) {
+    open.delete(this);
+    const state = this[STATE];
+    if (state) {
+      state.busy--;
+      state.idleSince = Date.now();
+    }
+  }
+  server.on('connection', (socket: Tracked<Socket>) => {
+    socket[STATE] = { busy: 0, idleSince: Date.now() };
+    sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const state = sockets.get(req.socket);
+  // Before the server's own listener: it may answer at once (awaitable.ts), and a request that comes in while
+  // draining must be answered with `Connection: close`.
+  server.prependListener('request', (req: IncomingMessage, res: Tracked<ServerResponse>) => {
+    const state = (req.socket as Tracked<Socket>)[STATE];
     if (state) state.busy++;
+    res[STATE] = state;
     open.add(res);
     if (draining && !res.headersSent) res.setHeader('connection', 'close');
-    res.once('close', () => {
-      open.delete(res);
-      if (state) {
-        state.busy--;
-        state.idleSince = Date.now();
-      }
-    });
+    res.on('close', closed);
   });
   return {
     get inFlight() {
@@ -57,13 +72,15 @@ export function drainable(server: Server): Drainable {
         };
         const tick = setInterval(() => {
           const now = Date.now();
-          for (const [socket, state] of sockets)
+          for (const socket of sockets) {
+            const state = socket[STATE]!;
             if (state.busy === 0 && now - state.idleSince >= IDLE_GRACE_MS) socket.end();
+          }
           if (sockets.size === 0) finish(0);
         }, 25);
         const timer = setTimeout(() => {
           const cut = open.size;
-          for (const socket of sockets.keys()) socket.destroy();
+          for (const socket of sockets) socket.destroy();
           finish(cut);
         }, timeoutMs);
       });
