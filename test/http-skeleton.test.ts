@@ -1,6 +1,11 @@
 // The HTTP skeleton: routing, validation, every failure class in the error envelope, API-key auth, the list of
 // operations still answering 501, and that a rejected request writes nothing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startServer } from '../src/server.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { listOperations } from '../src/contract/spec.ts';
 import { ApiError } from '../src/errors.ts';
@@ -181,5 +186,51 @@ describe('HTTP skeleton', () => {
       `${missing.length} of ${listOperations().length} operations answer 501 NOT_IMPLEMENTED:${missing.map((o) => `\n  ${o.operationId} (${o.method.toUpperCase()} ${o.path})`).join('')}`,
     );
     expect(missing.length + implemented.size).toBe(listOperations().length);
+  });
+});
+
+describe('answers in the tick a request arrives in', () => {
+  it('on a SQLite file, GET /health and GET /machines/{id} are written before the request event returns', async () => {
+    // The server as `npm start` runs it (read-only handle included). A listener added after the server's own sees
+    // whether the answer is already written when the app's listener has returned (README: decisions).
+    const dir = mkdtempSync(join(tmpdir(), 'peaqos-tick-'));
+    const running = await startServer({
+      env: {
+        PEAQOS_DATABASE_URL: join(dir, 'tick.sqlite'),
+        PEAQOS_MACHINE_IDENTITY_VERIFICATION: 'disabled',
+        PEAQOS_AGENT_PAIRING_SESSION_SECRET: 'tick-tick-tick-tick-tick-tick-tick-tick!',
+        LOG_LEVEL: 'silent',
+        HOST: '127.0.0.1',
+        PORT: '0',
+      },
+    });
+    try {
+      const written: Array<[string, boolean]> = [];
+      running.server.on('request', (req: IncomingMessage, res: ServerResponse) =>
+        written.push([`${req.method} ${req.url}`, res.writableEnded]),
+      );
+      const post = await fetch(`${running.url}/api/v1/machines`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(machineBody),
+      });
+      expect(post.status).toBe(201);
+      const id = ((await post.json()) as { item: { id: string } }).item.id;
+      // The first read opens the read-only connection (through knex); the reads after it answer at once.
+      for (let i = 0; i < 3; i++) expect((await fetch(`${running.url}/api/v1/machines/${id}`)).status).toBe(200);
+      expect((await fetch(`${running.url}/api/v1/machines/mch_missing`)).status).toBe(404);
+      expect((await fetch(`${running.url}/health`)).status).toBe(200);
+      expect(written).toEqual([
+        ['POST /api/v1/machines', false], // a body to read and a transaction: answered later
+        [`GET /api/v1/machines/${id}`, false],
+        [`GET /api/v1/machines/${id}`, true],
+        [`GET /api/v1/machines/${id}`, true],
+        ['GET /api/v1/machines/mch_missing', true], // the error too, in its envelope
+        ['GET /health', true],
+      ]);
+    } finally {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -137,7 +137,6 @@ export async function updateMachineRow(db: Knex | Knex.Transaction, m: Machine):
   await db('machines').where({ id }).update(rest);
 }
 
-/** Rows in (created_at, id) order after a cursor position; the service filters and pages. */
 /** The machine, outside any transaction (a prepared read: store/prepared.ts; now on SQLite, see awaitable.ts). */
 export function readMachine(reads: PreparedReads, id: string): Awaitable<Machine | undefined> {
   return andThen(reads.one(MACHINE_BY_ID, [id]), (row) => row && fromValues(row));
