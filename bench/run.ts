@@ -894,12 +894,30 @@ On every request, whatever the operation:
   emit. An answer written by \`sendJson\` is now reported as \`sendJson\` returns; the others (preflight, docs,
   /metrics, a host framework's) still on 'finish', each once (\`test/http-layer.test.ts\` counts the lines). Within
   the counts' noise on its own; the response keeps one object (the request) instead of two symbol properties.
+- **Answering in the tick the request arrives in.** Each step of GET /machines/{id} was an async function awaiting
+  the next (the request's steps, the router, the handler, the service, the read), so an answer that waited for no
+  I/O still went through five promises and as many microtasks, and was written after node:http's 'request' event
+  had returned. On a SQLite file the prepared read answers synchronously, so the steps now pass on a value or a
+  promise (\`Awaitable\`, \`src/awaitable.ts\`) and wait only where something is awaited: GET /machines/{id} with
+  its MCR answer cached, and GET /health, are answered inside the 'request' event. QUICK_IR with QUICK_IR_SIM, the
+  build before and after in one run: about 184,000 to 177,000 instructions per request on the main thread,
+  instruction-cache misses 6,365 to 6,195, first-level data misses 2,585 to 2,368, mispredicted branches 2,705 to
+  2,538 (the build after also carries the shutdown bookkeeping below, which the build before was measured
+  without). bench:quick, the two builds in the same 6 timed rounds: a median of 74% of the limit before and 79%
+  after (rounds 57-77% against 72-104%).
+- **The benchmarked server is the one \`npm start\` runs.** \`bench/servers/reference.ts\` ran createApp behind a bare
+  createServer; it now runs startServer, with the socket limits and the graceful shutdown's bookkeeping (a
+  'request' listener, a 'close' listener per response): about 3,000 instructions per request (QUICK_IR, the same
+  build both ways: about 165,000 without, 168,000 with). That bookkeeping uses one listener function for every
+  response instead of a closure per request, and runs before the app's own listener, so that a request answered at
+  once while draining still gets \`Connection: close\`.
 
 What is left on this read, by the last profile: the socket write about 20% of the server's CPU (the kernel's
 loopback delivery and waking the load generator; the limit pays the same write), the SQLite statement about 12%
 (the limit pays it too), JSON.stringify about 8% (the limit too), and the rest spread thin: node's HTTP
-machinery, the route lookup, the request id (a UUID), the contract checks (Ajv's length check on the id), the
-promise chain of an async handler, and the young-generation collections its allocations cause. A sampling heap
+machinery, the route lookup, the request id (a UUID), the contract checks (Ajv's length check on the id, about
+3,000 instructions: Ajv counts the id's characters twice, for minLength and for maxLength), and the
+young-generation collections its allocations cause. A sampling heap
 profile counts about 15 KB allocated per GET /machines/{id} on SQLite (node's request and response objects about
 half, then the row and its JSON, the response string, the request's own objects), a scavenge every 180 requests or
 so, about 2 µs a request; on PostgreSQL about 33 KB (the pg driver's messages and pool bookkeeping), about 7 µs.
@@ -907,7 +925,8 @@ so, about 2 µs a request; on PostgreSQL about 33 KB (the pg driver's messages a
 **Instructions against time.** On this machine the same build's req/s moves by 10% and more between rounds, so
 small changes were compared by the instructions each server executes per request, counted under callgrind
 (\`QUICK_IR=N npm run bench:quick\`; repeat runs agree within about 2%). GET /machines/{id}, main thread: the limit
-about 153,000-160,000, this server about 181,000-195,000, fastify about 196,000-206,000. This server executes
+about 152,000-160,000, this server about 181,000-195,000 before it answered in the request's own tick and about
+165,000-177,000 after, fastify about 196,000-206,000. This server executes
 fewer instructions than fastify and still takes more CPU time per request. With \`QUICK_IR_SIM=1\` the difference
 shows in the simulated caches and branch predictor (per request: instruction-cache misses about 6,600 against the
 limit's 5,000, first-level data misses about 3,000 against 1,800, mispredicted branches about 2,700 against 1,800):
@@ -927,9 +946,7 @@ no slower on GET /machines/{id} afterwards, within the noise. Metrics, counted b
 Buffer outside V8's heap instead of as strings (they survive young-generation collections while held): the
 reference's scavenges stayed at about 0.5 ms each (\`--trace-gc-nvp\`: about 3.5 MB allocated and 40 KB surviving
 per scavenge, against fastify's 1.9 MB and 2 KB at 0.1 ms), so the garbage collector's share is about 3% of the time
-against fastify's 1%, and the change was not kept. Answering inside the request
-event (the limit does, fastify and this server answer after an await) was not tried: fastify pays the await too and
-is the nearer yardstick.
+against fastify's 1%, and the change was not kept.
 
 ${pgSection}
 ${
