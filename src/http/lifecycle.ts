@@ -19,49 +19,52 @@ export interface Drainable {
  */
 const IDLE_GRACE_MS = 250;
 
-/** A connection's requests in flight and since when it has had none; kept on the socket and on its responses. */
+/** What drainable keeps on each connection: its latest response, and (while draining) since when it is idle. */
 interface ConnectionState {
-  busy: number;
-  idleSince: number;
+  latest: ServerResponse | undefined;
+  idleSince: number | undefined;
 }
 const STATE = Symbol('peaqos.connection');
-type Tracked<T> = T & { [STATE]?: ConnectionState };
+type Tracked = Socket & { [STATE]?: ConnectionState };
 
+/** A response not yet written to the end nor given up: its connection is busy. */
+const pending = (res: ServerResponse | undefined) => !!res && !res.writableFinished && !res.destroyed;
+
+/**
+ * Takes over the request listeners `server` has now (one, in this package) and calls them from one listener that
+ * first notes the response on its connection. Nothing else happens per request until a drain starts: whether a
+ * connection is busy is read off its latest response then (responses on one connection finish in order), and how
+ * long it has been idle is watched from then on. So a connection idle before the drain is closed IDLE_GRACE_MS
+ * after it starts, not at once.
+ */
 export function drainable(server: Server): Drainable {
-  const open = new Set<ServerResponse>();
-  const sockets = new Set<Tracked<Socket>>();
+  const sockets = new Set<Tracked>();
   let draining = false;
-  // One listener for every response (no closure per request): a request costs two counter updates and a set entry.
-  function closed(this: Tracked<ServerResponse>) {
-    open.delete(this);
-    const state = this[STATE];
-    if (state) {
-      state.busy--;
-      state.idleSince = Date.now();
-    }
-  }
-  server.on('connection', (socket: Tracked<Socket>) => {
-    socket[STATE] = { busy: 0, idleSince: Date.now() };
+  server.on('connection', (socket: Tracked) => {
+    socket[STATE] = { latest: undefined, idleSince: undefined };
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  // Before the server's own listener: it may answer at once (awaitable.ts), and a request that comes in while
-  // draining must be answered with `Connection: close`.
-  server.prependListener('request', (req: IncomingMessage, res: Tracked<ServerResponse>) => {
-    const state = (req.socket as Tracked<Socket>)[STATE];
-    if (state) state.busy++;
-    res[STATE] = state;
-    open.add(res);
-    if (draining && !res.headersSent) res.setHeader('connection', 'close');
-    res.on('close', closed);
+  const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', function (this: Server, req: IncomingMessage, res: ServerResponse) {
+    const state = (req.socket as Tracked)[STATE];
+    if (state) state.latest = res;
+    // Before the listeners run: they may answer at once (awaitable.ts).
+    if (draining) res.setHeader('connection', 'close');
+    for (const listener of listeners) listener.call(this, req, res);
   });
+  const busy = () => [...sockets].filter((socket) => pending(socket[STATE]!.latest)).length;
   return {
     get inFlight() {
-      return open.size;
+      return busy();
     },
     drain(timeoutMs) {
       draining = true;
-      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
+      for (const socket of sockets) {
+        const res = socket[STATE]!.latest;
+        if (pending(res) && !res!.headersSent) res!.setHeader('connection', 'close');
+      }
       // Stop accepting, without node:http's close() closing every idle keep-alive socket at once.
       NetServer.prototype.close.call(server);
       return new Promise((resolve) => {
@@ -74,12 +77,13 @@ export function drainable(server: Server): Drainable {
           const now = Date.now();
           for (const socket of sockets) {
             const state = socket[STATE]!;
-            if (state.busy === 0 && now - state.idleSince >= IDLE_GRACE_MS) socket.end();
+            if (pending(state.latest)) state.idleSince = undefined;
+            else if (now - (state.idleSince ??= now) >= IDLE_GRACE_MS) socket.end();
           }
           if (sockets.size === 0) finish(0);
         }, 25);
         const timer = setTimeout(() => {
-          const cut = open.size;
+          const cut = busy();
           for (const socket of sockets) socket.destroy();
           finish(cut);
         }, timeoutMs);
