@@ -1,14 +1,17 @@
 // Graceful shutdown for any node:http server of this package (the orchestrator and both mocks): stop accepting,
 // close idle keep-alive connections, let in-flight requests finish and send them with `Connection: close` so their
-// sockets close after the response, then resolve. Past `timeoutMs` the remaining connections are cut and their
-// requests counted.
+// sockets close after the response, then resolve. Past `timeoutMs` the remaining connections are cut and the
+// requests in flight on them counted.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 
 export interface Drainable {
-  /** Requests whose responses have not finished. */
+  /**
+   * Requests in flight: connections whose latest response has not finished (with HTTP pipelining, the requests
+   * queued behind it are not counted apart).
+   */
   readonly inFlight: number;
-  /** Stops the server; resolves with how many requests had to be cut after `timeoutMs`. */
+  /** Stops the server; resolves with how many requests in flight (as inFlight counts them) were cut after `timeoutMs`. */
   drain(timeoutMs: number): Promise<{ cut: number }>;
 }
 
