@@ -358,11 +358,7 @@ export class MachinesService {
           'The machine has no verified identity: register a DID-controller proof first.',
         );
       const check = await this.storedProofHolds(m);
-      if (!check.holds)
-        throw new ApiError(
-          'MACHINE_NOT_ACTIVATED',
-          'The machine identity no longer resolves to its verified controller through peaqOS MCR.',
-        );
+      stillActivated(m, check.holds);
       resolution = check.resolution;
     }
     if (m.status !== 'active') throw new ApiError('MACHINE_NOT_ACTIVE', `The machine is ${m.status}, not active.`);
@@ -375,7 +371,7 @@ export class MachinesService {
   }
 }
 
-/** The machine, when its stored proof still holds (GET /machines/{id}); MACHINE_NOT_ACTIVATED otherwise. */
+/** The machine, when its stored proof still holds (GET /machines/{id}, the guard); MACHINE_NOT_ACTIVATED otherwise. */
 function stillActivated(m: Machine, holds: boolean): Machine {
   if (!holds)
     throw new ApiError(
