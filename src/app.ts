@@ -1,7 +1,6 @@
 // createApp(deps) -> a node:http request listener. request id -> API key (when required) -> JSON body (1 MiB) ->
 // the contract's route table and validator -> module handler -> JSON. Every failure leaves in the
 // error envelope. No web framework sits in between: the contract already says what every route accepts.
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from 'pino';
@@ -10,6 +9,7 @@ import type { Config } from './config.ts';
 import type { Db } from './store/db.ts';
 import type { Clock } from './clock.ts';
 import { ApiError } from './errors.ts';
+import { newRequestId } from './ids.ts';
 import { accessLog, errorForLog, redactDeep, type AccessLog } from './logger.ts';
 import { apiKeyAuth } from './http/api-key.ts';
 import { checkParsedBody, hasBody, readJsonBody } from './http/body.ts';
@@ -166,7 +166,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse, hooks: RequestHooks = {}) => {
     const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
     const request = new Request(req.method ?? 'GET', req.url ?? '/', req.headers, id, logger, reporter);
     const path = request.path;
     attachExchange(res, request);
