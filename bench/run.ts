@@ -913,11 +913,19 @@ On every request, whatever the operation:
   connection, nothing more; whether a connection is busy is read off its latest response when a drain starts, and
   its idleness is watched from then on (a connection idle before the drain closes 250 ms after it starts). GET
   /health under startServer against the same build behind a bare createServer: about 72,200 instructions both.
+- **The request id as one flat string.** Request ids came from crypto.randomUUID, which joins its text from 20
+  pieces (a string of strings, in V8's terms). node:http checks every response header's value with a regular
+  expression, and a joined string has to be flattened first: V8 did that in its runtime, outside the compiled
+  regular expression, on every response (callgrind: about 2,200 instructions of a GET /health in that call, and
+  about 1,000 more joining the pieces). The id is now a version 4 UUID written into a buffer from the id pool's
+  random bytes and decoded once (\`newRequestId\`, \`src/ids.ts\`). bench:quick, the two builds in the same 4 timed
+  rounds of GET /health: 70-82% of the limit before, 83-87% after (the reference faster in every round); GET
+  /machines/{id} within the noise (77-89% before, 78-92% after).
 
 What is left on this read, by the last profile: the socket write about 20% of the server's CPU (the kernel's
 loopback delivery and waking the load generator; the limit pays the same write), the SQLite statement about 12%
 (the limit pays it too), JSON.stringify about 8% (the limit too), and the rest spread thin: node's HTTP
-machinery, the route lookup, the request id (a UUID), the contract checks (Ajv's length check on the id, about
+machinery, the route lookup, the contract checks (Ajv's length check on the id, about
 3,000 instructions: Ajv counts the id's characters twice, for minLength and for maxLength), and the
 young-generation collections its allocations cause. A sampling heap
 profile counts about 15 KB allocated per GET /machines/{id} on SQLite (node's request and response objects about
@@ -948,7 +956,10 @@ no slower on GET /machines/{id} afterwards, within the noise. Metrics, counted b
 Buffer outside V8's heap instead of as strings (they survive young-generation collections while held): the
 reference's scavenges stayed at about 0.5 ms each (\`--trace-gc-nvp\`: about 3.5 MB allocated and 40 KB surviving
 per scavenge, against fastify's 1.9 MB and 2 KB at 0.1 ms), so the garbage collector's share is about 3% of the time
-against fastify's 1%, and the change was not kept.
+against fastify's 1%, and the change was not kept. Writing the access line's bytes straight into the held
+buffer, instead of joining its text and encoding the batch: slower in isolation (about 260 ns a line against
+208 ns; copying the constant parts with TypedArray's set and the variable ones character by character cost more
+than V8's string concatenation), not kept.
 
 ${pgSection}
 ${
