@@ -2,8 +2,8 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 
 let seq = 0;
 
-// The random part of ids comes from a pooled buffer refilled 4 KiB at a time: a call into the CSPRNG per id cost
-// about 5% of a write request. Tokens (secrets) still take fresh bytes of their own.
+// The random part of ids and request ids comes from a pooled buffer refilled 4 KiB at a time: a call into the
+// CSPRNG per id cost about 5% of a write request. Tokens (secrets) still take fresh bytes of their own.
 const pool = Buffer.alloc(4096);
 let offset = pool.length;
 /** The offset of `bytes` fresh random bytes in the pool (refilled when fewer are left). */
