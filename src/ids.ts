@@ -23,8 +23,8 @@ function randomHex(bytes: number): string {
 
 /** Each byte's two hex digits, as the 16-bit little-endian value that writes them in order. */
 const HEX_PAIRS = new Uint16Array(256);
-for (let b = 0; b < 256; b++)
-  HEX_PAIRS[b] = '0123456789abcdef'.charCodeAt(b >> 4) | ('0123456789abcdef'.charCodeAt(b & 15) << 8);
+const DIGITS = '0123456789abcdef';
+for (let b = 0; b < 256; b++) HEX_PAIRS[b] = DIGITS.charCodeAt(b >> 4) | (DIGITS.charCodeAt(b & 15) << 8);
 /** A request id as text, rewritten in place for each id; the dashes stay. */
 const uuidText = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
 const uuidView = new DataView(uuidText.buffer, uuidText.byteOffset, uuidText.length);
